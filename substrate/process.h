@@ -1,0 +1,51 @@
+#pragma once
+// The one place in fab that starts child processes. Every other module (the jj runner, the plugin
+// host, the built-in plugins) goes through run_process().
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "substrate/error.h"
+
+namespace fab {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;                     // argv[0] is a path or a name looked up in PATH
+  std::filesystem::path cwd;                         // empty: inherit
+  std::map<std::string, std::string> env;            // set (added to / overriding the inherited env)
+  std::vector<std::string> env_remove;               // removed from the inherited env
+  std::optional<std::string> stdin_data;             // nullopt: stdin is /dev/null
+  std::chrono::milliseconds timeout{0};              // 0: no limit
+  std::chrono::milliseconds kill_grace{2000};        // SIGTERM, then SIGKILL after this long
+  std::size_t output_limit = 64u << 20;              // bytes kept of stdout and of stderr each
+};
+
+struct ProcessResult {
+  int exit_code = -1;   // valid when signal == 0 and !timed_out
+  int signal = 0;       // the signal that killed it, 0 if it exited
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  std::chrono::microseconds duration{0};
+
+  bool ok() const { return !timed_out && signal == 0 && exit_code == 0; }
+  // "exited with status 3" / "killed by signal 11 (Segmentation fault)" / "timed out after 600 s"
+  std::string describe() const;
+};
+
+// Runs a process to completion (or its timeout), capturing stdout and stderr. The child runs in its
+// own process group, so a timeout kills whatever it started too. Fails only if the process could
+// not be started at all; a non-zero exit is a normal result.
+Result<ProcessResult> run_process(const ProcessSpec& spec);
+
+// Where an executable named `name` is on PATH (or empty).
+std::filesystem::path find_on_path(const std::string& name);
+
+// Kills every process group started by run_process that is still running (for signal handlers in
+// the engine: a second Ctrl-C stops at once). Async-signal-safe.
+void kill_all_children() noexcept;
+
+}  // namespace fab
