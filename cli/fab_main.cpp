@@ -1,0 +1,120 @@
+#include "cli/fab_main.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/exit_codes.h"
+#include "cli/verb.h"
+
+namespace fab::cli {
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+int print_error(const Error& e) {
+  std::fputs(e.render().c_str(), stderr);
+  switch (e.kind) {
+    case ErrorKind::usage: return kExitUsage;
+    case ErrorKind::internal: return kExitInternal;
+    case ErrorKind::user: return kExitUserError;
+  }
+  return kExitInternal;
+}
+
+void setup_logging(const GlobalOptions& g) {
+  auto logger = spdlog::stderr_color_mt("fab");
+  logger->set_pattern("fab: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(g.debug ? spdlog::level::debug : (g.quiet ? spdlog::level::err : spdlog::level::warn));
+}
+
+}  // namespace
+
+int fab_main(int argc, char** argv) {
+  try {
+    auto verbs = all_verbs();
+    CLI::App app{"fab: a software dark factory on jujutsu", "fab"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "fab 0.1.0");
+    GlobalOptions global;
+    app.add_option("-C,--directory", global.directory, "Run as if fab was started in this directory");
+    app.add_flag("-q,--quiet", global.quiet, "Silence progress and status output on stderr");
+    app.add_flag("--debug", global.debug, "Log every jj and plugin call to stderr");
+
+    std::map<CLI::App*, std::function<std::function<Status()>(CLI::App&, const GlobalOptions&)>> setups;
+    std::map<CLI::App*, std::function<Status()>> actions;
+    for (const auto& verb : verbs) {
+      CLI::App* sub = app.add_subcommand(verb.name, verb.summary);
+      if (verb.hidden) sub->group("");
+      actions[sub] = verb.setup(*sub, global);
+    }
+
+    // An unknown verb gets "did you mean ...?" (CLI11 would only say it was not expected).
+    if (argc > 1 && argv[1][0] != '-') {
+      std::string word = argv[1];
+      bool known = std::any_of(verbs.begin(), verbs.end(), [&](const Verb& v) { return v.name == word; });
+      if (!known) {
+        Error e(fmt::format("unknown command '{}'", word), ErrorKind::usage);
+        std::string best;
+        std::size_t best_d = 3;
+        for (const auto& v : verbs) {
+          if (v.hidden) continue;
+          auto d = edit_distance(word, v.name);
+          if (d < best_d) best_d = d, best = v.name;
+        }
+        e.hint = best.empty() ? "run `fab --help` to list the commands" : fmt::format("did you mean `fab {}`?", best);
+        return print_error(e);
+      }
+    }
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      Error err(e.what(), ErrorKind::usage);
+      err.hint = "run `fab --help` (or `fab <command> --help`) for usage";
+      return print_error(err);
+    }
+    setup_logging(global);
+    if (!global.directory.empty() && ::chdir(global.directory.c_str()) != 0) {
+      return print_error(Error(fmt::format("cannot change to directory '{}'", global.directory)));
+    }
+    for (auto* sub : app.get_subcommands()) {
+      auto it = actions.find(sub);
+      if (it == actions.end() || !it->second) continue;
+      auto status = it->second();
+      if (!status) return print_error(status.error());
+      return kExitOk;
+    }
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "Error: internal error: %s\nHint: this is a bug in fab; please report it\n", e.what());
+    return kExitInternal;
+  }
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,16 @@
+#include <cstdio>
+
+#include "cli/verbs/verbs.h"
+
+namespace fab::cli {
+
+Verb make_version_verb() {
+  return {"version", "Print fab's version", false, [](CLI::App&, const GlobalOptions&) {
+            return []() -> Status {
+              std::puts("fab 0.1.0");
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli
