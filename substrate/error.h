@@ -62,17 +62,18 @@ inline tl::unexpected<Error> fail_internal(std::string what) {
 }  // namespace fab
 
 // FAB_TRY(expr): evaluate a Result/Status; on error, return it from the enclosing function.
-#define FAB_TRY(expr)                                                  \
+// (Variadic so that an expression with braces and commas, f({a, b}), passes through whole.)
+#define FAB_TRY(...)                                                   \
   do {                                                                 \
-    auto fab_try_result_ = (expr);                                     \
+    auto fab_try_result_ = (__VA_ARGS__);                              \
     if (!fab_try_result_) return ::tl::unexpected(std::move(fab_try_result_).error()); \
   } while (false)
 
 #define FAB_CONCAT_INNER_(a, b) a##b
 #define FAB_CONCAT_(a, b) FAB_CONCAT_INNER_(a, b)
 // FAB_TRY_ASSIGN(auto x, expr): declare x from a Result's value, or return its error.
-#define FAB_TRY_ASSIGN(decl, expr) FAB_TRY_ASSIGN_IMPL_(FAB_CONCAT_(fab_try_r_, __LINE__), decl, expr)
-#define FAB_TRY_ASSIGN_IMPL_(tmp, decl, expr)                          \
-  auto tmp = (expr);                                                   \
+#define FAB_TRY_ASSIGN(decl, ...) FAB_TRY_ASSIGN_IMPL_(FAB_CONCAT_(fab_try_r_, __LINE__), decl, __VA_ARGS__)
+#define FAB_TRY_ASSIGN_IMPL_(tmp, decl, ...)                           \
+  auto tmp = (__VA_ARGS__);                                            \
   if (!tmp) return ::tl::unexpected(std::move(tmp).error());           \
   decl = std::move(*tmp)

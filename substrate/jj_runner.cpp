@@ -1,0 +1,171 @@
+#include "substrate/jj_runner.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "substrate/process.h"
+
+#ifndef FAB_BOOTSTRAP_JJ
+#define FAB_BOOTSTRAP_JJ ""
+#endif
+
+namespace fab {
+namespace {
+
+constexpr int kMinMajor = 0;
+constexpr int kMinMinor = 46;
+constexpr const char* kBootstrapHint =
+    "run scripts/bootstrap (it installs jj >= 0.46 into .deps/), or set FAB_JJ to a jj binary";
+
+struct Version {
+  int major = 0, minor = 0;
+};
+
+std::optional<Version> parse_version(const std::string& text) {  // "jj 0.46.0" / "jj 0.46.0-abc"
+  auto space = text.find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  Version v;
+  if (std::sscanf(text.c_str() + space + 1, "%d.%d", &v.major, &v.minor) != 2) return std::nullopt;
+  return v;
+}
+
+// Version checks are cached per binary: one `jj --version` per process.
+Result<std::string> checked_version(const std::filesystem::path& jj) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(jj.string()); it != cache.end()) return it->second;
+  auto r = run_process({.argv = {jj.string(), "--version"}, .timeout = std::chrono::seconds(30)});
+  if (!r) return fail(r.error().context(fmt::format("cannot run jj at '{}'", jj.string())).with_hint(kBootstrapHint));
+  if (!r->ok()) {
+    return fail(Error(fmt::format("jj at '{}' does not run: {}", jj.string(), r->describe()))
+                    .caused_by(r->err.empty() ? r->out : r->err)
+                    .with_hint(kBootstrapHint));
+  }
+  auto line = r->out.substr(0, r->out.find('\n'));
+  auto v = parse_version(line);
+  if (!v) return fail(fmt::format("cannot read jj's version from '{}'", line), kBootstrapHint);
+  if (v->major < kMinMajor || (v->major == kMinMajor && v->minor < kMinMinor)) {
+    return fail(fmt::format("jj at '{}' is {}; fab needs jj >= {}.{}", jj.string(), line, kMinMajor, kMinMinor),
+                kBootstrapHint);
+  }
+  cache[jj.string()] = line;
+  return line;
+}
+
+// jj's stderr, trimmed to its message: "Error: x\nCaused by: y\nHint: z" -> causes + hint.
+Error jj_failure(const std::vector<std::string>& args, const JjOutput& o) {
+  std::string cmd = "jj";
+  for (const auto& a : args) cmd += " " + (a.size() > 80 ? a.substr(0, 77) + "..." : a);
+  Error e(fmt::format("`{}` failed (exit status {})", cmd, o.exit_code));
+  std::istringstream in(o.err);
+  std::string line, hint;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line.rfind("Hint: ", 0) == 0) {
+      hint += (hint.empty() ? "" : " ") + line.substr(6);
+    } else if (line.rfind("Error: ", 0) == 0) {
+      e.causes.push_back(line.substr(7));
+    } else if (line.rfind("Caused by: ", 0) == 0) {
+      e.causes.push_back(line.substr(11));
+    } else if (!e.causes.empty()) {
+      e.causes.back() += "\n" + line;
+    } else {
+      e.causes.push_back(line);
+    }
+  }
+  if (!hint.empty()) e.hint = "jj says: " + hint;
+  return e;
+}
+
+}  // namespace
+
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+Result<JjRunner> JjRunner::with_binary(std::filesystem::path jj, JjIdentity identity) {
+  FAB_TRY_ASSIGN(auto version, checked_version(jj));
+  return JjRunner(std::move(jj), std::move(version), std::move(identity));
+}
+
+Result<JjRunner> JjRunner::locate(JjIdentity identity) {
+  if (const char* env = std::getenv("FAB_JJ"); env != nullptr && *env != '\0') {
+    std::filesystem::path p = env;
+    if (!std::filesystem::exists(p)) {
+      return fail(fmt::format("FAB_JJ is set to '{}', which does not exist", env), kBootstrapHint);
+    }
+    return with_binary(p, std::move(identity));
+  }
+  if (std::string boot = FAB_BOOTSTRAP_JJ; !boot.empty() && std::filesystem::exists(boot)) {
+    return with_binary(boot, std::move(identity));
+  }
+  auto on_path = find_on_path("jj");
+  if (on_path.empty()) return fail("jj was not found (FAB_JJ is unset, no bootstrap prefix, none on PATH)", kBootstrapHint);
+  return with_binary(on_path, std::move(identity));
+}
+
+std::vector<std::string> JjRunner::argv_for(const std::vector<std::string>& args, const JjCall& call) const {
+  std::vector<std::string> argv{m_jj.string(), "--no-pager", "--color=never"};
+  if (!call.repo.empty()) {
+    argv.push_back("-R");
+    argv.push_back(call.repo.string());
+  }
+  if (!call.snapshot) argv.push_back("--ignore-working-copy");
+  if (call.at_operation) {
+    argv.push_back("--at-op");
+    argv.push_back(*call.at_operation);
+  }
+  for (const auto& c : call.config) {
+    argv.push_back("--config");
+    argv.push_back(c);
+  }
+  if (!call.cause.empty()) {
+    argv.push_back("--config");
+    argv.push_back("fab.cause=" + toml_string(call.cause));
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+Result<JjOutput> JjRunner::run(const std::vector<std::string>& args, const JjCall& call) const {
+  // jj prints paths relative to its working directory: run it at the repo so they are repo paths.
+  ProcessSpec spec{.argv = argv_for(args, call),
+                   .cwd = call.repo,
+                   .env = {{"JJ_USER", m_identity.name}, {"JJ_EMAIL", m_identity.email}},
+                   .env_remove = {"JJ_EDITOR", "JJ_PAGER"},
+                   .stdin_data = call.stdin_data};
+  auto r = run_process(spec);
+  if (!r) return fail(r.error().context("cannot run jj").with_hint(kBootstrapHint));
+  JjOutput o{r->exit_code, std::move(r->out), std::move(r->err), r->duration};
+  spdlog::debug("jj {} -> {} in {:.1f} ms", fmt::join(args, " "), r->signal ? -r->signal : o.exit_code,
+                static_cast<double>(o.duration.count()) / 1000.0);
+  if (r->signal != 0) {
+    return fail(Error(fmt::format("jj {} was {}", args.empty() ? "" : args[0], r->describe())).caused_by(o.err));
+  }
+  if (o.exit_code != 0 && !call.allow_failure) return fail(jj_failure(args, o));
+  return o;
+}
+
+}  // namespace fab

@@ -1,0 +1,64 @@
+#pragma once
+// The one runner for every jj call fab makes. It finds jj (FAB_JJ, then the bootstrap prefix, then
+// PATH), checks its version once, and runs it with fixed flags: --no-pager --color=never, a fixed
+// user and email, -R <repo>, and --ignore-working-copy unless the call asks for a snapshot.
+// stdout, stderr, exit status and duration are captured; each call logs one debug line. A failing
+// call becomes an Error that names the command and carries jj's own message.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "substrate/error.h"
+
+namespace fab {
+
+struct JjIdentity {
+  std::string name = "fab";
+  std::string email = "fab@localhost";
+};
+
+struct JjCall {
+  std::filesystem::path repo;                 // -R; a repo root or a workspace directory
+  bool snapshot = false;                      // false: --ignore-working-copy
+  std::optional<std::string> at_operation;    // --at-op: read the repo as of an operation
+  std::vector<std::string> config;            // extra --config KEY=VALUE (TOML values)
+  std::string cause;                          // recorded in the operation's args as fab.cause
+  std::optional<std::string> stdin_data;
+  bool allow_failure = false;                 // return a non-zero exit as a result, not an Error
+};
+
+struct JjOutput {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+  std::chrono::microseconds duration{0};
+};
+
+class JjRunner {
+ public:
+  // Locates jj and checks it is >= 0.46 (once per process and path).
+  static Result<JjRunner> locate(JjIdentity identity = {});
+  // Uses this jj binary (checked the same way).
+  static Result<JjRunner> with_binary(std::filesystem::path jj, JjIdentity identity = {});
+
+  Result<JjOutput> run(const std::vector<std::string>& args, const JjCall& call) const;
+
+  const std::filesystem::path& binary() const { return m_jj; }
+  const std::string& version() const { return m_version; }
+  // The full argv run() would use (for the benchmark and for error messages).
+  std::vector<std::string> argv_for(const std::vector<std::string>& args, const JjCall& call) const;
+
+ private:
+  JjRunner(std::filesystem::path jj, std::string version, JjIdentity id)
+      : m_jj(std::move(jj)), m_version(std::move(version)), m_identity(std::move(id)) {}
+  std::filesystem::path m_jj;
+  std::string m_version;
+  JjIdentity m_identity;
+};
+
+// Quotes a string as a TOML basic string, for --config values.
+std::string toml_string(std::string_view s);
+
+}  // namespace fab

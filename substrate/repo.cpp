@@ -1,0 +1,455 @@
+#include "substrate/repo.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace fab {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One JSON object per commit, one jj call per query.
+constexpr const char* kCommitTemplate =
+    R"("{\"change_id\":" ++ json(change_id) ++ ",\"commit_id\":" ++ json(commit_id)
+    ++ ",\"parents\":" ++ json(parents.map(|c| c.commit_id())) ++ ",\"description\":" ++ json(description)
+    ++ ",\"empty\":" ++ json(empty) ++ ",\"conflict\":" ++ json(conflict)
+    ++ ",\"bookmarks\":" ++ json(local_bookmarks.map(|b| b.name())) ++ "}\n")";
+
+Result<Commit> commit_from_json(const nlohmann::json& j) {
+  FAB_TRY_ASSIGN(auto change, ChangeId::parse(j.at("change_id").get<std::string>()));
+  Commit c{change, j.at("commit_id").get<std::string>(), j.at("parents").get<std::vector<std::string>>(),
+           j.at("description").get<std::string>(), j.at("empty").get<bool>(), j.at("conflict").get<bool>(),
+           j.at("bookmarks").get<std::vector<std::string>>()};
+  return c;
+}
+
+Result<std::vector<Commit>> parse_commits(const std::string& out) {
+  std::vector<Commit> commits;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      FAB_TRY_ASSIGN(auto c, commit_from_json(nlohmann::json::parse(line)));
+      commits.push_back(std::move(c));
+    } catch (const nlohmann::json::exception& e) {
+      return fail_internal(fmt::format("cannot read jj's commit JSON: {} in '{}'", e.what(), line));
+    }
+  }
+  return commits;
+}
+
+std::string random_token() {
+  static thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(::getpid())};
+  return fmt::format("{:016x}", rng());
+}
+
+// A private temporary directory, removed on destruction.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    std::string tmpl = (fs::temp_directory_path() / "fab-jj-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) != nullptr) path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+Status write_text(const fs::path& p, const std::string& content) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << content;
+  f.close();
+  if (!f) return fail_internal(fmt::format("cannot write '{}'", p.string()));
+  return {};
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A fileset naming exactly one file relative to the repo root.
+std::string root_file(const std::string& path) { return "root-file:" + revset_string(path); }
+
+}  // namespace
+
+std::string revset_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string revset_of(const std::vector<ChangeId>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : "|") + id.str();
+  return out.empty() ? "none()" : out;
+}
+
+Result<Repo> Repo::init(const fs::path& dir, JjRunner jj) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
+  auto root = fs::canonical(dir);
+  auto r = jj.run({"git", "init", "--no-colocate", root.string()}, JjCall{.repo = {}, .snapshot = true});
+  if (!r) return fail(r.error().context(fmt::format("cannot create a jj repo in '{}'", root.string())));
+  return Repo(root, std::move(jj));
+}
+
+Result<Repo> Repo::open(const fs::path& dir, JjRunner jj) {
+  std::error_code ec;
+  auto root = fs::canonical(dir, ec);
+  if (ec || !fs::is_directory(root / ".jj")) {
+    return fail(fmt::format("'{}' is not a jj repository (no .jj directory)", dir.string()),
+                "run `fab init` there to make it a factory");
+  }
+  return Repo(root, std::move(jj));
+}
+
+Result<fs::path> Repo::find_root(const fs::path& from) {
+  std::error_code ec;
+  auto dir = fs::canonical(from, ec);
+  if (ec) return fail(fmt::format("'{}' does not exist", from.string()));
+  for (auto d = dir;; d = d.parent_path()) {
+    if (fs::is_directory(d / ".jj")) return d;
+    if (d == d.parent_path()) break;
+  }
+  return fail(fmt::format("'{}' is not inside a jj repository", dir.string()), "run `fab init` to create a factory");
+}
+
+Repo Repo::with_cause(std::string cause) const {
+  Repo copy = *this;
+  copy.m_cause = std::move(cause);
+  return copy;
+}
+
+Result<JjOutput> Repo::run(const std::vector<std::string>& args, JjCall call) const {
+  if (call.repo.empty()) call.repo = m_root;
+  if (call.cause.empty()) call.cause = m_cause;
+  return m_jj.run(args, call);
+}
+
+// --- reads ---------------------------------------------------------------------------------------
+
+Result<std::vector<Commit>> Repo::query(const std::string& revset, const std::optional<std::string>& at_op) const {
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset, "-T", kCommitTemplate}, {.at_operation = at_op}));
+  return parse_commits(o.out);
+}
+
+Result<Commit> Repo::commit(const ChangeId& id) const {
+  FAB_TRY_ASSIGN(auto commits, query(id.str()));
+  if (commits.size() != 1) {
+    return fail(fmt::format("change {} is {}", id.short_id(), commits.empty() ? "not in the repo" : "divergent"),
+                "look at it with `jj log -r " + id.short_id() + "`");
+  }
+  return commits.front();
+}
+
+Result<ChangeId> Repo::resolve_change(std::string_view prefix) const {
+  if (!ChangeId::is_prefix_shaped(prefix)) {
+    return fail(fmt::format("'{}' is not a change ID or prefix (change IDs use the letters k-z)", prefix));
+  }
+  auto o = run({"log", "--no-graph", "-r", fmt::format("change_id({})", prefix), "-T", "change_id ++ \"\\n\""},
+               {.allow_failure = true});
+  if (!o) return fail(o.error());
+  if (o->exit_code != 0) {
+    return fail(Error(fmt::format("change ID prefix '{}' does not name one change", prefix))
+                    .caused_by(o->err.substr(0, o->err.find('\n'))));
+  }
+  std::istringstream in(o->out);
+  std::vector<std::string> ids;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) ids.push_back(line);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() != 1) {
+    return fail(fmt::format("change ID prefix '{}' {}", prefix, ids.empty() ? "matches no change" : "is ambiguous"),
+                "give more characters of the change ID");
+  }
+  return ChangeId::parse(ids.front());
+}
+
+Result<std::string> Repo::current_operation() const {
+  FAB_TRY_ASSIGN(auto o, run({"op", "log", "--no-graph", "-n", "1", "-T", "id"}));
+  return o.out;
+}
+
+// --- changes -------------------------------------------------------------------------------------
+
+Result<ChangeId> Repo::create_change(const std::string& parent, const std::string& description) const {
+  FAB_TRY_ASSIGN(auto ids, create_changes(parent, {description}));
+  return ids.front();
+}
+
+Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
+                                                   const std::vector<std::string>& descriptions) const {
+  if (descriptions.empty()) return std::vector<ChangeId>{};
+  // One `jj new` with a unique marker, then `jj duplicate` doubles the marked set until there are
+  // enough (log2(n) operations), then one `jj describe` gives each its own description.
+  const std::string marker = "fab-batch:" + random_token();
+  const std::string marked = fmt::format("children({}) & description(exact:{})", parent, revset_string(marker + "\n"));
+  FAB_TRY(run({"new", "--no-edit", "-m", marker, parent}));
+  std::size_t have = 1;
+  while (have < descriptions.size()) {
+    std::size_t take = std::min(have, descriptions.size() - have);
+    FAB_TRY(run({"duplicate", fmt::format("latest({}, {})", marked, take)}));
+    have += take;
+  }
+  FAB_TRY_ASSIGN(auto created, query(marked));
+  if (created.size() != descriptions.size()) {
+    return fail_internal(fmt::format("expected {} new changes, jj shows {}", descriptions.size(), created.size()));
+  }
+  std::vector<std::pair<std::string, std::string>> plan;
+  std::vector<ChangeId> ids;
+  for (std::size_t i = 0; i < created.size(); ++i) {
+    plan.emplace_back(created[i].commit_id, descriptions[i]);
+    ids.push_back(created[i].change_id);
+  }
+  FAB_TRY(describe_many(plan));
+  return ids;
+}
+
+Status Repo::describe_many(const std::vector<std::pair<std::string, std::string>>& plan) const {
+  if (plan.size() == 1) {
+    return run({"describe", "-r", plan.front().first, "-m", plan.front().second}).map([](auto&&) {});
+  }
+  // jj's multi-commit editor format: "JJ: describe <short commit id> -------" then the text.
+  ScratchDir scratch;
+  if (scratch.path.empty()) return fail_internal("cannot create a temporary directory");
+  std::string file;
+  std::vector<std::string> args{"describe"};
+  for (const auto& [commit_id, text] : plan) {
+    file += fmt::format("JJ: describe {} -------\n{}\n", commit_id.substr(0, 12), text);
+    args.push_back(commit_id);
+  }
+  FAB_TRY(write_text(scratch.path / "descriptions", file));
+  std::string editor = fmt::format("ui.editor=[\"cp\", {}]", toml_string((scratch.path / "descriptions").string()));
+  return run(args, {.config = {editor}}).map([](auto&&) {});
+}
+
+Status Repo::describe(const ChangeId& id, const std::string& description) const {
+  return run({"describe", "-r", id.str(), "-m", description}).map([](auto&&) {});
+}
+
+Status Repo::abandon(const std::vector<ChangeId>& ids) const {
+  if (ids.empty()) return {};
+  return run({"abandon", revset_of(ids)}).map([](auto&&) {});
+}
+
+Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, const std::string& destination) const {
+  if (ids.empty()) return std::vector<ChangeId>{};
+  std::vector<std::string> args{"rebase"};
+  for (const auto& id : ids) {
+    args.push_back("-r");
+    args.push_back(id.str());
+  }
+  args.push_back("-o");
+  args.push_back(destination);
+  FAB_TRY(run(args));
+  FAB_TRY_ASSIGN(auto commits, query(fmt::format("({}) & conflicts()", revset_of(ids))));
+  std::vector<ChangeId> conflicted;
+  for (auto& c : commits) conflicted.push_back(c.change_id);
+  return conflicted;
+}
+
+// --- bookmarks -----------------------------------------------------------------------------------
+
+Result<std::optional<Commit>> Repo::bookmark(const std::string& name) const {
+  FAB_TRY_ASSIGN(auto commits, query(fmt::format("bookmarks(exact:{})", revset_string(name))));
+  if (commits.empty()) return std::optional<Commit>{};
+  if (commits.size() > 1) return fail(fmt::format("bookmark '{}' is conflicted", name), "run `jj bookmark list`");
+  return std::optional<Commit>{commits.front()};
+}
+
+Status Repo::set_bookmark(const std::string& name, const std::string& revision, bool allow_backwards) const {
+  std::vector<std::string> args{"bookmark", "set", name, "-r", revision};
+  if (allow_backwards) args.push_back("--allow-backwards");
+  return run(args).map([](auto&&) {});
+}
+
+// --- conflicts -----------------------------------------------------------------------------------
+
+Result<std::vector<std::string>> Repo::conflicted_paths(const ChangeId& id) const {
+  FAB_TRY_ASSIGN(auto o, run({"resolve", "--list", "-r", id.str()}, {.allow_failure = true}));
+  std::vector<std::string> paths;
+  if (o.exit_code != 0) {
+    if (o.err.find("No conflicts") != std::string::npos) return paths;
+    return fail(Error(fmt::format("cannot list the conflicts of {}", id.short_id())).caused_by(o.err));
+  }
+  static const std::regex line_re(R"(^(.*?)\s+\d+-sided conflict.*$)");
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, line_re)) paths.push_back(m[1]);
+  }
+  return paths;
+}
+
+Result<ConflictSides> Repo::conflict_sides(const ChangeId& id, const std::string& path) const {
+  // jj hands the sides to a merge tool as files; this "tool" copies them out and exits non-zero,
+  // so jj records no operation and changes nothing.
+  ScratchDir scratch;
+  if (scratch.path.empty()) return fail_internal("cannot create a temporary directory");
+  const auto d = scratch.path.string();
+  std::string script = fmt::format(R"(cp "$1" '{0}/base' && cp "$2" '{0}/ours' && cp "$3" '{0}/theirs'; exit 7)", d);
+  std::string args_toml = fmt::format("merge-tools.fab-sides.merge-args=[\"-c\", {}, \"sh\", \"$base\", \"$left\", \"$right\", \"$output\"]",
+                                      toml_string(script));
+  auto o = run({"resolve", "--tool", "fab-sides", "-r", id.str(), root_file(path)},
+               {.config = {"merge-tools.fab-sides.program=\"sh\"", args_toml}, .allow_failure = true});
+  if (!o) return fail(o.error());
+  if (!fs::exists(scratch.path / "theirs")) {
+    return fail(Error(fmt::format("cannot read the sides of '{}' in change {}", path, id.short_id()))
+                    .caused_by(o->err)
+                    .with_hint("jj's merge tools only take 2-sided conflicts; look with `jj resolve --list`"));
+  }
+  return ConflictSides{read_text(scratch.path / "base"), read_text(scratch.path / "ours"),
+                       read_text(scratch.path / "theirs")};
+}
+
+Status Repo::write_resolution(const ChangeId& id, const std::string& path, const std::string& content) const {
+  ScratchDir scratch;
+  if (scratch.path.empty()) return fail_internal("cannot create a temporary directory");
+  auto resolved = scratch.path / "resolved";
+  FAB_TRY(write_text(resolved, content));
+  std::string args_toml = fmt::format("merge-tools.fab-write.merge-args=[{}, \"$output\"]", toml_string(resolved.string()));
+  auto o = run({"resolve", "--tool", "fab-write", "-r", id.str(), root_file(path)},
+               {.config = {"merge-tools.fab-write.program=\"cp\"", args_toml}});
+  if (!o) return fail(o.error().context(fmt::format("cannot write the resolution of '{}'", path)));
+  return {};
+}
+
+// --- workspaces ----------------------------------------------------------------------------------
+
+Status Repo::add_workspace(const std::string& name, const fs::path& dir, const ChangeId& at) const {
+  static std::mutex in_process;
+  std::lock_guard guard(in_process);
+  // And across processes: an flock on a file inside .jj/.
+  int fd = ::open((m_root / ".jj" / "fab-workspace-add.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return fail_internal("cannot open the workspace lock in .jj/");
+  ::flock(fd, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{fd};
+
+  std::error_code ec;
+  fs::create_directories(dir.parent_path(), ec);
+  // (jj must update the new working copy, so this call cannot use --ignore-working-copy.)
+  FAB_TRY(run({"workspace", "add", "--name", name, "-r", at.str(), dir.string()}, {.snapshot = true}));
+  // `workspace add` puts a new empty change on top of `at`; editing `at` itself makes the agent's
+  // edits land in the item's change (jj abandons the empty one).
+  return edit_in_workspace(dir, at);
+}
+
+Result<std::vector<Workspace>> Repo::workspaces() const {
+  FAB_TRY_ASSIGN(auto o, run({"workspace", "list", "-T", "name ++ \"\\t\" ++ target.change_id() ++ \"\\n\""}));
+  std::vector<Workspace> list;
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    Workspace w{line.substr(0, tab), std::nullopt};
+    if (auto id = ChangeId::parse(line.substr(tab + 1))) w.target = *id;
+    list.push_back(std::move(w));
+  }
+  return list;
+}
+
+Status Repo::forget_workspace(const std::string& name, const fs::path& dir) const {
+  auto o = run({"workspace", "forget", name}, {.allow_failure = true});
+  if (!o) return fail(o.error());
+  if (o->exit_code != 0 && o->err.find("No such workspace") == std::string::npos) {
+    return fail(Error(fmt::format("cannot forget workspace '{}'", name)).caused_by(o->err));
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return fail(fmt::format("cannot remove '{}': {}", dir.string(), ec.message()));
+  return {};
+}
+
+Status Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
+  return run({"edit", id.str()}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
+}
+
+Result<Commit> Repo::snapshot_workspace(const fs::path& dir) const {
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", "@", "-T", kCommitTemplate}, {.repo = dir, .snapshot = true}));
+  FAB_TRY_ASSIGN(auto commits, parse_commits(o.out));
+  if (commits.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
+  return commits.front();
+}
+
+Status Repo::update_stale_workspace(const fs::path& dir) const {
+  return run({"workspace", "update-stale"}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
+}
+
+// --- operation log -------------------------------------------------------------------------------
+
+Result<std::vector<Operation>> Repo::operations(std::size_t limit) const {
+  std::vector<std::string> args{"op", "log", "--no-graph", "-T", "json(self) ++ \"\\n\""};
+  if (limit > 0) {
+    args.push_back("-n");
+    args.push_back(std::to_string(limit));
+  }
+  FAB_TRY_ASSIGN(auto o, run(args));
+  std::vector<Operation> ops;
+  static const std::regex cause_re(R"(fab\.cause=\"((?:[^"\\]|\\.)*)\")");
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      Operation op;
+      op.id = j.at("id").get<std::string>();
+      op.time_start = j.at("time").at("start").get<std::string>();
+      op.time_end = j.at("time").at("end").get<std::string>();
+      op.description = j.at("description").get<std::string>();
+      op.is_snapshot = j.value("is_snapshot", false);
+      if (auto a = j.find("attributes"); a != j.end() && a->is_object()) {
+        op.command = a->value("args", "");
+      }
+      std::smatch m;
+      if (std::regex_search(op.command, m, cause_re)) {
+        // Undo the TOML string escapes (and the shell quoting jj shows around the argument).
+        std::string raw = m[1];
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
+          op.cause += raw[i];
+        }
+      }
+      ops.push_back(std::move(op));
+    } catch (const nlohmann::json::exception& e) {
+      return fail_internal(fmt::format("cannot read jj's operation JSON: {}", e.what()));
+    }
+  }
+  return ops;
+}
+
+Status Repo::restore_operation(const std::string& op) const {
+  return run({"op", "restore", op}).map([](auto&&) {});
+}
+
+}  // namespace fab

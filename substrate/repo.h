@@ -1,0 +1,91 @@
+#pragma once
+// A jj repository as fab uses it. Every method is one (or a few, batched) jj calls through the
+// JjRunner; nothing else in fab runs jj. Reads use --ignore-working-copy; mutations record
+// `cause` (see with_cause) in the operation log so `fab oplog` can say why each operation happened.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "substrate/commit.h"
+#include "substrate/error.h"
+#include "substrate/jj_runner.h"
+
+namespace fab {
+
+class Repo {
+ public:
+  // Creates a non-colocated jj repo in `dir` (created if missing).
+  static Result<Repo> init(const std::filesystem::path& dir, JjRunner jj);
+  // Opens the repo whose root is `dir`.
+  static Result<Repo> open(const std::filesystem::path& dir, JjRunner jj);
+  // The root of the jj repo (or workspace) containing `from`.
+  static Result<std::filesystem::path> find_root(const std::filesystem::path& from);
+
+  const std::filesystem::path& root() const { return m_root; }
+  const JjRunner& jj() const { return m_jj; }
+  // A copy whose mutations record `cause` in the operation log.
+  Repo with_cause(std::string cause) const;
+
+  // --- reads ---
+  Result<std::vector<Commit>> query(const std::string& revset,
+                                    const std::optional<std::string>& at_operation = std::nullopt) const;
+  Result<Commit> commit(const ChangeId& id) const;
+  Result<ChangeId> resolve_change(std::string_view prefix) const;
+  Result<std::string> current_operation() const;
+
+  // --- changes ---
+  // Creates one empty change per description, all children of `parent`, in O(log n) operations.
+  Result<std::vector<ChangeId>> create_changes(const std::string& parent,
+                                               const std::vector<std::string>& descriptions) const;
+  Result<ChangeId> create_change(const std::string& parent, const std::string& description) const;
+  Status describe(const ChangeId& id, const std::string& description) const;
+  Status abandon(const std::vector<ChangeId>& ids) const;
+  // Rebases each change (alone, not its descendants) onto `destination`, in one operation. Returns
+  // the ones jj recorded a conflict in.
+  Result<std::vector<ChangeId>> rebase(const std::vector<ChangeId>& ids, const std::string& destination) const;
+
+  // --- bookmarks ---
+  Result<std::optional<Commit>> bookmark(const std::string& name) const;
+  Status set_bookmark(const std::string& name, const std::string& revision, bool allow_backwards = false) const;
+
+  // --- conflicts ---
+  Result<std::vector<std::string>> conflicted_paths(const ChangeId& id) const;
+  Result<ConflictSides> conflict_sides(const ChangeId& id, const std::string& path) const;
+  Status write_resolution(const ChangeId& id, const std::string& path, const std::string& content) const;
+
+  // --- workspaces ---
+  // Adds a workspace in `dir` whose working copy is the change `at` itself (so edits land in it).
+  // Serialized across threads and processes (concurrent `jj workspace add` breaks, jj #9314).
+  Status add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
+  Result<std::vector<Workspace>> workspaces() const;
+  Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
+  // Makes `id` the working copy of the workspace in `dir` (one operation).
+  Status edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
+  // Snapshots the workspace's files into its working-copy change and returns that change.
+  Result<Commit> snapshot_workspace(const std::filesystem::path& dir) const;
+  // Brings a stale workspace up to date; unsnapshotted edits are kept (jj saves them if needed).
+  Status update_stale_workspace(const std::filesystem::path& dir) const;
+
+  // --- operation log ---
+  Result<std::vector<Operation>> operations(std::size_t limit = 0) const;  // newest first; 0: all
+  Status restore_operation(const std::string& op) const;
+
+  // Runs jj on this repo with the given call settings (repo and cause filled in).
+  Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;
+
+ private:
+  Repo(std::filesystem::path root, JjRunner jj) : m_root(std::move(root)), m_jj(std::move(jj)) {}
+  Status describe_many(const std::vector<std::pair<std::string, std::string>>& commit_to_description) const;
+
+  std::filesystem::path m_root;
+  JjRunner m_jj;
+  std::string m_cause;
+};
+
+// A jj revset string literal: "..." with escapes.
+std::string revset_string(std::string_view s);
+// `change_id | change_id | ...`
+std::string revset_of(const std::vector<ChangeId>& ids);
+
+}  // namespace fab

@@ -1,0 +1,277 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "substrate/process.h"
+#include "tests/substrate/jj_test_support.h"
+
+using fab::ChangeId;
+using fab::Repo;
+using namespace fab::test;
+
+TEST_CASE("ChangeId accepts only full k-z IDs", "[substrate][change_id]") {
+  CHECK(ChangeId::parse("kmznlzoorlkrtvqrlyrkuqnpxrplqlzt"));
+  auto short_one = ChangeId::parse("kmznlzoo");
+  REQUIRE_FALSE(short_one);
+  CHECK(short_one.error().message.find("8 characters") != std::string::npos);
+  auto hex = ChangeId::parse("388d32c97ffe47f4b71f6d147650e6d3");
+  REQUIRE_FALSE(hex);
+  CHECK(hex.error().message.find("outside jj's alphabet") != std::string::npos);
+  CHECK_FALSE(ChangeId::parse("KMZNLZOORLKRTVQRLYRKUQNPXRPLQLZT"));
+  CHECK(ChangeId::is_prefix_shaped("kmz"));
+  CHECK_FALSE(ChangeId::is_prefix_shaped("abc"));
+}
+
+TEST_CASE("a missing jj gives an error that points at scripts/bootstrap", "[substrate][runner]") {
+  auto jj = fab::JjRunner::with_binary("/nonexistent/jj");
+  REQUIRE_FALSE(jj);
+  CHECK(jj.error().hint.find("scripts/bootstrap") != std::string::npos);
+
+  const std::string real_jj = jj_for_tests().string();
+  ::setenv("FAB_JJ", "/nonexistent/jj", 1);
+  auto located = fab::JjRunner::locate();
+  ::setenv("FAB_JJ", real_jj.c_str(), 1);
+  REQUIRE_FALSE(located);
+  CHECK(located.error().message.find("FAB_JJ") != std::string::npos);
+  CHECK(located.error().hint.find("scripts/bootstrap") != std::string::npos);
+}
+
+TEST_CASE("a failing jj call names the command and carries jj's stderr", "[substrate][runner]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto r = repo.run({"log", "-r", "no_such_revision_xyz"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("jj log -r no_such_revision_xyz") != std::string::npos);
+  auto rendered = r.error().render();
+  CHECK(rendered.find("no_such_revision_xyz") != std::string::npos);
+  CHECK(rendered.find("Caused by:") != std::string::npos);
+}
+
+TEST_CASE("batch creation makes distinct changes with their own descriptions", "[substrate][changes]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  std::vector<std::string> descs;
+  for (int i = 0; i < 37; ++i) descs.push_back("item " + std::to_string(i) + "\n\nfab-item: x." + std::to_string(i));
+  auto ops_before = repo.operations();
+  REQUIRE(ops_before);
+  auto ids = repo.create_changes("root()", descs);
+  REQUIRE(ids);
+  REQUIRE(ids->size() == descs.size());
+  std::set<ChangeId> unique(ids->begin(), ids->end());
+  CHECK(unique.size() == descs.size());
+  for (std::size_t i = 0; i < descs.size(); ++i) {
+    auto c = repo.commit((*ids)[i]);
+    REQUIRE(c);
+    CHECK(c->description == descs[i] + "\n");
+    CHECK(c->empty);
+  }
+  auto ops_after = repo.operations();
+  REQUIRE(ops_after);
+  // 1 new + ceil(log2(37)) = 6 duplicates + 1 describe: far fewer than one per change.
+  CHECK(ops_after->size() - ops_before->size() <= 8);
+}
+
+TEST_CASE("change IDs survive describe, rebase and a conflicting rebase", "[substrate][changes]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"f.txt", "a\nb\nc\n"}}, "base");
+  auto left = commit_files(repo, {{"f.txt", "a\nLEFT\nc\n"}}, "left");
+  auto right = repo.create_change(base.str(), "right");
+  REQUIRE(right);
+  // Put content into `right` through a workspace.
+  auto ws = dir / "ws-right";
+  REQUIRE(repo.add_workspace("right", ws, *right));
+  write_file(ws / "f.txt", "a\nRIGHT\nc\n");
+  auto snap = repo.snapshot_workspace(ws);
+  REQUIRE(snap);
+  CHECK(snap->change_id == *right);
+  CHECK_FALSE(snap->empty);
+
+  REQUIRE(repo.describe(*right, "right, described"));
+  CHECK(repo.commit(*right)->description == "right, described\n");
+
+  auto conflicted = repo.rebase({*right}, left.str());
+  REQUIRE(conflicted);
+  REQUIRE(conflicted->size() == 1);
+  CHECK(conflicted->front() == *right);
+  auto after = repo.commit(*right);
+  REQUIRE(after);
+  CHECK(after->conflict);
+  CHECK(after->change_id == *right);
+
+  auto paths = repo.conflicted_paths(*right);
+  REQUIRE(paths);
+  CHECK(*paths == std::vector<std::string>{"f.txt"});
+  auto sides = repo.conflict_sides(*right, "f.txt");
+  REQUIRE(sides);
+  CHECK(sides->base == "a\nb\nc\n");
+  CHECK(sides->ours == "a\nLEFT\nc\n");
+  CHECK(sides->theirs == "a\nRIGHT\nc\n");
+
+  REQUIRE(repo.write_resolution(*right, "f.txt", "a\nLEFT\nRIGHT\nc\n"));
+  auto resolved = repo.commit(*right);
+  REQUIRE(resolved);
+  CHECK_FALSE(resolved->conflict);
+  CHECK(resolved->change_id == *right);
+  CHECK(repo.conflicted_paths(*right)->empty());
+  auto shown = repo.run({"file", "show", "-r", right->str(), "root-file:\"f.txt\""});
+  REQUIRE(shown);
+  CHECK(shown->out == "a\nLEFT\nRIGHT\nc\n");
+}
+
+TEST_CASE("a clean rebase reports no conflict", "[substrate][changes]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "1\n"}}, "base");
+  auto other = commit_files(repo, {{"b.txt", "2\n"}}, "other");
+  auto item = repo.create_change(base.str(), "item");
+  REQUIRE(item);
+  auto conflicted = repo.rebase({*item}, other.str());
+  REQUIRE(conflicted);
+  CHECK(conflicted->empty());
+  auto c = repo.commit(*item);
+  REQUIRE(c);
+  REQUIRE(c->parents.size() == 1);
+  CHECK(c->parents.front() == repo.commit(other)->commit_id);
+}
+
+TEST_CASE("short change ID prefixes are resolved by jj", "[substrate][change_id]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto id = repo.create_change("root()", "x");
+  REQUIRE(id);
+  auto resolved = repo.resolve_change(id->short_id(12));
+  REQUIRE(resolved);
+  CHECK(*resolved == *id);
+  CHECK_FALSE(repo.resolve_change("zzzzzzzzzzzzkkkk"));
+  CHECK_FALSE(repo.resolve_change("12ab"));
+}
+
+TEST_CASE("bookmarks are created, read and moved", "[substrate][bookmarks]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto none = repo.bookmark("main");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  auto a = commit_files(repo, {{"a", "1\n"}}, "a");
+  auto b = commit_files(repo, {{"b", "2\n"}}, "b");
+  REQUIRE(repo.set_bookmark("main", a.str()));
+  CHECK((*repo.bookmark("main"))->change_id == a);
+  REQUIRE(repo.set_bookmark("main", b.str()));
+  CHECK((*repo.bookmark("main"))->change_id == b);
+  CHECK_FALSE(repo.set_bookmark("main", a.str()));  // backwards needs allow_backwards
+  REQUIRE(repo.set_bookmark("main", a.str(), true));
+  CHECK((*repo.bookmark("main"))->change_id == a);
+}
+
+TEST_CASE("workspaces are isolated from each other", "[substrate][workspaces]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"shared.txt", "base\n"}}, "base");
+  auto ids = repo.create_changes(base.str(), {"one", "two"});
+  REQUIRE(ids);
+  auto ws1 = dir / "factory" / "ws1";
+  auto ws2 = dir / "factory" / "ws2";
+  REQUIRE(repo.add_workspace("ws1", ws1, (*ids)[0]));
+  REQUIRE(repo.add_workspace("ws2", ws2, (*ids)[1]));
+  write_file(ws1 / "one.txt", "from one\n");
+  write_file(ws2 / "two.txt", "from two\n");
+  write_file(ws2 / "shared.txt", "changed by two\n");
+  REQUIRE(repo.snapshot_workspace(ws1));
+  REQUIRE(repo.snapshot_workspace(ws2));
+
+  auto files_of = [&](const ChangeId& id) {
+    auto o = repo.run({"file", "list", "-r", id.str()});
+    REQUIRE(o);
+    return o->out;
+  };
+  CHECK(files_of((*ids)[0]) == "one.txt\nshared.txt\n");
+  CHECK(files_of((*ids)[1]) == "shared.txt\ntwo.txt\n");
+  CHECK(read_file(ws1 / "shared.txt") == "base\n");
+  CHECK_FALSE(std::filesystem::exists(ws1 / "two.txt"));
+
+  auto list = repo.workspaces();
+  REQUIRE(list);
+  std::map<std::string, std::optional<ChangeId>> by_name;
+  for (auto& w : *list) by_name[w.name] = w.target;
+  CHECK(by_name.count("default") == 1);
+  CHECK(by_name["ws1"] == (*ids)[0]);
+  CHECK(by_name["ws2"] == (*ids)[1]);
+
+  REQUIRE(repo.forget_workspace("ws1", ws1));
+  CHECK_FALSE(std::filesystem::exists(ws1));
+  auto after = repo.workspaces();
+  REQUIRE(after);
+  CHECK(after->size() == 2);
+  // The change keeps its content after its workspace is gone.
+  CHECK(files_of((*ids)[0]) == "one.txt\nshared.txt\n");
+}
+
+TEST_CASE("a stale workspace is updated without losing its change", "[substrate][workspaces]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
+  auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
+  auto item = repo.create_change(base.str(), "item");
+  REQUIRE(item);
+  auto ws = dir / "ws";
+  REQUIRE(repo.add_workspace("item", ws, *item));
+  write_file(ws / "c.txt", "c\n");
+  REQUIRE(repo.snapshot_workspace(ws));
+  REQUIRE(repo.rebase({*item}, other.str()));  // rewrites the workspace's commit from outside
+  CHECK_FALSE(repo.snapshot_workspace(ws));    // jj refuses: the workspace is stale
+  REQUIRE(repo.update_stale_workspace(ws));
+  auto snap = repo.snapshot_workspace(ws);
+  REQUIRE(snap);
+  CHECK(snap->change_id == *item);
+  CHECK(read_file(ws / "b.txt") == "b\n");
+  CHECK(read_file(ws / "c.txt") == "c\n");
+}
+
+TEST_CASE("restoring an earlier operation undoes later ones; causes are recorded", "[substrate][oplog]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto before = repo.current_operation();
+  REQUIRE(before);
+  auto id = repo.with_cause("line ab item ab.1: queued -> building").create_change("root()", "later");
+  REQUIRE(id);
+  auto ops = repo.operations(3);
+  REQUIRE(ops);
+  REQUIRE(!ops->empty());
+  CHECK(ops->front().cause == "line ab item ab.1: queued -> building");
+  CHECK(ops->front().command.find("jj ") != std::string::npos);
+
+  REQUIRE(repo.restore_operation(*before));
+  auto gone = repo.query(id->str());
+  CHECK((!gone || gone->empty()));
+  // Reading as of an operation sees the past.
+  auto at = repo.query("all()", ops->front().id);
+  REQUIRE(at);
+  bool found = false;
+  for (auto& c : *at) found = found || c.change_id == *id;
+  CHECK(found);
+}
+
+TEST_CASE("two processes creating changes at the same moment both keep theirs", "[substrate][concurrency]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto tool = (bin_dir() / "substrate_create_changes").string();
+  fab::Result<fab::ProcessResult> results[2];
+  std::thread t1([&] { results[0] = fab::run_process({.argv = {tool, repo.root().string(), "alpha", "20"}}); });
+  std::thread t2([&] { results[1] = fab::run_process({.argv = {tool, repo.root().string(), "beta", "20"}}); });
+  t1.join();
+  t2.join();
+  for (auto& r : results) {
+    REQUIRE(r);
+    INFO(r->err);
+    REQUIRE(r->ok());
+  }
+  auto alpha = repo.query("description(glob:\"alpha *\")");
+  auto beta = repo.query("description(glob:\"beta *\")");
+  REQUIRE(alpha);
+  REQUIRE(beta);
+  CHECK(alpha->size() == 20);
+  CHECK(beta->size() == 20);
+}
