@@ -202,7 +202,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
     auto now = clock::now();
     if (!result.timed_out && now >= deadline) {
       result.timed_out = true;
-      ::kill(-pid, SIGTERM);
+      ::kill(-pid, spec.timeout_signal);
       kill_at = now + spec.kill_grace;
     }
     if (result.timed_out && now >= kill_at) {

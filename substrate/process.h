@@ -20,6 +20,7 @@ struct ProcessSpec {
   std::optional<std::string> stdin_data;             // nullopt: stdin is /dev/null
   std::chrono::milliseconds timeout{0};              // 0: no limit
   std::chrono::milliseconds kill_grace{2000};        // SIGTERM, then SIGKILL after this long
+  int timeout_signal = 15;                           // SIGTERM; SIGKILL (9) kills at once
   std::size_t output_limit = 64u << 20;              // bytes kept of stdout and of stderr each
 };
 
