@@ -50,6 +50,10 @@ using Result = tl::expected<T, Error>;
 using Status = tl::expected<void, Error>;
 
 inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+inline tl::unexpected<Error> fail(Error e, std::string hint) {
+  e.hint = std::move(hint);
+  return tl::unexpected<Error>(std::move(e));
+}
 inline tl::unexpected<Error> fail(std::string what, std::string hint = {}) {
   Error e(std::move(what));
   e.hint = std::move(hint);
