@@ -1,0 +1,20 @@
+#pragma once
+// Line diff for the 3-way merge: splits text into lines (keeping each line's terminator, so CRLF and a
+// missing final newline survive a round trip) and finds a longest common subsequence of two line
+// sequences with Myers' O(ND) algorithm in linear space.
+#include <cstddef>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fab::resolve {
+
+// The lines of `text`, each including its "\n" (or "\r\n"); the last one may have no terminator.
+std::vector<std::string_view> split_lines(std::string_view text);
+
+// Pairs (i, j) with a[i] == b[j], strictly increasing in both i and j, forming a longest common
+// subsequence of `a` and `b`. Lines are given as ids (equal lines, equal ids).
+std::vector<std::pair<std::size_t, std::size_t>> common_lines(const std::vector<int>& a,
+                                                              const std::vector<int>& b);
+
+}  // namespace fab::resolve

@@ -1,0 +1,510 @@
+#include "plugins/resolve/llm_resolver.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "plugins/resolve/line_diff.h"
+
+namespace fab::resolve {
+
+namespace {
+
+using nlohmann::json;
+
+// Why one attempt failed, and whether another attempt may do better.
+struct Failure {
+  std::string reason;
+  std::string detail;  // extra cause line (provider's words), may be empty
+  std::string hint;
+  bool retry = false;
+  int retry_after_s = -1;  // from the provider's Retry-After header, if any
+};
+
+template <class T>
+using Attempt = tl::expected<T, Failure>;
+
+tl::unexpected<Failure> failure(std::string reason, bool retry, std::string hint = {}, std::string detail = {}) {
+  return tl::unexpected<Failure>(Failure{std::move(reason), std::move(detail), std::move(hint), retry});
+}
+
+std::string shorten(std::string_view s, std::size_t max = 200) {
+  std::string out(s.substr(0, max));
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') {
+      c = ' ';
+    }
+  }
+  return s.size() > max ? out + "..." : out;
+}
+
+// Removes every occurrence of `secret` from `text` (providers sometimes echo what they were sent).
+std::string redact(std::string text, const std::string& secret) {
+  if (secret.empty()) {
+    return text;
+  }
+  for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+    text.replace(at, secret.size(), "[redacted]");
+  }
+  return text;
+}
+
+// ---- HTTP ------------------------------------------------------------------------------------
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+  int retry_after_s = -1;
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  std::string_view line(data, size * n);
+  constexpr std::string_view name = "retry-after:";
+  if (line.size() > name.size() &&
+      std::equal(name.begin(), name.end(), line.begin(), [](char x, char y) { return x == std::tolower(static_cast<unsigned char>(y)); })) {
+    std::string value(line.substr(name.size()));
+    char* end = nullptr;
+    long seconds = std::strtol(value.c_str(), &end, 10);
+    if (end != value.c_str() && seconds >= 0) {
+      static_cast<HttpReply*>(user)->retry_after_s = static_cast<int>(std::min(seconds, 3600L));
+    }
+  }
+  return size * n;
+}
+
+std::string seconds_text(int ms) { return fmt::format("{:g} s", ms / 1000.0); }
+
+Attempt<HttpReply> post_json(const std::string& url, const std::string& body, const std::string& key, int timeout_ms) {
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+  if (!curl) {
+    return failure("could not create an HTTP client (curl_easy_init failed)", false);
+  }
+  curl_slist* raw_headers = nullptr;
+  raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
+  raw_headers = curl_slist_append(raw_headers, "Expect:");
+  if (!key.empty()) {
+    raw_headers = curl_slist_append(raw_headers, ("Authorization: Bearer " + key).c_str());
+  }
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw_headers, &curl_slist_free_all);
+
+  HttpReply reply;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURL* h = curl.get();
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_POST, 1L);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1, timeout_ms)));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+
+  CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return failure("timed out after " + seconds_text(timeout_ms), true,
+                   "the provider is slow or overloaded; raise the resolver's timeout_ms or try again later");
+  }
+  if (rc != CURLE_OK) {
+    std::string what = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    return failure("could not reach the provider at " + url + ": " + what, true,
+                   "check that the endpoint is right and the provider is running");
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  return reply;
+}
+
+// ---- the conversation ------------------------------------------------------------------------
+
+constexpr const char* k_system_prompt =
+    "You resolve merge conflicts in text files. \"ours\" is trunk's version of a region, \"theirs\" is "
+    "the version from a work item being landed, \"base\" is what both started from. For each numbered "
+    "hunk, write the text that replaces the whole conflict block so that the intent of BOTH sides is "
+    "kept. Keep every line both sides agree on. Do not add anything else. Never output conflict "
+    "markers (<<<<<<<, |||||||, =======, >>>>>>>).\n"
+    "Answer with exactly one JSON object and nothing else, one entry per hunk, every hunk answered:\n"
+    "{\"hunks\":[{\"id\":1,\"resolution\":\"<replacement text; lines separated by \\n>\"}]}";
+
+// A Markdown fence that does not occur in `text`.
+std::string fence_for(std::string_view text) {
+  std::string fence = "```";
+  while (text.find(fence) != std::string_view::npos) {
+    fence += '`';
+  }
+  return fence;
+}
+
+void add_block(std::string& out, std::string_view title, std::string_view text) {
+  std::string fence = fence_for(text);
+  out += title;
+  out += ":\n" + fence + "\n";
+  out += text;
+  if (!text.empty() && text.back() != '\n') {
+    out += '\n';
+  }
+  out += fence + "\n";
+}
+
+std::string user_prompt(const std::string& path, const MergeOutcome& partial, std::string_view base,
+                        std::string_view ours, std::string_view theirs) {
+  std::string out = "File: " + path + "\n\n";
+  constexpr std::size_t k_full_files_limit = 48 * 1024;
+  if (base.size() + ours.size() + theirs.size() <= k_full_files_limit) {
+    out += "The whole file, for reference.\n";
+    add_block(out, "base", base);
+    add_block(out, "ours (trunk)", ours);
+    add_block(out, "theirs (work item)", theirs);
+    out += "\n";
+  }
+  out += fmt::format("Conflicting hunks to resolve: {}.\n", partial.unresolved.size());
+  for (std::size_t i = 0; i < partial.unresolved.size(); ++i) {
+    const Hunk& h = partial.unresolved[i];
+    out += fmt::format("\n### Hunk {} (line {} of the merged file)\n", i + 1, h.line);
+    add_block(out, "context before (keep as is, not part of the answer)", h.context_before);
+    add_block(out, "ours (trunk)", h.ours);
+    add_block(out, "base", h.base);
+    add_block(out, "theirs (work item)", h.theirs);
+    add_block(out, "context after (keep as is, not part of the answer)", h.context_after);
+  }
+  return out;
+}
+
+std::string request_body(const LlmConfig& config, const std::string& prompt) {
+  json request = {
+      {"model", config.model},
+      {"temperature", 0},
+      {"messages",
+       json::array({{{"role", "system"}, {"content", k_system_prompt}}, {{"role", "user"}, {"content", prompt}}})},
+  };
+  // File texts need not be valid UTF-8; such bytes are sent as U+FFFD rather than failing.
+  return request.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The assistant's text from a chat-completions reply.
+Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url, const LlmConfig& config,
+                                 const std::string& key) {
+  if (reply.status == 429 || reply.status >= 500) {
+    Failure f{fmt::format("provider returned HTTP {}", reply.status), redact(shorten(reply.body), key),
+              reply.status == 429 ? "the provider is rate limiting; try again later" : "the provider failed; try again later",
+              true, reply.retry_after_s};
+    return tl::unexpected<Failure>(std::move(f));
+  }
+  if (reply.status < 200 || reply.status >= 300) {
+    std::string hint = "check the endpoint (requests go to " + url + ") and the model name \"" + config.model + "\"";
+    if (reply.status == 401 || reply.status == 403) {
+      hint = config.api_key_env.empty() ? "the provider wants an API key; set api_key_env to the variable that holds it"
+                                        : "check the API key in $" + config.api_key_env;
+    }
+    return failure(fmt::format("provider returned HTTP {}", reply.status), false, hint, redact(shorten(reply.body), key));
+  }
+  json doc;
+  try {
+    doc = json::parse(reply.body);
+  } catch (const json::parse_error& e) {
+    return failure(fmt::format("invalid JSON from provider at offset {}", e.byte), true,
+                   "the endpoint must speak the OpenAI chat-completions protocol", redact(shorten(reply.body), key));
+  }
+  const json* choice = nullptr;
+  if (doc.is_object() && doc.contains("choices") && doc["choices"].is_array() && !doc["choices"].empty() &&
+      doc["choices"][0].is_object()) {
+    choice = &doc["choices"][0];
+  }
+  if (choice == nullptr || !choice->contains("message") || !(*choice)["message"].is_object()) {
+    return failure("provider reply has no choices[0].message", true,
+                   "the endpoint must speak the OpenAI chat-completions protocol", redact(shorten(reply.body), key));
+  }
+  const json& message = (*choice)["message"];
+  const std::string hint = "resolve this file by hand";
+  if (choice->contains("finish_reason") && (*choice)["finish_reason"] == "content_filter") {
+    return failure("the model refused (finish_reason content_filter)", false, hint);
+  }
+  if (message.contains("refusal") && message["refusal"].is_string() && !message["refusal"].get<std::string>().empty()) {
+    return failure("the model refused", false, hint, "the model said: " + shorten(message["refusal"].get<std::string>()));
+  }
+  if (!message.contains("content") || !message["content"].is_string() || message["content"].get<std::string>().empty()) {
+    return failure("the model refused (empty answer)", false, hint);
+  }
+  return message["content"].get<std::string>();
+}
+
+// The JSON object inside the answer: the whole answer, or the inside of its first ``` fence.
+std::string_view strip_fence(std::string_view text) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+      s.remove_prefix(1);
+    }
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+      s.remove_suffix(1);
+    }
+    return s;
+  };
+  text = trim(text);
+  std::size_t open = text.find("```");
+  if (open == std::string_view::npos || (open != 0 && text.front() == '{')) {
+    return text;
+  }
+  std::size_t body = text.find('\n', open);
+  if (body == std::string_view::npos) {
+    return text;
+  }
+  std::size_t close = text.find("```", body + 1);
+  return trim(text.substr(body + 1, close == std::string_view::npos ? std::string_view::npos : close - body - 1));
+}
+
+// Hunk id -> resolution text, every hunk answered exactly once.
+Attempt<std::vector<std::string>> parse_answer(std::string_view answer, std::size_t hunks) {
+  std::string_view inner = strip_fence(answer);
+  json doc;
+  try {
+    doc = json::parse(inner);
+  } catch (const json::parse_error& e) {
+    return failure(fmt::format("model answer is not valid JSON at offset {}", e.byte), true, {},
+                   "the answer began: " + shorten(answer, 120));
+  }
+  if (!doc.is_object() || !doc.contains("hunks") || !doc["hunks"].is_array()) {
+    return failure("model answer has no \"hunks\" list", true, {}, "the answer began: " + shorten(answer, 120));
+  }
+  std::vector<std::optional<std::string>> found(hunks);
+  for (const json& entry : doc["hunks"]) {
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() || !entry.contains("resolution") ||
+        !entry["resolution"].is_string()) {
+      return failure("model answer has a hunk entry without an integer \"id\" and a string \"resolution\"", true);
+    }
+    long long id = entry["id"].get<long long>();
+    if (id < 1 || static_cast<std::size_t>(id) > hunks) {
+      return failure(fmt::format("model answer names hunk {}, but there are only {}", id, hunks), true);
+    }
+    auto& slot = found[static_cast<std::size_t>(id - 1)];
+    if (slot) {
+      return failure(fmt::format("model answer settles hunk {} twice", id), true);
+    }
+    slot = entry["resolution"].get<std::string>();
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < hunks; ++i) {
+    if (!found[i]) {
+      return failure(fmt::format("model answer does not settle hunk {}", i + 1), true);
+    }
+    out.push_back(std::move(*found[i]));
+  }
+  return out;
+}
+
+// ---- validation and substitution ----------------------------------------------------------------
+
+std::string_view without_eol(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+    line.remove_suffix(1);
+  }
+  return line;
+}
+
+std::string_view rtrim(std::string_view line) {
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
+    line.remove_suffix(1);
+  }
+  return line;
+}
+
+bool looks_like_marker(std::string_view line) {
+  line = without_eol(line);
+  return line.starts_with("<<<<<<<") || line.starts_with(">>>>>>>") || line.starts_with("|||||||") ||
+         line == "=======";
+}
+
+// Checks one hunk's resolution: no conflict markers (unless that very line is in ours or theirs) and
+// every non-blank line present in both ours and theirs kept (as often as both have it).
+std::optional<Failure> check_resolution(std::size_t id, const Hunk& h, std::string_view resolution) {
+  const auto ours = split_lines(h.ours), theirs = split_lines(h.theirs), res = split_lines(resolution);
+  auto present_in_sides = [&](std::string_view line) {
+    auto same = [&](std::string_view l) { return without_eol(l) == without_eol(line); };
+    return std::any_of(ours.begin(), ours.end(), same) || std::any_of(theirs.begin(), theirs.end(), same);
+  };
+  for (std::size_t i = 0; i < res.size(); ++i) {
+    if (looks_like_marker(res[i]) && !present_in_sides(res[i])) {
+      return Failure{fmt::format("answer still has conflict markers (hunk {} at line {}, line {} of its resolution)", id, h.line, i + 1),
+                     {}, {}, true};
+    }
+  }
+  auto count = [](const std::vector<std::string_view>& lines) {
+    std::map<std::string_view, int> counts;
+    for (auto l : lines) {
+      auto key = rtrim(l);
+      if (!key.empty()) {
+        ++counts[key];
+      }
+    }
+    return counts;
+  };
+  const auto in_ours = count(ours), in_theirs = count(theirs), in_res = count(res);
+  for (const auto& [line, n] : in_ours) {
+    auto t = in_theirs.find(line);
+    if (t == in_theirs.end()) {
+      continue;
+    }
+    auto r = in_res.find(line);
+    if (r == in_res.end() || r->second < std::min(n, t->second)) {
+      return Failure{fmt::format("answer for hunk {} at line {} drops a line both sides agree on: \"{}\"", id, h.line, shorten(line, 80)),
+                     {}, {}, true};
+    }
+  }
+  return std::nullopt;
+}
+
+// `text` with every bare "\n" turned into `eol`.
+std::string with_eol(std::string_view text, std::string_view eol) {
+  if (eol == "\n") {
+    return std::string(text);
+  }
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+      out += eol;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// partial.content with each marker block replaced by its resolution.
+Attempt<std::string> substitute(const MergeOutcome& partial, const std::vector<std::string>& resolutions) {
+  const auto lines = split_lines(partial.content);
+  std::string out;
+  std::size_t next = 0;  // first line not yet copied (0-based)
+  for (std::size_t i = 0; i < partial.unresolved.size(); ++i) {
+    const Hunk& h = partial.unresolved[i];
+    const std::size_t first = h.line - 1;
+    const std::size_t count = 4 + split_lines(h.ours).size() + split_lines(h.base).size() + split_lines(h.theirs).size();
+    if (h.line == 0 || first < next || first + count > lines.size() || !lines[first].starts_with("<<<<<<<") ||
+        !lines[first + count - 1].starts_with(">>>>>>>")) {
+      return failure(fmt::format("hunk {} does not match the merged content at line {}", i + 1, h.line), false,
+                     "pass llm_resolve the MergeOutcome merge3 produced, unchanged");
+    }
+    for (; next < first; ++next) {
+      out += lines[next];
+    }
+    std::string_view marker = lines[first];
+    std::string_view eol = marker.ends_with("\r\n") ? "\r\n" : "\n";
+    std::string text = with_eol(resolutions[i], eol);
+    const bool at_end = first + count == lines.size();
+    const std::string& trunk = h.ours.empty() ? h.theirs : h.ours;
+    const bool file_ends_bare = at_end && !trunk.empty() && trunk.back() != '\n';
+    if (file_ends_bare) {
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.pop_back();
+      }
+    } else if (!text.empty() && text.back() != '\n') {
+      text += eol;
+    }
+    out += text;
+    next = first + count;
+  }
+  for (; next < lines.size(); ++next) {
+    out += lines[next];
+  }
+  return out;
+}
+
+Attempt<std::string> attempt_once(const LlmConfig& config, const std::string& url, const std::string& body,
+                                  const std::string& key, const MergeOutcome& partial) {
+  auto reply = post_json(url, body, key, config.timeout_ms);
+  if (!reply) {
+    return tl::unexpected(std::move(reply).error());
+  }
+  auto text = answer_text(*reply, url, config, key);
+  if (!text) {
+    return tl::unexpected(std::move(text).error());
+  }
+  auto resolutions = parse_answer(*text, partial.unresolved.size());
+  if (!resolutions) {
+    return tl::unexpected(std::move(resolutions).error());
+  }
+  for (std::size_t i = 0; i < resolutions->size(); ++i) {
+    if (auto bad = check_resolution(i + 1, partial.unresolved[i], (*resolutions)[i])) {
+      bad->detail = redact(std::move(bad->detail), key);
+      return tl::unexpected(std::move(*bad));
+    }
+  }
+  return substitute(partial, *resolutions);
+}
+
+}  // namespace
+
+Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& path, const MergeOutcome& partial,
+                                  std::string_view base, std::string_view ours, std::string_view theirs) {
+  if (partial.clean()) {
+    return LlmResolution{partial.content, 0};
+  }
+  std::string key;
+  if (!config.api_key_env.empty()) {
+    const char* value = std::getenv(config.api_key_env.c_str());
+    if (value == nullptr) {
+      return fail("cannot resolve " + path + " with the LLM: environment variable " + config.api_key_env + " is not set",
+                  "export " + config.api_key_env + " with the provider's API key, or leave api_key_env empty for an "
+                  "endpoint that needs no key");
+    }
+    key = value;
+  }
+  if (config.endpoint.empty()) {
+    return fail("cannot resolve " + path + " with the LLM: no endpoint configured",
+                "set the resolver's endpoint, e.g. http://127.0.0.1:8080/v1");
+  }
+  std::string url = config.endpoint;
+  while (!url.empty() && url.back() == '/') {
+    url.pop_back();
+  }
+  url += "/chat/completions";
+  const std::string body = request_body(config, user_prompt(path, partial, base, ours, theirs));
+
+  const int max_attempts = std::max(1, config.max_attempts);
+  Failure last;
+  int attempt = 1;
+  for (;; ++attempt) {
+    auto content = attempt_once(config, url, body, key, partial);
+    if (content) {
+      return LlmResolution{std::move(*content), attempt};
+    }
+    last = std::move(content).error();
+    spdlog::debug("LLM resolution of {}: attempt {} of {} failed: {}", path, attempt, max_attempts, last.reason);
+    if (!last.retry || attempt >= max_attempts) {
+      break;
+    }
+    long long wait_ms = std::min(10000LL, static_cast<long long>(std::max(0, config.backoff_ms)) << (attempt - 1));
+    if (last.retry_after_s >= 0) {
+      wait_ms = std::min(2000LL, last.retry_after_s * 1000LL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  }
+  Error e("cannot resolve " + path + " with the LLM: " + last.reason);
+  if (!last.detail.empty()) {
+    e.caused_by(last.detail);
+  }
+  e.caused_by(attempt == 1 ? "gave up after 1 attempt" : fmt::format("gave up after {} attempts", attempt));
+  e.with_hint(last.hint.empty() ? "try again, use another model, or resolve the conflict by hand" : last.hint);
+  return fail(std::move(e));
+}
+
+}  // namespace fab::resolve

@@ -1,0 +1,32 @@
+#pragma once
+// Asks an OpenAI-compatible chat-completions endpoint to settle the hunks the deterministic merge
+// left, substitutes its answers into the partial merge and validates the result (every hunk
+// answered, no conflict markers, no line both sides agree on dropped). Bounded retries with backoff.
+#include <string>
+#include <string_view>
+
+#include "plugins/resolve/merge3.h"
+#include "substrate/error.h"
+
+namespace fab::resolve {
+
+struct LlmConfig {
+  std::string endpoint;     // e.g. http://127.0.0.1:8080/v1 ; requests go to {endpoint}/chat/completions
+  std::string model;
+  std::string api_key_env;  // name of the env var holding the API key; empty: send no key
+  int timeout_ms = 60000;   // per request
+  int max_attempts = 3;
+  int backoff_ms = 500;     // doubled after each failed attempt
+};
+
+struct LlmResolution {
+  std::string content;  // the whole file, every hunk settled
+  int attempts = 0;     // requests made (0 when `partial` was already clean)
+};
+
+// Settles partial.unresolved for the file at `path` (used in the prompt and in errors). `base`,
+// `ours` and `theirs` are the full texts merge3 was given.
+Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& path, const MergeOutcome& partial,
+                                  std::string_view base, std::string_view ours, std::string_view theirs);
+
+}  // namespace fab::resolve
