@@ -419,6 +419,9 @@ std::vector<std::size_t> find_cycle(const std::vector<Section>& sections) {
 }  // namespace
 
 Result<Requirement> parse_requirement(std::string_view text, std::string source_name, Decompose mode) {
+  if (text.starts_with("\xEF\xBB\xBF")) {
+    text.remove_prefix(3);  // a UTF-8 byte order mark would hide a heading on the first line
+  }
   const std::vector<std::string_view> lines = split_lines(text);
   FAB_TRY_ASSIGN(Scan scan, mode == Decompose::headings ? scan_headings(lines, source_name)
                                                         : scan_checklist(lines, source_name));

@@ -84,6 +84,21 @@ TEST_CASE("headings: details of what counts", "[requirement]") {
   CHECK(fab::topological_order(*r) == std::vector<std::size_t>{1, 0});
 }
 
+TEST_CASE("Depends on inside fenced code is an example, not a dependency", "[requirement]") {
+  const char* text = "\xEF\xBB\xBF## A\n```md\nDepends on: Nowhere\n```\n## B\n~~~~\nDepends on: A\n~~~\n~~~~\n";
+  auto r = fab::parse_requirement(text, "req.md", fab::Decompose::headings);
+  REQUIRE(r);
+  REQUIRE(titles(*r) == std::vector<std::string>{"A", "B"});  // the byte order mark is skipped
+  CHECK(r->sections[0].depends_on.empty());
+  CHECK(r->sections[1].depends_on.empty());
+  CHECK(r->sections[1].body == "~~~~\nDepends on: A\n~~~\n~~~~");  // a shorter fence does not close
+
+  auto checklist = fab::parse_requirement("- [ ] A\n  ```\n  Depends on: Nowhere\n  ```\n", "req.md",
+                                          fab::Decompose::checklist);
+  REQUIRE(checklist);
+  CHECK(checklist->sections[0].depends_on.empty());
+}
+
 TEST_CASE("checklist: each unchecked top-level box is an item", "[requirement]") {
   const char* text = R"(# Plan
 
