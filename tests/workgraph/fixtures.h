@@ -1,0 +1,51 @@
+#pragma once
+// Shared helpers for the workgraph tests: building lines and capturing spdlog warnings.
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "workgraph/ids.h"
+#include "workgraph/item.h"
+
+namespace fab::test {
+
+// A line `id` with `n` queued items titled "item 1".."item n".
+inline std::pair<Line, std::vector<Item>> make_line(const std::string& id, int n) {
+  Line line;
+  line.id = id;
+  line.blueprint = "default";
+  line.requirement = "# Build the thing\n";
+  std::vector<Item> items;
+  for (int i = 1; i <= n; ++i) {
+    Item item;
+    item.id = make_item_id(id, i);
+    item.line = id;
+    item.title = "item " + std::to_string(i);
+    item.body = "Do step " + std::to_string(i) + ".\n";
+    items.push_back(item);
+  }
+  return {line, items};
+}
+
+// Sends spdlog's default logger into a string while alive.
+class CaptureLog {
+ public:
+  CaptureLog() : m_old(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(m_out);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~CaptureLog() { spdlog::set_default_logger(m_old); }
+  CaptureLog(const CaptureLog&) = delete;
+  CaptureLog& operator=(const CaptureLog&) = delete;
+  std::string text() const { return m_out.str(); }
+
+ private:
+  std::ostringstream m_out;
+  std::shared_ptr<spdlog::logger> m_old;
+};
+
+}  // namespace fab::test

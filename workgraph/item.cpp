@@ -1,0 +1,147 @@
+#include "workgraph/item.h"
+
+#include <fmt/format.h>
+
+namespace fab {
+
+namespace {
+
+using nlohmann::json;
+
+Error field_error(const std::string& where, const char* key, const char* what) {
+  return Error(fmt::format("{}: \"{}\" {}", where, key, what));
+}
+
+// Takes `key` out of `obj` (so what stays behind is `extra`).
+Result<std::string> take_string(json& obj, const char* key, const std::string& where,
+                                bool nullable = false) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    return fail(field_error(where, key, "is missing"));
+  }
+  std::string out;
+  if (it->is_string()) {
+    out = std::move(it->get_ref<std::string&>());
+  } else if (!(nullable && it->is_null())) {
+    return fail(field_error(where, key, nullable ? "must be a string or null" : "must be a string"));
+  }
+  obj.erase(it);
+  return out;
+}
+
+Result<std::vector<std::string>> take_strings(json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    return fail(field_error(where, key, "is missing"));
+  }
+  if (!it->is_array()) {
+    return fail(field_error(where, key, "must be a list of ids"));
+  }
+  std::vector<std::string> out;
+  out.reserve(it->size());
+  for (auto& v : *it) {
+    if (!v.is_string()) {
+      return fail(field_error(where, key, "must be a list of ids"));
+    }
+    out.push_back(std::move(v.get_ref<std::string&>()));
+  }
+  obj.erase(it);
+  return out;
+}
+
+json null_if_empty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+}  // namespace
+
+const Item* LineRecord::find(const std::string& item_id) const {
+  for (const auto& item : items) {
+    if (item.id == item_id) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
+Item* LineRecord::find(const std::string& item_id) {
+  return const_cast<Item*>(static_cast<const LineRecord*>(this)->find(item_id));
+}
+
+std::size_t LineSummary::total() const {
+  std::size_t n = 0;
+  for (auto c : counts) {
+    n += c;
+  }
+  return n;
+}
+
+json to_json(const Item& item) {
+  json j = item.extra.is_object() ? item.extra : json::object();
+  j["id"] = item.id;
+  j["line"] = item.line;
+  j["title"] = item.title;
+  j["state"] = std::string(to_string(item.state));
+  j["change_id"] = null_if_empty(item.change_id);
+  j["depends_on"] = item.depends_on;
+  j["attempts"] = item.attempts;
+  j["drop_reason"] = null_if_empty(item.drop_reason);
+  j["body"] = item.body;
+  return j;
+}
+
+json to_json(const Line& line) {
+  json j = line.extra.is_object() ? line.extra : json::object();
+  j["id"] = line.id;
+  j["blueprint"] = line.blueprint;
+  j["requirement"] = line.requirement;
+  j["created"] = line.created;
+  j["items"] = line.items;
+  return j;
+}
+
+Result<Item> item_from_json(json j, const std::string& where) {
+  if (!j.is_object()) {
+    return fail(where + ": must be a JSON object");
+  }
+  Item item;
+  FAB_TRY_ASSIGN(item.id, take_string(j, "id", where));
+  FAB_TRY_ASSIGN(item.line, take_string(j, "line", where));
+  FAB_TRY_ASSIGN(item.title, take_string(j, "title", where));
+  FAB_TRY_ASSIGN(auto state, take_string(j, "state", where));
+  auto parsed = parse_item_state(state);
+  if (!parsed) {
+    return fail(Error(fmt::format("{}: unknown state \"{}\"", where, state))
+                    .with_hint("states are queued, building, inspecting, rework, refining, merged, dropped"));
+  }
+  item.state = *parsed;
+  FAB_TRY_ASSIGN(item.change_id, take_string(j, "change_id", where, /*nullable=*/true));
+  FAB_TRY_ASSIGN(item.depends_on, take_strings(j, "depends_on", where));
+  auto attempts = j.find("attempts");
+  if (attempts == j.end() || !attempts->is_number_integer() || attempts->get<long long>() < 0 ||
+      attempts->get<long long>() > 1000000000) {
+    return fail(field_error(where, "attempts", "must be a whole number >= 0"));
+  }
+  item.attempts = attempts->get<int>();
+  j.erase(attempts);
+  FAB_TRY_ASSIGN(item.drop_reason, take_string(j, "drop_reason", where, /*nullable=*/true));
+  if (j.contains("body")) {
+    FAB_TRY_ASSIGN(item.body, take_string(j, "body", where));
+  }
+  item.extra = std::move(j);
+  return item;
+}
+
+Result<Line> line_from_json(json j, const std::string& where) {
+  if (!j.is_object()) {
+    return fail(where + ": must be a JSON object");
+  }
+  Line line;
+  FAB_TRY_ASSIGN(line.id, take_string(j, "id", where));
+  FAB_TRY_ASSIGN(line.blueprint, take_string(j, "blueprint", where));
+  FAB_TRY_ASSIGN(line.requirement, take_string(j, "requirement", where));
+  FAB_TRY_ASSIGN(line.created, take_string(j, "created", where));
+  FAB_TRY_ASSIGN(line.items, take_strings(j, "items", where));
+  line.extra = std::move(j);
+  return line;
+}
+
+}  // namespace fab

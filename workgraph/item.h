@@ -1,0 +1,65 @@
+#pragma once
+// The work graph's records: a Line (one requirement being built with one blueprint) and its Items
+// (the work items it was split into), with their JSON forms.
+//   Item: {"id","line","title","state","change_id","depends_on","attempts","drop_reason","body"}
+//   Line: {"id","blueprint","requirement","created","items"}
+// Unknown JSON fields are kept in `extra` and written back unchanged.
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "substrate/error.h"
+#include "workgraph/item_state.h"
+
+namespace fab {
+
+struct Item {
+  std::string id;                       // "<line>.<n>"
+  std::string line;                     // the line id
+  std::string title;
+  ItemState state = ItemState::queued;
+  std::string change_id;                // the jj change building it; empty (null in JSON) if none
+  std::vector<std::string> depends_on;  // item ids
+  int attempts = 0;
+  std::string drop_reason;              // why it was dropped; empty (null in JSON) otherwise
+  std::string body;                     // the item's markdown text
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+struct Line {
+  std::string id;
+  std::string blueprint;
+  std::string requirement;
+  std::string created;              // ISO-8601 UTC
+  std::vector<std::string> items;   // item ids, in order
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+// A line with all its items (what `lines/<id>/line.json` holds).
+struct LineRecord {
+  Line line;
+  std::vector<Item> items;
+
+  const Item* find(const std::string& item_id) const;
+  Item* find(const std::string& item_id);
+};
+
+// A line and how many of its items are in each state.
+struct LineSummary {
+  Line line;
+  std::array<std::size_t, kItemStateCount> counts{};
+
+  std::size_t count(ItemState s) const { return counts[static_cast<std::size_t>(s)]; }
+  std::size_t total() const;
+};
+
+nlohmann::json to_json(const Item& item);
+nlohmann::json to_json(const Line& line);
+// `where` names the object in errors ("item 3").
+Result<Item> item_from_json(nlohmann::json j, const std::string& where);
+Result<Line> line_from_json(nlohmann::json j, const std::string& where);
+
+}  // namespace fab
