@@ -1,0 +1,189 @@
+// `fab plugins list|check|call`: what plugins fab can find, whether one is valid, and a way for a
+// plugin author to try one outside a factory (request JSON in, result JSON out).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/verbs/verbs.h"
+#include "plugins/host/plugin_call.h"
+#include "plugins/host/plugin_search.h"
+
+namespace fab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The factory this command runs in: the nearest directory upward holding `.factory/` (or none).
+fs::path find_factory_dir() {
+  std::error_code ec;
+  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::is_directory(dir / ".factory", ec)) return dir;
+    if (dir == dir.root_path()) break;
+  }
+  return {};
+}
+
+json info_json(const plugins::PluginInfo& info) {
+  return {{"name", info.name},
+          {"kind", plugins::to_string(info.kind)},
+          {"version", info.version},
+          {"abi_version", info.abi_version},
+          {"description", info.description},
+          {"path", info.path.string()}};
+}
+
+Status list_plugins(bool as_json) {
+  const auto options = plugins::host_options_from_env(find_factory_dir());
+  const auto exe = plugins::fab_exe_of(options);
+  json rows = json::array();
+  for (const auto& file : plugins::scan_plugin_files(options)) {
+    json row = {{"name", file.name}, {"path", file.path.string()}, {"valid", true}};
+    auto info = plugins::probe_plugin(file.path, exe);
+    if (!info) {
+      row["valid"] = false;
+      row["error"] = info.error().message;
+    } else {
+      row["kind"] = plugins::to_string(info->kind);
+      row["version"] = info->version;
+      row["description"] = info->description;
+      if (info->name != file.name) {
+        row["valid"] = false;
+        row["error"] = fmt::format("the file is named for '{}' but holds plugin '{}'", file.name, info->name);
+      }
+    }
+    if (!file.also_at.empty()) {
+      row["valid"] = false;
+      row["conflicts_with"] = file.also_at.string();
+      if (!row.contains("error")) row["error"] = fmt::format("another plugin named '{}' is at {}", file.name, file.also_at.string());
+    }
+    rows.push_back(std::move(row));
+  }
+  if (as_json) {
+    fmt::print("{}\n", rows.dump(2));
+    return {};
+  }
+  if (rows.empty()) {
+    std::string dirs;
+    for (const auto& d : plugins::search_dirs(options)) dirs += "\n  " + d.string();
+    fmt::print(stderr, "no plugins found; looked in:{}\n", dirs);
+    return {};
+  }
+  fmt::print("{:<20} {:<10} {:<10} {}\n", "NAME", "KIND", "VERSION", "PATH");
+  for (const auto& r : rows) {
+    fmt::print("{:<20} {:<10} {:<10} {}\n", r["name"].get<std::string>(), r.value("kind", "-"), r.value("version", "-"),
+               r["path"].get<std::string>());
+    if (r.contains("error")) fmt::print("{:<20} invalid: {}\n", "", r["error"].get<std::string>());
+  }
+  return {};
+}
+
+Status check_plugin(const std::string& spec, bool as_json) {
+  const auto options = plugins::host_options_from_env(find_factory_dir());
+  FAB_TRY_ASSIGN(auto ref, plugins::find_plugin(spec, plugins::PluginKind::agent, options));
+  FAB_TRY_ASSIGN(auto info, plugins::probe_plugin(ref.path, ref.fab_exe));
+  const std::string expected_file = plugins::plugin_file_name(info.name);
+  if (as_json) {
+    json j = info_json(info);
+    j["found_by_name_as"] = expected_file;
+    fmt::print("{}\n", j.dump(2));
+  } else {
+    fmt::print("valid fab plugin: {}\n", info.path.string());
+    fmt::print("  name:    {}\n  kind:    {}\n  version: {}\n  abi:     {}\n", info.name, plugins::to_string(info.kind),
+               info.version, info.abi_version);
+    if (!info.description.empty()) fmt::print("  about:   {}\n", info.description);
+  }
+  if (ref.path.filename() != expected_file) {
+    fmt::print(stderr, "note: fab finds this plugin by name only if the file is named {}\n", expected_file);
+  }
+  if (ref.by_name && info.name != spec) {
+    return fail(Error(fmt::format("file '{}' holds plugin '{}', not '{}'", ref.path.string(), info.name, spec))
+                    .with_hint(fmt::format("rename the file to {}", expected_file)));
+  }
+  return {};
+}
+
+Status call_plugin_verb(const std::string& spec, const std::string& kind_text, const std::string& request_file,
+                        int timeout_s, bool quiet) {
+  const auto options = plugins::host_options_from_env(find_factory_dir());
+  std::string text;
+  if (request_file.empty() || request_file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream f(request_file, std::ios::binary);
+    if (!f) return fail(fmt::format("cannot read request file '{}'", request_file), "check the path");
+    text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  json request;
+  try {
+    request = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return fail(Error(fmt::format("{}: invalid JSON at offset {}", request_file.empty() ? "<stdin>" : request_file, e.byte))
+                    .with_hint("give the request as one JSON object (see plugins/abi/fab_plugin.h for its fields)"));
+  }
+  std::optional<plugins::PluginKind> kind;
+  if (!kind_text.empty()) {
+    kind = plugins::parse_plugin_kind(kind_text);
+    if (!kind) {
+      return fail(Error(fmt::format("unknown plugin kind '{}'", kind_text), ErrorKind::usage)
+                      .with_hint("use agent, inspector or refinery"));
+    }
+  }
+  FAB_TRY_ASSIGN(auto ref, plugins::find_plugin(spec, kind.value_or(plugins::PluginKind::agent), options));
+  if (!kind) {
+    FAB_TRY_ASSIGN(auto info, plugins::probe_plugin(ref.path, ref.fab_exe));
+    ref.kind = info.kind;
+  }
+  FAB_TRY_ASSIGN(auto result, plugins::call_plugin(ref, request, std::chrono::seconds(timeout_s)));
+  if (!quiet && !result.diagnostics.empty()) std::fputs(result.diagnostics.c_str(), stderr);
+  fmt::print("{}\n", result.response.dump(2, ' ', false, json::error_handler_t::replace));
+  if (!result.ok) {
+    return fail(Error(fmt::format("plugin '{}' answered \"ok\": false", spec))
+                    .with_hint("its result above says why"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Verb make_plugins_verb() {
+  return {"plugins", "List, check and try plugins (agents, inspectors, refinery resolvers)", false,
+          [](CLI::App& app, const GlobalOptions& global) {
+            app.require_subcommand(1);
+            auto list_json = std::make_shared<bool>(false);
+            auto* list = app.add_subcommand("list", "List every plugin fab can find: name, kind, version, path");
+            list->add_flag("--json", *list_json, "Print JSON");
+
+            auto check_spec = std::make_shared<std::string>();
+            auto check_json = std::make_shared<bool>(false);
+            auto* check = app.add_subcommand("check", "Validate one plugin and print what it is (exit 1 if invalid)");
+            check->add_option("plugin", *check_spec, "The plugin's .so (or its name)")->required();
+            check->add_flag("--json", *check_json, "Print JSON");
+
+            auto call_spec = std::make_shared<std::string>();
+            auto call_kind = std::make_shared<std::string>();
+            auto call_request = std::make_shared<std::string>();
+            auto call_timeout = std::make_shared<int>(60);
+            auto* call = app.add_subcommand(
+                "call", "Call a plugin once, as the factory would: request JSON in (stdin), result JSON out");
+            call->add_option("plugin", *call_spec, "The plugin's name or .so")->required();
+            call->add_option("--kind", *call_kind, "agent, inspector or refinery (default: what the plugin is)");
+            call->add_option("--request", *call_request, "Read the request from this file instead of stdin");
+            call->add_option("--timeout", *call_timeout, "Seconds before the call is stopped")->check(CLI::PositiveNumber);
+
+            const GlobalOptions* g = &global;
+            return [=]() -> Status {
+              if (list->parsed()) return list_plugins(*list_json);
+              if (check->parsed()) return check_plugin(*check_spec, *check_json);
+              return call_plugin_verb(*call_spec, *call_kind, *call_request, *call_timeout, g->quiet);
+            };
+          }};
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,86 @@
+/* fab's plugin ABI: the one C entry point a plugin (.so) exports, and the JSON it speaks.
+ *
+ * Pure C (C99 and C++ both compile it). Nothing but plain data and C function pointers crosses the
+ * boundary: requests and results are UTF-8 JSON text, and the plugin hands its result back through a
+ * write callback, so no memory is ever allocated on one side and freed on the other, and no C++
+ * type or exception crosses. C++ authors use <fab/plugin.h> (the SDK) instead of filling this in.
+ *
+ * Entry point (exported with C linkage, default visibility):
+ *
+ *   const FabPluginInfo* fab_plugin_info(void);
+ *
+ * It returns a pointer to static storage that lives as long as the library (fab never unloads a
+ * plugin). fab checks, before calling anything: abi_version == FAB_PLUGIN_ABI_VERSION,
+ * struct_size >= sizeof(FabPluginInfo) as of that version, name/version non-empty, a known kind,
+ * and call != NULL. Each call runs in its own short-lived child process (`fab __plugin-call`), so a
+ * crash, a hang or an exit() inside a plugin fails that one call, never the factory. Anything the
+ * plugin prints to stdout or stderr is kept as its diagnostics (stdout is redirected to stderr).
+ *
+ * ---- Requests and results -----------------------------------------------------------------------
+ * agent (builds a work item in its own jj workspace) and inspector (judges it) get the same request:
+ *   {"line_id": str, "item_id": str, "title": str, "body": str, "change_id": str,
+ *    "attempt": int (1-based), "workspace": str (absolute path; also the process's cwd),
+ *    "item_file": str (markdown: title, body and, on a retry, the last feedback),
+ *    "feedback": str (from the last failed inspection or refinery; "" on attempt 1),
+ *    "timeout_s": int (the call is killed after this long), "with": {...the blueprint's settings}}
+ *   agent result:     {"ok": bool, "summary": str, "transcript": str}
+ *   inspector result: {"ok": bool, "feedback": str}   (feedback becomes the next attempt's input)
+ *
+ * refinery (settles a merge conflict in one file):
+ *   {"path": str, "base": str, "ours": str, "theirs": str,
+ *    "content": str (optional: the current partial merge, possibly with diff3 conflict markers left
+ *                    by an earlier resolver), "with": {...}}
+ *   result: {"ok": bool, "content": str (the full file, resolved or partially resolved),
+ *            "resolved": bool, "unresolved": int (conflict hunks left), "message": str}
+ *
+ * "ok": false means the plugin ran and says no (the build failed, the inspection failed, it could
+ * not resolve); fab moves on to the next attempt or resolver. Unknown request fields must be
+ * ignored (newer fabs may add some); unknown result fields are ignored by fab.
+ */
+#ifndef FAB_PLUGIN_H
+#define FAB_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FAB_PLUGIN_ABI_VERSION 1
+
+#ifdef __cplusplus
+#define FAB_PLUGIN_EXTERN_C extern "C"
+#else
+#define FAB_PLUGIN_EXTERN_C
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FAB_PLUGIN_EXPORT FAB_PLUGIN_EXTERN_C __attribute__((visibility("default")))
+#else
+#define FAB_PLUGIN_EXPORT FAB_PLUGIN_EXTERN_C
+#endif
+
+/* What a plugin is for; a fixed-width integer so the struct layout never depends on the compiler. */
+typedef uint32_t FabPluginKind;
+#define FAB_PLUGIN_KIND_AGENT 1u
+#define FAB_PLUGIN_KIND_INSPECTOR 2u
+#define FAB_PLUGIN_KIND_REFINERY 3u
+
+/* Appends `size` bytes of the result JSON. May be called any number of times during one call. */
+typedef void (*FabWriteFn)(void* write_ctx, const char* data, size_t size);
+
+typedef struct FabPluginInfo {
+  uint32_t abi_version; /* FAB_PLUGIN_ABI_VERSION the plugin was built with */
+  uint32_t struct_size; /* sizeof(FabPluginInfo) the plugin was built with */
+  const char* name;     /* [A-Za-z0-9._-]+, e.g. "hello-agent"; the file is fab-plugin-<name>.so */
+  const char* version;  /* the plugin's own version, e.g. "1.0.0" */
+  FabPluginKind kind;   /* FAB_PLUGIN_KIND_* */
+  /* Handles one request (NUL-terminated JSON). Writes the result JSON through `write` and returns
+   * 0. A non-zero return means "no result": fab fails the call, quoting whatever was written. */
+  int (*call)(const char* request_json, FabWriteFn write, void* write_ctx);
+  /* Optional (may be NULL): one line saying what the plugin does, shown by `fab plugins check`. */
+  const char* (*describe)(void);
+} FabPluginInfo;
+
+/* The entry point's name and type, for hosts that look it up. */
+#define FAB_PLUGIN_ENTRY_POINT "fab_plugin_info"
+typedef const FabPluginInfo* (*FabPluginInfoFn)(void);
+
+#endif /* FAB_PLUGIN_H */

@@ -1,0 +1,14 @@
+#pragma once
+// Reads the diff3 conflict blocks left in a partially merged file back into a MergeOutcome, so a
+// later resolver (the `llm` refinery) works on exactly what the earlier ones left unsettled.
+#include <string>
+
+#include "plugins/resolve/merge3.h"
+
+namespace fab::builtin {
+
+// Blocks look like merge3's: "<<<<<<< ours" / ours / ["||||||| base" / base /] "=======" / theirs /
+// ">>>>>>> theirs". Throws std::runtime_error naming the line of an unterminated block.
+resolve::MergeOutcome outcome_from_markers(const std::string& content, int context_lines = 3);
+
+}  // namespace fab::builtin

@@ -1,0 +1,53 @@
+// Built-in refinery `llm`: asks an OpenAI-compatible chat-completions endpoint to settle the
+// conflict hunks an earlier resolver left (plugins/resolve/llm_resolver.h validates every answer).
+// It works on the request's `content` (the partial merge with diff3 markers); without one, it runs
+// the deterministic merge itself first.
+//   with: {endpoint: "http://127.0.0.1:8080/v1", model: "...", api_key_env: "OPENAI_API_KEY",
+//          timeout_s: 60, max_attempts: 3, union: false}
+#include <fab/plugin.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "plugins/builtin/conflict_markers.h"
+#include "plugins/resolve/llm_resolver.h"
+#include "plugins/resolve/merge3.h"
+
+namespace {
+
+class LlmRefinery : public fab::RefineryPlugin {
+ public:
+  fab::RefineryResult resolve(const fab::RefineryRequest& request) override {
+    fab::resolve::LlmConfig config;
+    config.endpoint = request.with.value("endpoint", std::string{});
+    config.model = request.with.value("model", std::string{});
+    config.api_key_env = request.with.value("api_key_env", std::string{});
+    config.timeout_ms = request.with.value("timeout_s", 60) * 1000;
+    config.max_attempts = request.with.value("max_attempts", 3);
+    if (config.endpoint.empty() || config.model.empty()) {
+      throw std::runtime_error("the llm refinery needs `with: {endpoint: ..., model: ...}` in the blueprint");
+    }
+    fab::resolve::MergeOutcome partial;
+    if (request.content) {
+      partial = fab::builtin::outcome_from_markers(*request.content);
+    } else {
+      fab::resolve::MergeOptions options;
+      options.allow_union = request.with.value("union", false);
+      partial = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
+    }
+    const int left = static_cast<int>(partial.unresolved.size());
+    if (partial.clean()) return {true, partial.content, true, 0, "nothing left to resolve"};
+    auto settled = fab::resolve::llm_resolve(config, request.path, partial, request.base, request.ours, request.theirs);
+    if (!settled) return {false, partial.content, false, left, settled.error().render()};
+    return {true, settled->content, true, 0,
+            "model " + config.model + " settled " + std::to_string(left) + " hunk(s) in " +
+                std::to_string(settled->attempts) + " request(s)"};
+  }
+  std::string describe() const override {
+    return "asks an OpenAI-compatible model (with.endpoint, with.model) to settle the conflict hunks left";
+  }
+};
+
+}  // namespace
+
+FAB_PLUGIN(LlmRefinery, "llm", "1.0.0")

@@ -1,0 +1,38 @@
+#pragma once
+// Calling a plugin without letting it hurt the caller: every call runs in a child process
+// (`fab __plugin-call`, see plugin_child.h) under a timeout, so a segfault, an abort, a hang or
+// garbage output fails that one call with a reason ("killed by signal 11 (Segmentation fault)",
+// "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on.
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "plugins/host/plugin_loader.h"
+#include "plugins/host/plugin_search.h"
+#include "substrate/error.h"
+
+namespace fab::plugins {
+
+struct PluginCallResult {
+  // The plugin's result with every documented field of its kind present and of the right type
+  // (missing strings are "", a missing "resolved" is false, "unresolved" 0); extra fields kept.
+  nlohmann::json response;
+  bool ok = false;           // response["ok"]
+  PluginInfo plugin;         // who answered
+  std::string diagnostics;   // everything the plugin printed on stdout/stderr during the call
+  std::chrono::microseconds duration{0};
+};
+
+// Runs one call. For agents and inspectors the child's cwd is request["workspace"] and a missing
+// "timeout_s" is filled in from `timeout`. "ok": false is a successful call (the plugin said no);
+// an Error means the plugin could not give an answer at all.
+Result<PluginCallResult> call_plugin(const PluginRef& ref, const nlohmann::json& request,
+                                     std::chrono::milliseconds timeout);
+
+// Loads and validates a plugin in a child process and reports what it says about itself.
+Result<PluginInfo> probe_plugin(const std::filesystem::path& path, const std::filesystem::path& fab_exe,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace fab::plugins

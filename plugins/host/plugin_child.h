@@ -1,0 +1,22 @@
+#pragma once
+// The child side of a plugin call, run as the hidden verb `fab __plugin-call`:
+//   fab __plugin-call <path.so> <kind>   reads the request JSON on stdin, loads and validates the
+//                                        plugin, calls it, writes an envelope on stdout
+//   fab __plugin-call --info <path.so>   loads and validates only, writes an envelope on stdout
+// Before the plugin is loaded, stdout is moved aside and fd 1 is pointed at stderr, so whatever the
+// plugin prints is kept as diagnostics and cannot corrupt the envelope. The envelope is one JSON
+// object: {"fab_plugin_child": 1, "plugin": {name, version, kind, abi_version, description, path},
+// "status": <call's return>, "result": "<the plugin's result text, unparsed>"} or
+// {"fab_plugin_child": 1, "error": {message, causes, hint}} when the plugin is invalid. The process
+// then ends with _exit(0), so a plugin's static destructors cannot crash after the answer is out.
+#include <filesystem>
+#include <optional>
+
+#include "plugins/host/plugin_kind.h"
+
+namespace fab::plugins {
+
+// Never returns. kind == nullopt: --info.
+[[noreturn]] void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind);
+
+}  // namespace fab::plugins

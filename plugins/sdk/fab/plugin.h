@@ -1,0 +1,237 @@
+#pragma once
+// fab's C++ plugin SDK (header-only; needs only this header, <fab_plugin.h> and nlohmann-json).
+//
+// Derive from one of fab::AgentPlugin, fab::InspectorPlugin or fab::RefineryPlugin, implement its
+// one method, and add one line that defines the plugin's entry point:
+//
+//   #include <fab/plugin.h>
+//   class Hello : public fab::AgentPlugin {
+//    public:
+//     fab::AgentResult build(const fab::AgentRequest& req) override {
+//       return {true, "said hello to " + req.title, ""};
+//     }
+//   };
+//   FAB_PLUGIN(Hello, "hello-agent", "1.0.0")
+//
+// The SDK parses the request, calls your method and serialises the result. An exception thrown from
+// your constructor or method is caught here and reported to fab as {"ok": false, ...} carrying its
+// message, so it fails that one attempt with a readable reason. One object of your class is made
+// (lazily) per process; fab runs every call in a fresh process, so there is no state between calls.
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include <fab_plugin.h>
+
+namespace fab {
+
+// What an agent or an inspector is asked about: one work item and where it is being built.
+struct WorkRequest {
+  std::string line_id;
+  std::string item_id;
+  std::string title;
+  std::string body;
+  std::string change_id;
+  int attempt = 1;         // 1-based
+  std::string workspace;   // the item's jj workspace (absolute); also the process's cwd
+  std::string item_file;   // markdown with the title, body and (on a retry) the last feedback
+  std::string feedback;    // from the last failed inspection or refinery; empty on attempt 1
+  int timeout_s = 0;       // fab kills the call after this long; 0: not given
+  nlohmann::json with = nlohmann::json::object();  // the blueprint's `with:` settings
+  nlohmann::json raw;      // the whole request as received (for fields newer fabs add)
+};
+using AgentRequest = WorkRequest;
+using InspectorRequest = WorkRequest;
+
+struct AgentResult {
+  bool ok = false;
+  std::string summary;     // one paragraph: what was done (or why not)
+  std::string transcript;  // the long story: tool output, model conversation, ...
+};
+
+struct InspectorResult {
+  bool ok = false;
+  std::string feedback;  // why it failed; becomes the next attempt's input
+};
+
+// A merge conflict in one file.
+struct RefineryRequest {
+  std::string path;
+  std::string base, ours, theirs;      // ours: trunk's side; theirs: the item's side
+  std::optional<std::string> content;  // the partial merge so far (may hold diff3 markers)
+  nlohmann::json with = nlohmann::json::object();
+  nlohmann::json raw;
+};
+
+struct RefineryResult {
+  bool ok = false;
+  std::string content;  // the whole file, resolved or partially resolved (markers left in)
+  bool resolved = false;
+  int unresolved = 0;   // conflict hunks left in `content`
+  std::string message;
+};
+
+class AgentPlugin {
+ public:
+  static constexpr FabPluginKind kind = FAB_PLUGIN_KIND_AGENT;
+  virtual ~AgentPlugin() = default;
+  virtual AgentResult build(const AgentRequest& request) = 0;
+  // One line for `fab plugins check`; empty: none.
+  virtual std::string describe() const { return {}; }
+};
+
+class InspectorPlugin {
+ public:
+  static constexpr FabPluginKind kind = FAB_PLUGIN_KIND_INSPECTOR;
+  virtual ~InspectorPlugin() = default;
+  virtual InspectorResult inspect(const InspectorRequest& request) = 0;
+  virtual std::string describe() const { return {}; }
+};
+
+class RefineryPlugin {
+ public:
+  static constexpr FabPluginKind kind = FAB_PLUGIN_KIND_REFINERY;
+  virtual ~RefineryPlugin() = default;
+  virtual RefineryResult resolve(const RefineryRequest& request) = 0;
+  virtual std::string describe() const { return {}; }
+};
+
+namespace plugin_detail {
+
+using json = nlohmann::json;
+
+inline std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+inline int integer(const json& j, const char* key, int fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int>() : fallback;
+}
+
+inline json with_of(const json& j) {
+  auto it = j.find("with");
+  return it != j.end() && it->is_object() ? *it : json::object();
+}
+
+inline WorkRequest work_request(const json& j) {
+  WorkRequest r;
+  r.line_id = str(j, "line_id");
+  r.item_id = str(j, "item_id");
+  r.title = str(j, "title");
+  r.body = str(j, "body");
+  r.change_id = str(j, "change_id");
+  r.attempt = integer(j, "attempt", 1);
+  r.workspace = str(j, "workspace");
+  r.item_file = str(j, "item_file");
+  r.feedback = str(j, "feedback");
+  r.timeout_s = integer(j, "timeout_s", 0);
+  r.with = with_of(j);
+  r.raw = j;
+  return r;
+}
+
+inline RefineryRequest refinery_request(const json& j) {
+  RefineryRequest r;
+  r.path = str(j, "path");
+  r.base = str(j, "base");
+  r.ours = str(j, "ours");
+  r.theirs = str(j, "theirs");
+  if (auto it = j.find("content"); it != j.end() && it->is_string()) r.content = it->get<std::string>();
+  r.with = with_of(j);
+  r.raw = j;
+  return r;
+}
+
+inline json failure(FabPluginKind kind, const std::string& message) {
+  switch (kind) {
+    case FAB_PLUGIN_KIND_AGENT: return {{"ok", false}, {"summary", message}, {"transcript", ""}};
+    case FAB_PLUGIN_KIND_INSPECTOR: return {{"ok", false}, {"feedback", message}};
+    default: return {{"ok", false}, {"content", ""}, {"resolved", false}, {"unresolved", 0}, {"message", message}};
+  }
+}
+
+template <class P>
+P& instance() {
+  static P plugin;  // a throwing constructor is retried on the next use (there is none: one call)
+  return plugin;
+}
+
+template <class P>
+json dispatch(const json& request) {
+  P& plugin = instance<P>();
+  if constexpr (std::is_base_of_v<AgentPlugin, P>) {
+    AgentResult r = plugin.build(work_request(request));
+    return {{"ok", r.ok}, {"summary", r.summary}, {"transcript", r.transcript}};
+  } else if constexpr (std::is_base_of_v<InspectorPlugin, P>) {
+    InspectorResult r = plugin.inspect(work_request(request));
+    return {{"ok", r.ok}, {"feedback", r.feedback}};
+  } else {
+    RefineryResult r = plugin.resolve(refinery_request(request));
+    return {{"ok", r.ok}, {"content", r.content}, {"resolved", r.resolved}, {"unresolved", r.unresolved},
+            {"message", r.message}};
+  }
+}
+
+// Invalid UTF-8 (say, binary tool output in a transcript) is replaced rather than thrown on.
+inline std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+template <class P>
+int call(const char* request_json, FabWriteFn write, void* write_ctx) noexcept {
+  try {
+    std::string out;
+    try {
+      out = dump(dispatch<P>(json::parse(request_json ? request_json : "")));
+    } catch (const std::exception& e) {
+      out = dump(failure(P::kind, std::string("plugin threw: ") + e.what()));
+    } catch (...) {
+      out = dump(failure(P::kind, "plugin threw an exception that is not a std::exception"));
+    }
+    write(write_ctx, out.data(), out.size());
+    return 0;
+  } catch (...) {
+    return 1;  // out of memory while reporting: fab says the plugin returned no result
+  }
+}
+
+template <class P>
+const char* describe() noexcept {
+  static std::string text;
+  try {
+    text = instance<P>().describe();
+  } catch (...) {
+    return nullptr;
+  }
+  return text.empty() ? nullptr : text.c_str();
+}
+
+template <class P>
+constexpr bool is_one_plugin_kind() {
+  return (std::is_base_of_v<AgentPlugin, P> ? 1 : 0) + (std::is_base_of_v<InspectorPlugin, P> ? 1 : 0) +
+             (std::is_base_of_v<RefineryPlugin, P> ? 1 : 0) ==
+         1;
+}
+
+}  // namespace plugin_detail
+}  // namespace fab
+
+// Defines the plugin's entry point, fab_plugin_info(). Use once per plugin, at namespace scope.
+#define FAB_PLUGIN(Class, name_literal, version_literal)                                              \
+  static_assert(::fab::plugin_detail::is_one_plugin_kind<Class>(),                                  \
+                #Class " must derive from exactly one of fab::AgentPlugin, fab::InspectorPlugin, "  \
+                       "fab::RefineryPlugin");                                                      \
+  FAB_PLUGIN_EXPORT const FabPluginInfo* fab_plugin_info(void) {                                    \
+    static const FabPluginInfo info = {FAB_PLUGIN_ABI_VERSION,                                      \
+                                       static_cast<uint32_t>(sizeof(FabPluginInfo)),                \
+                                       name_literal,                                                \
+                                       version_literal,                                             \
+                                       Class::kind,                                                 \
+                                       &::fab::plugin_detail::call<Class>,                          \
+                                       &::fab::plugin_detail::describe<Class>};                     \
+    return &info;                                                                                   \
+  }
