@@ -257,7 +257,7 @@ Result<Item> Store::modify_item(const std::string& item_id, const std::optional<
   if (!parts) {
     return fail(no_such_item(item_id));
   }
-  if (!extra.is_object()) {
+  if (!extra.is_object() && !extra.is_null()) {  // `{}` from a caller arrives as null
     return fail_internal("journal extra fields must be a JSON object");
   }
   for (const char* key : {"item", "from", "to", "reason", "kind", "time"}) {
@@ -298,7 +298,7 @@ Result<Item> Store::modify_item(const std::string& item_id, const std::optional<
   if (to) {
     JournalRecord entry;
     entry.kind = "transition";
-    entry.fields = extra;
+    entry.fields = extra.is_null() ? json::object() : extra;
     entry.fields["item"] = item_id;
     entry.fields["from"] = std::string(to_string(from));
     entry.fields["to"] = std::string(to_string(*to));

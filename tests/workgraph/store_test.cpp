@@ -198,6 +198,13 @@ TEST_CASE("a transition is validated, persisted and journaled", "[workgraph][sto
   CHECK(rec.fields["attempt"] == 1);
   CHECK(rec.time.size() == 24);
   CHECK(rec.time.back() == 'Z');
+
+  REQUIRE(store.transition("k3x9qa.2", ItemState::building, "no extras", {}));  // {} is JSON null
+  CHECK_FALSE(store.transition("k3x9qa.2", ItemState::inspecting, "bad extras", json::array({1})));
+  auto after = store.journal("k3x9qa");
+  REQUIRE(after);
+  REQUIRE(after->size() == 3);
+  CHECK((*after)[2].fields.size() == 4);  // item, from, to, reason
 }
 
 TEST_CASE("a refused transition changes nothing", "[workgraph][store]") {
