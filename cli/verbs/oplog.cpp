@@ -1,0 +1,34 @@
+// `fab oplog [--json] [--limit N]`: jj's operation log, annotated with the line, item and transition
+// that caused each operation (engine/oplog.h).
+#include <cstdio>
+#include <memory>
+
+#include "cli/verbs/verbs.h"
+#include "engine/oplog.h"
+#include "workgraph/factory.h"
+
+namespace fab::cli {
+
+Verb make_oplog_verb() {
+  return {"oplog", "Show jj's operation log with the work item behind each operation", false,
+          [](CLI::App& app, const GlobalOptions& global) {
+            struct Args {
+              bool json = false;
+              std::size_t limit = 0;
+            };
+            auto args = std::make_shared<Args>();
+            app.add_flag("--json", args->json, "One JSON object per operation (JSON Lines)");
+            app.add_option("-n,--limit", args->limit, "Only the newest N operations");
+            return [args, &global]() -> Status {
+              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto entries, engine::annotated_oplog(factory, args->limit));
+              for (const auto& e : entries) {
+                auto text = args->json ? engine::to_json(e).dump() : engine::format_oplog_line(e);
+                std::printf("%s\n", text.c_str());
+              }
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,34 @@
+// `fab recover [--to OP]`: repairs what a crash left half done, or rolls repo and work graph back
+// to an operation (engine/recovery.h). Each repair is one line on stdout.
+#include <cstdio>
+#include <memory>
+
+#include "cli/verbs/verbs.h"
+#include "engine/recovery.h"
+#include "engine/run_control.h"
+#include "workgraph/factory.h"
+
+namespace fab::cli {
+
+Verb make_recover_verb() {
+  return {"recover", "Repair the factory after a crash, or roll it back to a jj operation (--to OP)", false,
+          [](CLI::App& app, const GlobalOptions& global) {
+            auto to = std::make_shared<std::string>();
+            app.add_option("--to", *to, "Restore the repo to this operation (see `fab oplog`) and roll items back");
+            return [to, &global]() -> Status {
+              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto lock, engine::take_run_lock(factory, "recover"));
+              auto repairs = to->empty() ? engine::repair_after_crash(factory)
+                                         : engine::recover_to_operation(factory, *to);
+              if (!repairs) return fail(repairs.error());
+              for (const auto& r : *repairs) {
+                std::printf("%s%s%s\n", r.line.empty() ? "" : (r.line + " ").c_str(),
+                            r.item.empty() ? "" : (r.item + ": ").c_str(), r.what.c_str());
+              }
+              if (repairs->empty()) std::printf("nothing to repair\n");
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,41 @@
+// `fab stop [--wait]`: asks the `fab run` working on this factory to stop (engine/run_control.h).
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/verbs/verbs.h"
+#include "engine/run_control.h"
+#include "workgraph/factory.h"
+
+namespace fab::cli {
+
+Verb make_stop_verb() {
+  return {"stop", "Ask the running `fab run` to stop after its running agents finish", false,
+          [](CLI::App& app, const GlobalOptions& global) {
+            auto wait = std::make_shared<bool>(false);
+            app.add_flag("--wait", *wait, "Wait until it has stopped");
+            return [wait, &global]() -> Status {
+              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto holder, engine::request_stop(factory));
+              if (holder.pid == 0 && holder.since.empty()) {
+                std::printf("no fab run is active\n");
+                return {};
+              }
+              std::printf("asked the fab run (%s) to stop\n", holder.describe().c_str());
+              if (*wait) {
+                for (;;) {
+                  FAB_TRY_ASSIGN(auto attempt, HolderLock::try_acquire(engine::run_lock_file(factory)));
+                  if (attempt.lock) break;
+                  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+                std::printf("it has stopped\n");
+              }
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,192 @@
+#include "engine/recovery.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/item_files.h"
+#include "engine/line_blueprint.h"
+#include "engine/orphans.h"
+
+namespace fab::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string trunk_of(const Factory& factory, const Line& line) {
+  auto bp = load_line_blueprint(factory.store(), line);
+  return bp ? bp->trunk : factory.config().trunk;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The item changes (among `ids`) that trunk contains.
+Result<std::set<std::string>> in_trunk(const Repo& repo, const std::vector<std::string>& ids, const std::string& trunk) {
+  std::set<std::string> found;
+  if (ids.empty()) return found;
+  FAB_TRY_ASSIGN(auto bm, repo.bookmark(trunk));
+  if (!bm) return found;
+  std::string set;
+  for (const auto& id : ids) set += (set.empty() ? "" : "|") + id;
+  FAB_TRY_ASSIGN(auto commits, repo.query(fmt::format("({}) & ::{}", set, revset_string(trunk))));
+  for (const auto& c : commits) found.insert(c.change_id.str());
+  return found;
+}
+
+Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
+  Store& store = factory.store();
+  FAB_TRY_ASSIGN(auto lines, store.lines());
+  FAB_TRY_ASSIGN(auto op, factory.repo().current_operation());
+  op = trim(op);
+  for (const auto& line : lines) {
+    FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
+    const auto trunk = trunk_of(factory, line);
+    std::vector<std::string> ids;
+    for (const auto& item : record.items) {
+      if (!item.change_id.empty()) ids.push_back(item.change_id);
+    }
+    FAB_TRY_ASSIGN(auto merged_changes, in_trunk(factory.repo(), ids, trunk));
+    for (const auto& item : record.items) {
+      const bool on_trunk = merged_changes.count(item.change_id) > 0;
+      const auto from = std::string(to_string(item.state));
+      nlohmann::json extra{{"op", op}};
+      if (item.state == ItemState::refining && on_trunk) {
+        auto reason = fmt::format("recovered: {} already contains its change", trunk);
+        FAB_TRY(store.transition(item.id, ItemState::merged, reason, extra));
+        repairs.push_back({line.id, item.id, "refining -> merged: " + reason.substr(11)});
+      } else if (item.state == ItemState::building || item.state == ItemState::inspecting ||
+                 item.state == ItemState::refining) {
+        auto reason = fmt::format("recovered: interrupted while {} (attempt {} not counted)", from, item.attempts);
+        FAB_TRY(store.transition(item.id, ItemState::queued, reason, extra, [](Item& i) {
+          if (i.attempts > 0) --i.attempts;
+        }, TransitionKind::recovery));
+        repairs.push_back({line.id, item.id, fmt::format("{} -> queued: {}", from, reason.substr(11))});
+      } else if (item.state == ItemState::merged && !on_trunk && !item.change_id.empty()) {
+        auto reason = fmt::format("recovered: merged, but {} does not contain its change", trunk);
+        FAB_TRY(store.rollback(item.id, reason, extra));
+        repairs.push_back({line.id, item.id, "merged -> queued: " + reason.substr(11)});
+      }
+    }
+  }
+  return {};
+}
+
+Status repair_workspaces(Factory& factory, std::vector<Repair>& repairs) {
+  FAB_TRY_ASSIGN(auto list, factory.repo().workspaces());
+  for (const auto& ws : list) {
+    std::string item;
+    if (!is_fab_workspace(ws.name, &item)) continue;
+    Repo repo = factory.repo().with_cause(fmt::format("fab recover: forget workspace {}", ws.name));
+    FAB_TRY(repo.forget_workspace(ws.name, workspace_dir(factory, item)));
+    repairs.push_back({"", item, fmt::format("forgot workspace {} (no run owns it)", ws.name)});
+  }
+  std::error_code ec;
+  for (fs::directory_iterator it(factory.workspaces_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+    if (rm) return fail(fmt::format("cannot remove '{}': {}", it->path().string(), rm.message()));
+    repairs.push_back({"", "", fmt::format("removed stray directory {}", it->path().string())});
+  }
+  return {};
+}
+
+void journal_repairs(Store& store, const std::vector<Repair>& repairs, const std::string& context) {
+  std::map<std::string, std::vector<std::string>> by_line;
+  for (const auto& r : repairs) {
+    if (!r.line.empty()) by_line[r.line].push_back(r.item + " " + r.what);
+  }
+  for (const auto& [line, whats] : by_line) {
+    JournalRecord rec;
+    rec.kind = "recovery";
+    rec.fields = {{"line", line}, {"context", context}, {"repairs", whats}};
+    (void)store.append_journal(line, rec);
+  }
+}
+
+}  // namespace
+
+Result<std::vector<Repair>> repair_after_crash(Factory& factory) {
+  std::vector<Repair> repairs;
+  wait_for_orphaned_jj(factory.root(), std::chrono::seconds(10));
+  FAB_TRY(repair_items(factory, repairs));
+  FAB_TRY(repair_workspaces(factory, repairs));
+  journal_repairs(factory.store(), repairs, "crash repair");
+  return repairs;
+}
+
+Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::string& op) {
+  const Repo& repo = factory.repo();
+  // The operations the repo had at `op`: `op` itself and its ancestors.
+  auto listed = repo.run({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""}, {.at_operation = op, .allow_failure = true});
+  if (!listed) return fail(listed.error());
+  if (listed->exit_code != 0) {
+    return fail(Error(fmt::format("'{}' is not an operation of this repo", op)).caused_by(trim(listed->err)),
+                "pick one from `fab oplog`");
+  }
+  std::set<std::string> before;
+  std::string full_op;
+  std::istringstream in(listed->out);
+  for (std::string id; std::getline(in, id);) {
+    if (id.empty()) continue;
+    if (full_op.empty()) full_op = id;
+    before.insert(id);
+  }
+
+  // Each item's state and attempts as of `op`, from its journal.
+  struct Then {
+    ItemState state = ItemState::queued;
+    int attempts = 0;
+  };
+  Store& store = factory.store();
+  FAB_TRY_ASSIGN(auto lines, store.lines());
+  std::map<std::string, Then> then;
+  for (const auto& line : lines) {
+    FAB_TRY_ASSIGN(auto journal, store.journal(line.id));
+    for (const auto& rec : journal) {
+      if (rec.kind != "transition") continue;
+      const auto rec_op = rec.str("op");
+      if (rec_op.empty() || before.count(rec_op) == 0) continue;
+      auto to = parse_item_state(rec.str("to"));
+      if (!to) continue;
+      auto& t = then[rec.str("item")];
+      t.state = *to;
+      if (auto a = rec.fields.find("attempts"); a != rec.fields.end() && a->is_number_integer()) t.attempts = *a;
+    }
+  }
+
+  FAB_TRY(repo.with_cause(fmt::format("fab recover --to {}", full_op.substr(0, 12))).restore_operation(full_op));
+
+  std::vector<Repair> repairs;
+  for (const auto& line : lines) {
+    FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
+    for (const auto& item : record.items) {
+      const Then t = then.count(item.id) ? then[item.id] : Then{};
+      const bool finished_then = t.state == ItemState::merged || t.state == ItemState::dropped;
+      if (finished_then) {
+        if (item.state != t.state) {
+          repairs.push_back({line.id, item.id, fmt::format("left {}: it was {} at {}, which cannot be redone by a rollback",
+                                                           to_string(item.state), to_string(t.state), full_op.substr(0, 12))});
+        }
+        continue;
+      }
+      if (item.state == ItemState::queued && item.attempts == t.attempts) continue;
+      auto reason = fmt::format("recovered: rolled back to operation {} (was {} then)", full_op.substr(0, 12),
+                                to_string(t.state));
+      const int attempts = t.attempts;
+      FAB_TRY(store.rollback(item.id, reason, {{"op", full_op}, {"attempts", attempts}},
+                             [attempts](Item& i) { i.attempts = attempts; }));
+      repairs.push_back({line.id, item.id, fmt::format("{} -> queued: {}", to_string(item.state), reason.substr(11))});
+    }
+  }
+  journal_repairs(store, repairs, "rollback to " + full_op);
+  FAB_TRY_ASSIGN(auto more, repair_after_crash(factory));
+  repairs.insert(repairs.end(), more.begin(), more.end());
+  return repairs;
+}
+
+}  // namespace fab::engine
