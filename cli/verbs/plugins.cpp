@@ -124,7 +124,8 @@ Status call_plugin_verb(const std::string& spec, const std::string& kind_text, c
   try {
     request = json::parse(text);
   } catch (const json::parse_error& e) {
-    return fail(Error(fmt::format("{}: invalid JSON at offset {}", request_file.empty() ? "<stdin>" : request_file, e.byte))
+    return fail(Error(fmt::format("{}: invalid JSON at offset {}", request_file.empty() ? "<stdin>" : request_file,
+                                  e.byte > 0 ? e.byte - 1 : 0))
                     .with_hint("give the request as one JSON object (see plugins/abi/fab_plugin.h for its fields)"));
   }
   std::optional<plugins::PluginKind> kind;

@@ -196,7 +196,8 @@ Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, 
   } catch (const json::parse_error& e) {
     const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
     const std::size_t from = at > 20 ? at - 20 : 0;
-    return fail(Error(fmt::format("plugin '{}' returned invalid JSON at offset {}", who, e.byte))
+    // parse_error::byte counts bytes read (1-based); the offset of the offending byte is one less.
+    return fail(Error(fmt::format("plugin '{}' returned invalid JSON at offset {}", who, at))
                     .caused_by(fmt::format("near: {}", text.substr(from, 60)))
                     .with_hint("write exactly one JSON object through the write callback; print diagnostics to "
                                "stderr instead"));

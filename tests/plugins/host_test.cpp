@@ -1,0 +1,378 @@
+// The plugin host end to end: real .so files (fixtures/, built with fab_add_plugin), loaded and
+// called through the real `fab __plugin-call` child of the built fab binary.
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugins/host/plugin_call.h"
+#include "plugins/host/plugin_search.h"
+#include "substrate/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace fab::plugins;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Where fab and the built-ins are (compiled in: ctest's ENVIRONMENT from fab_add_test carries
+// only the first of its variables, so FAB_BIN_DIR is not reliable here).
+fs::path bin_dir() { return FAB_TEST_BIN_DIR; }
+fs::path fixture_dir() { return FAB_TEST_PLUGIN_DIR; }
+fs::path fixture(const std::string& name) { return fixture_dir() / plugin_file_name(name); }
+
+HostOptions options() {
+  HostOptions o;
+  o.fab_exe = bin_dir() / "fab";
+  o.builtin_dirs = {bin_dir()};
+  return o;
+}
+
+PluginRef ref_to(const fs::path& path, PluginKind kind) {
+  auto ref = find_plugin(path.string(), kind, options());
+  REQUIRE(ref);
+  return *ref;
+}
+
+fab::Result<PluginCallResult> call(const std::string& name, PluginKind kind, const json& request,
+                                   std::chrono::milliseconds timeout = 60s) {
+  auto r = call_plugin(ref_to(fixture(name), kind), request, timeout);
+  if (!r) UNSCOPED_INFO(r.error().render());
+  return r;
+}
+
+std::string all_of(const fab::Error& e) { return e.render(); }
+
+json work_request(const fs::path& workspace) {
+  return {{"line_id", "L1"},       {"item_id", "I7"},           {"title", "Add a greeting"},
+          {"body", "Say hello."},  {"change_id", "kxqpmzvw"},   {"attempt", 2},
+          {"workspace", workspace.string()}, {"item_file", (workspace / "item.md").string()},
+          {"feedback", "too quiet"}, {"with", {{"k", "v"}}}};
+}
+
+}  // namespace
+
+TEST_CASE("a good plugin answers through the child, and its prints stay out of the result") {
+  auto r = call("good", PluginKind::agent, {{"title", "T"}, {"attempt", 3}, {"with", {{"x", 1}}}}, 30s);
+  REQUIRE(r);
+  CHECK(r->ok);
+  CHECK(r->response["summary"] == "built T attempt 3");
+  CHECK(r->response["transcript"] == "with={\"x\":1} timeout_s=30");  // filled in from the timeout
+  CHECK(r->plugin.name == "good");
+  CHECK(r->plugin.version == "2.3.4");
+  CHECK(r->plugin.kind == PluginKind::agent);
+  CHECK(r->diagnostics.find("chatter on stdout") != std::string::npos);
+  CHECK(r->diagnostics.find("chatter on stderr") != std::string::npos);
+}
+
+TEST_CASE("a plugin written in plain C against the ABI header works") {
+  auto r = call("c-agent", PluginKind::agent, json::object());
+  REQUIRE(r);
+  CHECK(r->ok);
+  CHECK(r->response["summary"] == "hello from C");
+  CHECK(r->response["transcript"] == "two writes");
+  CHECK(r->plugin.description == "written in C");
+}
+
+TEST_CASE("a segfaulting plugin fails that one call with the signal, and the next call works") {
+  auto r = call("segv", PluginKind::agent, json::object());
+  REQUIRE_FALSE(r);
+  INFO(all_of(r.error()));
+  CHECK(r.error().message == "plugin 'fab-plugin-segv.so' failed: killed by signal 11 (Segmentation fault)");
+  CHECK(all_of(r.error()).find("about to crash") != std::string::npos);  // its last words are kept
+  CHECK_FALSE(r.error().hint.empty());
+  auto again = call("good", PluginKind::agent, json::object());
+  REQUIRE(again);
+  CHECK(again->ok);
+}
+
+TEST_CASE("a hanging plugin is stopped at the timeout") {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = call("hang", PluginKind::agent, json::object(), 1s);
+  REQUIRE_FALSE(r);
+  INFO(all_of(r.error()));
+  CHECK(r.error().message.find("failed: timed out after") != std::string::npos);
+  CHECK(r.error().hint.find("timeout") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 20s);  // did not hang
+}
+
+TEST_CASE("an exception inside a plugin becomes ok:false with its message") {
+  auto r = call("throws", PluginKind::inspector, json::object());
+  REQUIRE(r);
+  CHECK_FALSE(r->ok);
+  CHECK(r->response["feedback"] == "plugin threw: boom: the linter is on fire");
+}
+
+TEST_CASE("garbage output fails the call with the offset of the bad JSON") {
+  auto r = call("garbage", PluginKind::agent, json::object());
+  REQUIRE_FALSE(r);
+  INFO(all_of(r.error()));
+  CHECK(r.error().message == "plugin 'fab-plugin-garbage.so' returned invalid JSON at offset 13");
+  CHECK(r.error().causes.at(0).find("garbage garbage") != std::string::npos);
+}
+
+TEST_CASE("a plugin that exits the process itself fails with its exit status") {
+  auto r = call("exits", PluginKind::agent, json::object());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "plugin 'fab-plugin-exits.so' failed: exited with status 3");
+  CHECK(r.error().hint.find("exit()") != std::string::npos);
+}
+
+TEST_CASE("invalid plugins are refused before anything of them is called, each with its own reason") {
+  SECTION("wrong ABI version") {
+    auto r = call("wrongabi", PluginKind::agent, json::object());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("was built for plugin ABI 99, this fab speaks ABI 1") != std::string::npos);
+    CHECK(r.error().hint.find("rebuild") != std::string::npos);
+  }
+  SECTION("struct too small") {
+    auto r = call("toosmall", PluginKind::agent, json::object());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("its FabPluginInfo is 8 bytes") != std::string::npos);
+  }
+  SECTION("missing callback") {
+    auto r = call("nocall", PluginKind::agent, json::object());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("its call callback is NULL") != std::string::npos);
+  }
+  SECTION("a shared library without the entry point") {
+    auto r = call("noentry", PluginKind::agent, json::object());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("has no fab_plugin_info() entry point: is this a fab plugin?") != std::string::npos);
+    CHECK(r.error().hint.find("FAB_PLUGIN(") != std::string::npos);
+  }
+  SECTION("a text file named x.so") {
+    fab::test::TempDir tmp;
+    fab::test::write_file(tmp / "x.so", "I am not a library\n");
+    auto r = call_plugin(ref_to(tmp / "x.so", PluginKind::agent), json::object(), 30s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("x.so' is not a shared library") != std::string::npos);
+    CHECK(r.error().causes.at(0).find("ELF magic") != std::string::npos);
+  }
+  SECTION("a file that does not exist") {
+    auto ref = find_plugin("/nonexistent/fab-plugin-nope.so", PluginKind::agent, options());
+    REQUIRE_FALSE(ref);
+    CHECK(ref.error().message == "plugin file '/nonexistent/fab-plugin-nope.so' does not exist");
+    // And if it vanishes between finding and calling, the child says so.
+    PluginRef gone{"gone", "/nonexistent/fab-plugin-gone.so", PluginKind::agent, bin_dir() / "fab", false};
+    auto r = call_plugin(gone, json::object(), 30s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("does not exist") != std::string::npos);
+  }
+  SECTION("the wrong kind") {
+    auto r = call("good", PluginKind::inspector, json::object());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "plugin 'good' is an agent plugin, but an inspector was asked for");
+  }
+}
+
+TEST_CASE("plugins are found by name along the search path") {
+  auto o = options();
+  o.path_dirs = {fixture_dir()};
+  SECTION("built-ins next to fab, fixtures in FAB_PLUGIN_PATH") {
+    auto shell = find_plugin("shell", PluginKind::agent, o);
+    REQUIRE(shell);
+    CHECK(shell->path == bin_dir() / "fab-plugin-shell.so");
+    auto good = find_plugin("good", PluginKind::agent, o);
+    REQUIRE(good);
+    CHECK(good->by_name);
+    auto r = call_plugin(*good, json::object(), 30s);
+    REQUIRE(r);
+    CHECK(r->ok);
+  }
+  SECTION("an unknown name lists where fab looked") {
+    auto r = find_plugin("nosuch", PluginKind::agent, o);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "no plugin named 'nosuch'");
+    CHECK(r.error().causes.at(0).find(fixture_dir().string()) != std::string::npos);
+  }
+  SECTION("the factory's own plugins dir") {
+    fab::test::TempDir factory;
+    fs::create_directories(factory / ".factory/plugins");
+    fs::copy_file(fixture("good"), factory / ".factory/plugins/fab-plugin-mine.so");
+    HostOptions f = options();
+    f.factory_dir = factory.path();
+    auto ref = find_plugin("mine", PluginKind::agent, f);
+    REQUIRE(ref);
+    // The file says "mine" but the plugin inside calls itself "good": refused, with the fix.
+    auto r = call_plugin(*ref, json::object(), 30s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("holds plugin 'good', not 'mine'") != std::string::npos);
+    CHECK(r.error().hint.find("fab-plugin-good.so") != std::string::npos);
+  }
+}
+
+TEST_CASE("two plugins with one name in the search path is an error naming both") {
+  fab::test::TempDir a, b;
+  fs::copy_file(fixture("good"), a / "fab-plugin-good.so");
+  fs::copy_file(fixture("good"), b / "fab-plugin-good.so");
+  auto o = options();
+  o.path_dirs = {a.path(), b.path()};
+  auto r = find_plugin("good", PluginKind::agent, o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "2 plugins are named 'good'");
+  REQUIRE(r.error().causes.size() == 2);
+  CHECK(r.error().causes[0] == "found " + (a / "fab-plugin-good.so").string());
+  CHECK(r.error().causes[1] == "found " + (b / "fab-plugin-good.so").string());
+  // The same directory listed twice is not a conflict.
+  o.path_dirs = {a.path(), a.path()};
+  CHECK(find_plugin("good", PluginKind::agent, o));
+}
+
+TEST_CASE("the shell agent runs the command in the workspace with the FAB_* environment") {
+  fab::test::TempDir ws;
+  fab::test::write_file(ws / "item.md", "# Add a greeting\n");
+  auto req = work_request(ws.path());
+  req["with"] = {{"command", "env | grep '^FAB_' | sort > env.txt; pwd > pwd.txt; cat \"$FAB_ITEM_FILE\"; "
+                             "echo to-stderr >&2"}};
+  auto r = call_plugin(ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent), req, 60s);
+  REQUIRE(r);
+  INFO(r->response.dump(2));
+  CHECK(r->ok);
+  CHECK(r->response["summary"] == "command exited with status 0");
+  CHECK(r->response["transcript"] == "# Add a greeting\nto-stderr\n");
+  CHECK(fab::test::read_file(ws / "pwd.txt") == fs::canonical(ws.path()).string() + "\n");
+  const std::string env = fab::test::read_file(ws / "env.txt");
+  CHECK(env.find("FAB_ATTEMPT=2\n") != std::string::npos);
+  CHECK(env.find("FAB_CHANGE_ID=kxqpmzvw\n") != std::string::npos);
+  CHECK(env.find("FAB_ITEM_FILE=" + (ws / "item.md").string() + "\n") != std::string::npos);
+  CHECK(env.find("FAB_ITEM_ID=I7\n") != std::string::npos);
+  CHECK(env.find("FAB_ITEM_TITLE=Add a greeting\n") != std::string::npos);
+  CHECK(env.find("FAB_LINE_ID=L1\n") != std::string::npos);
+  CHECK(env.find("FAB_WORKSPACE=" + ws.path().string() + "\n") != std::string::npos);
+
+  SECTION("a failing command is ok:false with its status") {
+    req["with"] = {{"command", "echo nope; exit 3"}};
+    auto f = call_plugin(ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent), req, 60s);
+    REQUIRE(f);
+    CHECK_FALSE(f->ok);
+    CHECK(f->response["summary"] == "command exited with status 3");
+    CHECK(f->response["transcript"] == "nope\n");
+  }
+  SECTION("no command is ok:false saying what to set") {
+    req["with"] = json::object();
+    auto f = call_plugin(ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent), req, 60s);
+    REQUIRE(f);
+    CHECK_FALSE(f->ok);
+    CHECK(f->response["summary"].get<std::string>().find("with: {command:") != std::string::npos);
+  }
+  SECTION("a workspace that does not exist is refused before starting anything") {
+    req["workspace"] = (ws / "missing").string();
+    auto f = call_plugin(ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent), req, 60s);
+    REQUIRE_FALSE(f);
+    CHECK(f.error().message.find("is not a directory") != std::string::npos);
+  }
+}
+
+TEST_CASE("the command inspector passes on exit 0 and fails with the output as feedback") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  auto ref = ref_to(bin_dir() / "fab-plugin-command.so", PluginKind::inspector);
+  req["with"] = {{"command", "echo all good"}};
+  auto pass = call_plugin(ref, req, 60s);
+  REQUIRE(pass);
+  CHECK(pass->ok);
+  CHECK(pass->response["feedback"] == "all good\n");
+  req["with"] = {{"command", "echo 'test_greeting failed: expected hello' >&2; exit 1"}};
+  auto failed = call_plugin(ref, req, 60s);
+  REQUIRE(failed);
+  CHECK_FALSE(failed->ok);
+  CHECK(failed->response["feedback"] ==
+        "test_greeting failed: expected hello\ninspection command exited with status 1\n");
+}
+
+TEST_CASE("the deterministic refinery merges through the host and leaves markers for a real conflict") {
+  auto ref = ref_to(bin_dir() / "fab-plugin-deterministic.so", PluginKind::refinery);
+  const std::string base = "one\ntwo\nthree\nfour\nfive\n";
+  SECTION("clean") {
+    json req = {{"path", "a.txt"}, {"base", base}, {"ours", "ONE\ntwo\nthree\nfour\nfive\n"},
+                {"theirs", "one\ntwo\nthree\nfour\nFIVE\n"}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->ok);
+    CHECK(r->response["resolved"] == true);
+    CHECK(r->response["unresolved"] == 0);
+    CHECK(r->response["content"] == "ONE\ntwo\nthree\nfour\nFIVE\n");
+  }
+  SECTION("conflict") {
+    json req = {{"path", "a.txt"}, {"base", base}, {"ours", "one\ntwo\nTHREE\nfour\nfive\n"},
+                {"theirs", "one\ntwo\nthree!\nfour\nfive\n"}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->ok);
+    CHECK(r->response["resolved"] == false);
+    CHECK(r->response["unresolved"] == 1);
+    CHECK(r->response["content"] ==
+          "one\ntwo\n<<<<<<< ours\nTHREE\n||||||| base\nthree\n=======\nthree!\n>>>>>>> theirs\nfour\nfive\n");
+  }
+}
+
+TEST_CASE("the llm refinery without an endpoint says what to configure") {
+  auto ref = ref_to(bin_dir() / "fab-plugin-llm.so", PluginKind::refinery);
+  json req = {{"path", "a.txt"}, {"base", "a\n"}, {"ours", "b\n"}, {"theirs", "c\n"}};
+  auto r = call_plugin(ref, req, 60s);
+  REQUIRE(r);
+  CHECK_FALSE(r->ok);
+  CHECK(r->response["message"].get<std::string>().find("with: {endpoint:") != std::string::npos);
+}
+
+namespace {
+fab::ProcessResult run_fab(std::vector<std::string> args, const fs::path& plugin_path = {}) {
+  fab::ProcessSpec spec;
+  spec.argv = {(bin_dir() / "fab").string()};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  if (!plugin_path.empty()) spec.env["FAB_PLUGIN_PATH"] = plugin_path.string();
+  spec.env_remove = plugin_path.empty() ? std::vector<std::string>{"FAB_PLUGIN_PATH"} : std::vector<std::string>{};
+  spec.timeout = 120s;
+  auto r = fab::run_process(spec);
+  REQUIRE(r);
+  return *r;
+}
+}  // namespace
+
+TEST_CASE("fab plugins list --json shows built-ins and path plugins, and survives broken ones") {
+  auto p = run_fab({"plugins", "list", "--json"}, fixture_dir());
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  auto rows = json::parse(p.out);
+  auto row = [&](const std::string& name) {
+    for (const auto& r : rows) {
+      if (r["name"] == name) return r;
+    }
+    FAIL("no row for " << name);
+    return json{};
+  };
+  CHECK(row("shell")["kind"] == "agent");
+  CHECK(row("shell")["valid"] == true);
+  CHECK(row("command")["kind"] == "inspector");
+  CHECK(row("deterministic")["kind"] == "refinery");
+  CHECK(row("good")["version"] == "2.3.4");
+  CHECK(row("good")["path"] == fixture("good").string());
+  CHECK(row("wrongabi")["valid"] == false);
+  CHECK(row("wrongabi")["error"].get<std::string>().find("ABI 99") != std::string::npos);
+  CHECK(row("ctorcrash")["valid"] == false);
+  CHECK(row("ctorcrash")["error"].get<std::string>().find("killed by signal 11") != std::string::npos);
+}
+
+TEST_CASE("fab plugins check validates one file") {
+  auto good = run_fab({"plugins", "check", fixture("good").string()});
+  CHECK(good.exit_code == 0);
+  CHECK(good.out.find("name:    good") != std::string::npos);
+  CHECK(good.out.find("version: 2.3.4") != std::string::npos);
+  CHECK(good.out.find("about:   echoes its request") != std::string::npos);
+
+  fab::test::TempDir tmp;
+  fab::test::write_file(tmp / "x.so", "text\n");
+  auto bad = run_fab({"plugins", "check", (tmp / "x.so").string()});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("Error: '" + (tmp / "x.so").string() + "' is not a shared library") != std::string::npos);
+  CHECK(bad.err.find("Hint: ") != std::string::npos);
+
+  auto abi = run_fab({"plugins", "check", fixture("wrongabi").string()});
+  CHECK(abi.exit_code == 1);
+  CHECK(abi.err.find("this fab speaks ABI 1") != std::string::npos);
+}
