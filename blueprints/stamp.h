@@ -1,0 +1,35 @@
+#pragma once
+// `fab stamp`: a blueprint stamped onto a requirement becomes a production line — one work item
+// per requirement section, each with its own new jj change on trunk (created in a batch). All or
+// nothing: if anything fails, no line is recorded and the changes made for it are abandoned.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "blueprints/blueprint.h"
+#include "blueprints/requirement.h"
+#include "workgraph/factory.h"
+#include "workgraph/item.h"
+
+namespace fab {
+
+struct StampResult {
+  Line line;
+  std::vector<Item> items;
+  Blueprint blueprint;
+  bool dry_run = false;
+};
+
+// Validates both files; with dry_run, returns the plan (items without change IDs, line id
+// "(dry-run)") and touches nothing.
+Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
+                          const std::filesystem::path& requirement_file, bool dry_run = false);
+
+// The description a stamped item's change carries: its title, then trailers naming line and item.
+std::string item_change_description(const std::string& title, const std::string& line_id,
+                                    const std::string& item_id);
+
+// {"line": ID, "blueprint": NAME, "items": [ITEM...]}
+nlohmann::json to_json(const StampResult& result);
+
+}  // namespace fab

@@ -1,0 +1,47 @@
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "blueprints/stamp.h"
+#include "cli/table.h"
+#include "cli/verbs/verbs.h"
+
+namespace fab::cli {
+
+Verb make_stamp_verb() {
+  return {"stamp", "Stamp a blueprint onto a requirement: create a production line of work items", false,
+          [](CLI::App& app, const GlobalOptions& global) {
+            struct Opts {
+              std::string blueprint, requirement;
+              bool json = false, dry_run = false;
+            };
+            auto o = std::make_shared<Opts>();
+            app.add_option("BLUEPRINT", o->blueprint, "The blueprint (YAML)")->required();
+            app.add_option("REQUIREMENT", o->requirement, "The requirement (markdown)")->required();
+            app.add_flag("--json", o->json, "Print the line as JSON");
+            app.add_flag("--dry-run", o->dry_run, "Validate and print the plan; change nothing");
+            return [o, &global]() -> Status {
+              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto result, stamp(factory, o->blueprint, o->requirement, o->dry_run));
+              if (o->json) {
+                std::puts(to_json(result).dump().c_str());
+                return {};
+              }
+              Table table({"ITEM", "CHANGE", "DEPENDS ON", "TITLE"});
+              for (const auto& item : result.items) {
+                table.add({item.id, item.change_id.empty() ? "-" : item.change_id.substr(0, 12),
+                           item.depends_on.empty() ? "-" : fmt::format("{}", fmt::join(item.depends_on, ",")),
+                           item.title});
+              }
+              std::fputs(table.render().c_str(), stdout);
+              if (!global.quiet) {
+                std::fprintf(stderr, "%s line %s: %zu items from blueprint '%s'\n",
+                             result.dry_run ? "Would create" : "Created", result.line.id.c_str(), result.items.size(),
+                             result.blueprint.name.c_str());
+              }
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli

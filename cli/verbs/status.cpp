@@ -1,0 +1,54 @@
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/json_output.h"
+#include "cli/table.h"
+#include "cli/verbs/verbs.h"
+#include "workgraph/factory.h"
+
+namespace fab::cli {
+
+static nlohmann::json counts_json(const LineSummary& s) {
+  nlohmann::json counts = nlohmann::json::object();
+  for (auto state : kAllItemStates) counts[std::string(to_string(state))] = s.count(state);
+  return counts;
+}
+
+Verb make_status_verb() {
+  return {"status", "Show every production line with its item counts per state", false,
+          [](CLI::App& app, const GlobalOptions&) {
+            auto json = std::make_shared<bool>(false);
+            app.add_flag("--json", *json, "One JSON object per line (JSON Lines)");
+            return [json]() -> Status {
+              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
+              if (*json) {
+                std::string out;
+                for (const auto& s : summaries) {
+                  auto j = line_json(s.line);
+                  j["counts"] = counts_json(s);
+                  out += j.dump() + "\n";
+                }
+                std::fputs(out.c_str(), stdout);
+                return {};
+              }
+              std::vector<std::string> header{"LINE", "BLUEPRINT", "ITEMS"};
+              for (auto state : kAllItemStates) header.emplace_back(to_string(state));
+              Table table(header);
+              for (const auto& s : summaries) {
+                std::vector<std::string> row{s.line.id, s.line.blueprint, std::to_string(s.total())};
+                for (auto state : kAllItemStates) row.push_back(std::to_string(s.count(state)));
+                table.add(row);
+              }
+              if (summaries.empty()) {
+                std::puts("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
+              } else {
+                std::fputs(table.render().c_str(), stdout);
+              }
+              return {};
+            };
+          }};
+}
+
+}  // namespace fab::cli

@@ -1,0 +1,84 @@
+#include "workgraph/factory.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "workgraph/durable_file.h"
+
+namespace fab {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kNotAFactoryHint = "run `fab init` in your repository to make it a factory";
+
+Result<FactoryConfig> read_config(const fs::path& factory_dir) {
+  FactoryConfig config;
+  auto file = factory_dir / "config.json";
+  if (!fs::exists(file)) return config;
+  FAB_TRY_ASSIGN(auto text, read_file_text(file));
+  try {
+    auto j = nlohmann::json::parse(text);
+    config.trunk = j.value("trunk", config.trunk);
+    if (auto u = j.find("user"); u != j.end()) {
+      config.identity.name = u->value("name", config.identity.name);
+      config.identity.email = u->value("email", config.identity.email);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Error(fmt::format("{} is not valid JSON", file.string())).caused_by(e.what()),
+                "fix or delete it; `fab init` writes a fresh one");
+  }
+  return config;
+}
+
+Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
+  nlohmann::json j{{"trunk", config.trunk},
+                   {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
+  return write_file_atomic(factory_dir / "config.json", j.dump(2) + "\n");
+}
+
+}  // namespace
+
+Result<Factory> Factory::init(const fs::path& dir, const std::string& trunk) {
+  FAB_TRY_ASSIGN(auto jj, JjRunner::locate());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
+  auto repo = fs::is_directory(dir / ".jj") ? Repo::open(dir, jj) : Repo::init(dir, jj);
+  if (!repo) return fail(repo.error());
+
+  const auto fdir = repo->root() / ".factory";
+  fs::create_directories(fdir / "workspaces", ec);
+  if (ec) return fail(fmt::format("cannot create '{}': {}", fdir.string(), ec.message()));
+  // jj honours .gitignore files in any directory: this one keeps all of .factory/ (state, journal,
+  // workspaces) out of every snapshot of the user's working copy.
+  FAB_TRY(write_file_atomic(fdir / ".gitignore", "# fab's state: never snapshot it into a commit\n*\n"));
+
+  FAB_TRY_ASSIGN(auto config, read_config(fdir));
+  config.trunk = trunk;
+  FAB_TRY(write_config(fdir, config));
+  FAB_TRY_ASSIGN(auto store, Store::open(fdir));
+
+  Repo r = repo->with_cause("fab init");
+  FAB_TRY_ASSIGN(auto existing, r.bookmark(trunk));
+  if (!existing) FAB_TRY(r.set_bookmark(trunk, "@-"));
+  return Factory(std::move(*repo), std::move(store), std::move(config));
+}
+
+Result<Factory> Factory::open(const fs::path& from) {
+  std::error_code ec;
+  auto dir = fs::canonical(from, ec);
+  if (ec) return fail(fmt::format("'{}' does not exist", from.string()));
+  for (auto d = dir;; d = d.parent_path()) {
+    if (fs::is_directory(d / ".factory") && fs::is_directory(d / ".jj")) {
+      FAB_TRY_ASSIGN(auto config, read_config(d / ".factory"));
+      FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
+      FAB_TRY_ASSIGN(auto repo, Repo::open(d, std::move(jj)));
+      FAB_TRY_ASSIGN(auto store, Store::open(d / ".factory"));
+      return Factory(std::move(repo), std::move(store), std::move(config));
+    }
+    if (d == d.parent_path()) break;
+  }
+  return fail(fmt::format("'{}' is not inside a fab factory", dir.string()), kNotAFactoryHint);
+}
+
+}  // namespace fab

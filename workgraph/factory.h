@@ -1,0 +1,43 @@
+#pragma once
+// A factory: a jj repo plus its `.factory/` directory (state, journal, workspaces), as made by
+// `fab init`. Every command except init starts by opening one.
+#include <filesystem>
+#include <string>
+
+#include "substrate/error.h"
+#include "substrate/repo.h"
+#include "workgraph/store.h"
+
+namespace fab {
+
+struct FactoryConfig {
+  std::string trunk = "main";  // the bookmark merged work lands on, unless a blueprint says otherwise
+  JjIdentity identity;         // who fab's jj commits are by
+};
+
+class Factory {
+ public:
+  // Makes `dir` a factory: opens the jj repo there or creates one (non-colocated), creates
+  // `.factory/` (ignored by jj, so it is never snapshotted into a commit), and the trunk bookmark
+  // if it is missing (at the working copy's parent). Running it twice is harmless.
+  static Result<Factory> init(const std::filesystem::path& dir, const std::string& trunk = "main");
+  // The factory containing `from` (walks up; a workspace inside the factory finds its factory).
+  static Result<Factory> open(const std::filesystem::path& from);
+
+  const Repo& repo() const { return m_repo; }
+  Store& store() { return m_store; }
+  const Store& store() const { return m_store; }
+  const FactoryConfig& config() const { return m_config; }
+  const std::filesystem::path& root() const { return m_repo.root(); }
+  std::filesystem::path factory_dir() const { return root() / ".factory"; }
+  std::filesystem::path workspaces_dir() const { return factory_dir() / "workspaces"; }
+
+ private:
+  Factory(Repo repo, Store store, FactoryConfig config)
+      : m_repo(std::move(repo)), m_store(std::move(store)), m_config(std::move(config)) {}
+  Repo m_repo;
+  Store m_store;
+  FactoryConfig m_config;
+};
+
+}  // namespace fab
