@@ -1,5 +1,8 @@
 // The plugin host end to end: real .so files (fixtures/, built with fab_add_plugin), loaded and
 // called through the real `fab __plugin-call` child of the built fab binary.
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -375,4 +378,25 @@ TEST_CASE("fab plugins check validates one file") {
   auto abi = run_fab({"plugins", "check", fixture("wrongabi").string()});
   CHECK(abi.exit_code == 1);
   CHECK(abi.err.find("this fab speaks ABI 1") != std::string::npos);
+}
+
+TEST_CASE("a timed-out shell agent takes the command it started down with it") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  req["timeout_s"] = 300;  // the plugin's own limit is far away: the host's timeout must do it
+  req["with"] = {{"command", "echo $$ > pid.txt; exec sleep 300"}};
+  auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
+  auto r = call_plugin(ref, req, 2s);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("timed out") != std::string::npos);
+  const std::string pid_text = fab::test::read_file(ws / "pid.txt");
+  REQUIRE_FALSE(pid_text.empty());
+  const pid_t pid = std::stoi(pid_text);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {  // reaped by init once killed; generous bound
+    gone = ::kill(pid, 0) != 0;
+    if (!gone) ::usleep(50000);
+  }
+  CHECK(gone);
+  if (!gone) ::kill(pid, SIGKILL);
 }
