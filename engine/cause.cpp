@@ -24,6 +24,10 @@ std::optional<Cause> parse_cause(std::string_view text) {
     if (comma > start) c.items.emplace_back(items.substr(start, comma - start));
     start = comma + 1;
   }
+  // Item ids are "<line>.<n>": anything else is some other cause that happens to have a colon.
+  for (const auto& i : c.items) {
+    if (i.size() <= c.line.size() + 1 || i.compare(0, c.line.size() + 1, c.line + ".") != 0) return std::nullopt;
+  }
   c.what = std::string(text.substr(colon + 2));
   if (c.items.empty() || c.what.empty()) return std::nullopt;
   return c;

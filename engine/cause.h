@@ -16,7 +16,8 @@ struct Cause {
 };
 
 std::string format_cause(const std::string& line, const std::vector<std::string>& items, const std::string& what);
-// nullopt when `text` is not in fab's item-cause form (e.g. "fab init", or empty).
+// nullopt when `text` is not in fab's item-cause form (e.g. "fab init", or empty); every item
+// must be "<line>.<n>".
 std::optional<Cause> parse_cause(std::string_view text);
 
 }  // namespace fab::engine

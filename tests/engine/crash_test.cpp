@@ -1,0 +1,67 @@
+// kill -9 at random instants: every item still reaches merged exactly once, trunk holds each merged
+// change exactly once, nothing is left building, and no workspace is left behind.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <random>
+
+#include "tests/engine/engine_fixture.h"
+
+using namespace fab;
+using namespace fab::test;
+
+TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine][crash][slow]") {
+  std::uint32_t seed = 20251121;
+  if (const char* s = std::getenv("FAB_CRASH_SEED")) seed = static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
+  INFO("seed " << seed << " (set FAB_CRASH_SEED to replay)");
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_ms(150, 900);
+
+  FactoryFixture f;
+  const std::string agent = R"(sleep 0.1; mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
+  const std::string inspect = R"(test -s "items/$FAB_ITEM_ID.txt")";
+  std::vector<std::string> lines{f.stamp(blueprint_yaml(agent, inspect, 2, 3), requirement_md(20))};
+
+  int kills = 0, finished_runs = 0;
+  const int kKills = 50;
+  while (kills < kKills) {
+    const int ms = delay_ms(rng);
+    auto run = f.fab({"run", "--until-idle", "-q"}, std::chrono::milliseconds(ms), 9);
+    if (run.timed_out) {
+      ++kills;
+    } else {
+      INFO("fab run exited early: " << run.describe() << "\n" << run.err);
+      REQUIRE(run.ok());
+      ++finished_runs;
+      // Everything merged before we were done killing: give the floor more work.
+      if (lines.size() < 4) lines.push_back(f.stamp(blueprint_yaml(agent, inspect, 2, 3), requirement_md(10)));
+    }
+    for (const auto& line : lines) check_invariants(f, line);
+  }
+
+  auto last = f.fab({"run", "--until-idle"});
+  INFO(last.err);
+  REQUIRE(last.ok());
+  std::size_t items = 0;
+  for (const auto& line : lines) {
+    check_invariants(f, line);
+    for (const auto& item : f.line(line).items) {
+      ++items;
+      INFO(item.id << " drop reason: " << item.drop_reason);
+      CHECK(item.state == ItemState::merged);
+      auto content = f.file_on_trunk("items/" + item.id + ".txt");
+      CHECK(content.find(item.id + "\n") == 0);
+    }
+  }
+  CHECK(items >= 20);
+  CHECK(kills >= kKills);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  // Recovery wrote down what it did.
+  bool recovery_noted = false;
+  for (const auto& line : lines) {
+    for (const auto& r : f.journal(line)) recovery_noted = recovery_noted || r.kind == "recovery";
+  }
+  CHECK(recovery_noted);
+  WARN("kills: " << kills << ", runs that finished on their own: " << finished_runs << ", items: " << items);
+}

@@ -1,0 +1,133 @@
+#pragma once
+// A real factory in a temp dir (real jj), driven through the real fab binary and built-in plugins.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "substrate/process.h"
+#include "tests/support/catch_fab.h"
+#include "tests/support/temp_dir.h"
+#include "workgraph/factory.h"
+
+namespace fab::test {
+
+// A blueprint with the shell agent running `agent` and, if given, the command inspector `inspect`.
+inline std::string blueprint_yaml(const std::string& agent, const std::string& inspect = "", int slots = 2,
+                                  int rework_limit = 3, const std::string& refine = "") {
+  std::string y = "name: t\ntrunk: main\nslots: " + std::to_string(slots) + "\nrework_limit: " +
+                  std::to_string(rework_limit) + "\nagent:\n  plugin: shell\n  timeout: 60\n  with:\n    command: " +
+                  nlohmann::json(agent).dump() + "\n";
+  if (!inspect.empty()) y += "inspect:\n  - plugin: command\n    with:\n      command: " + nlohmann::json(inspect).dump() + "\n";
+  if (!refine.empty()) y += refine;
+  return y;
+}
+
+// "## Item 1" .. "## Item n"; deps: item index (1-based) -> the index it depends on.
+inline std::string requirement_md(int n, const std::map<int, int>& deps = {}) {
+  std::string r = "# Requirement\n\n";
+  for (int i = 1; i <= n; ++i) {
+    r += "## Item " + std::to_string(i) + "\n\nDo part " + std::to_string(i) + ".\n";
+    if (auto it = deps.find(i); it != deps.end()) r += "\nDepends on: Item " + std::to_string(it->second) + "\n";
+    r += "\n";
+  }
+  return r;
+}
+
+class FactoryFixture {
+ public:
+  FactoryFixture() : m_root(m_dir / "factory") {
+    std::filesystem::create_directories(m_root);
+    write_file(m_root / "README", "base\n");
+    auto init = fab({"init", "."});
+    INFO(init.err);
+    REQUIRE(init.ok());
+  }
+  const std::filesystem::path& root() const { return m_root; }
+
+  ProcessResult fab(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::minutes(3),
+                    int timeout_signal = 15) const {
+    ProcessSpec spec;
+    spec.argv = {(bin_dir() / "fab").string(), "-C", m_root.string()};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.timeout = timeout;
+    spec.timeout_signal = timeout_signal;
+    auto r = run_process(spec);
+    REQUIRE(r);
+    return *r;
+  }
+
+  // Stamps a line and returns its id.
+  std::string stamp(const std::string& blueprint, const std::string& requirement) {
+    write_file(m_root / "bp.yaml", blueprint);
+    write_file(m_root / "req.md", requirement);
+    auto r = fab({"stamp", "bp.yaml", "req.md", "--json"});
+    INFO(r.err);
+    REQUIRE(r.ok());
+    return nlohmann::json::parse(r.out).at("line").get<std::string>();
+  }
+
+  Factory factory() const {
+    auto f = Factory::open(m_root);
+    REQUIRE(f);
+    return std::move(*f);
+  }
+  LineRecord line(const std::string& id) const {
+    auto rec = factory().store().load_line(id);
+    REQUIRE(rec);
+    return *rec;
+  }
+  std::vector<JournalRecord> journal(const std::string& id) const {
+    auto f = factory();
+    auto j = f.store().journal(id);
+    REQUIRE(j);
+    return *j;
+  }
+  std::string jj(const std::vector<std::string>& args) const {
+    auto r = factory().repo().run(args);
+    REQUIRE(r);
+    return r->out;
+  }
+  // Change ids on trunk, newest first.
+  std::vector<std::string> trunk_changes() const {
+    std::istringstream in(jj({"log", "--no-graph", "-r", "::main", "-T", "change_id ++ \"\\n\""}));
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) {
+      if (!l.empty()) out.push_back(l);
+    }
+    return out;
+  }
+  std::vector<std::string> workspaces() const {
+    auto ws = factory().repo().workspaces();
+    REQUIRE(ws);
+    std::vector<std::string> names;
+    for (auto& w : *ws) names.push_back(w.name);
+    return names;
+  }
+  std::string file_on_trunk(const std::string& path) const {
+    return jj({"file", "show", "-r", "main", "root-file:\"" + path + "\""});
+  }
+
+ private:
+  TempDir m_dir;
+  std::filesystem::path m_root;
+};
+
+// Checks what must hold after any run, finished or killed: no change twice on trunk, every merged
+// item on trunk, and (trunk being a straight line) no merge commits.
+inline void check_invariants(const FactoryFixture& f, const std::string& line_id) {
+  auto trunk = f.trunk_changes();
+  std::multiset<std::string> counted(trunk.begin(), trunk.end());
+  auto rec = f.line(line_id);
+  for (const auto& item : rec.items) {
+    INFO(item.id << " " << to_string(item.state));
+    CHECK(counted.count(item.change_id) <= 1);
+    if (item.state == ItemState::merged) CHECK(counted.count(item.change_id) == 1);
+  }
+  CHECK(f.jj({"log", "--no-graph", "-r", "::main & merges()", "-T", "change_id"}).empty());
+}
+
+}  // namespace fab::test

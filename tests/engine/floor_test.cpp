@@ -1,0 +1,249 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "tests/engine/engine_fixture.h"
+
+using namespace fab;
+using namespace fab::test;
+
+namespace {
+
+const std::string kAppendOwnFile = R"(mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
+
+const JournalRecord* find_transition(const std::vector<JournalRecord>& j, const std::string& item, const std::string& to) {
+  for (const auto& r : j) {
+    if (r.kind == "transition" && r.str("item") == item && r.str("to") == to) return &r;
+  }
+  return nullptr;
+}
+
+std::size_t index_of(const std::vector<JournalRecord>& j, const JournalRecord* r) {
+  return static_cast<std::size_t>(r - j.data());
+}
+
+}  // namespace
+
+TEST_CASE("a line of five items merges onto a straight trunk, each change once", "[engine][floor]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, R"(test -s "items/$FAB_ITEM_ID.txt")", 2), requirement_md(5));
+  auto before = f.trunk_changes();
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  CHECK(run.err.find("building -> inspecting") != std::string::npos);
+
+  auto rec = f.line(line);
+  auto trunk = f.trunk_changes();
+  CHECK(trunk.size() == before.size() + 5);
+  for (const auto& item : rec.items) {
+    CHECK(item.state == ItemState::merged);
+    CHECK(item.attempts == 1);
+    CHECK(f.file_on_trunk("items/" + item.id + ".txt") == item.id + "\n");
+    // The agent's input and transcript are kept.
+    auto dir = f.root() / ".factory" / "lines" / line / "items" / item.id;
+    CHECK(std::filesystem::exists(dir / "attempt-1.md"));
+    CHECK(read_file(dir / "attempt-1.md").find("Do part") != std::string::npos);
+    CHECK(std::filesystem::exists(dir / "attempt-1.agent.txt"));
+  }
+  check_invariants(f, line);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  // Every transition names the jj operation that went with it.
+  for (const auto& r : f.journal(line)) {
+    if (r.kind == "transition") CHECK(r.str("op").size() > 20);
+  }
+
+  SECTION("fab oplog --json annotates each operation with its item and transition") {
+    auto log = f.fab({"oplog", "--json"});
+    REQUIRE(log.ok());
+    std::istringstream in(log.out);
+    int merges = 0, not_fab = 0;
+    for (std::string l; std::getline(in, l);) {
+      auto j = nlohmann::json::parse(l);
+      REQUIRE(j.contains("op"));
+      REQUIRE(j.contains("description"));
+      if (j["transition"] == "refining -> merged") {
+        ++merges;
+        CHECK(j["line"] == line);
+        CHECK(j["items"].size() == 1);
+        CHECK(j["fab"] == true);
+      }
+      if (j["fab"] == false) {
+        ++not_fab;
+        CHECK(j["line"].is_null());
+      }
+    }
+    CHECK(merges == 5);
+    CHECK(not_fab >= 1);  // jj's own "add workspace 'default'" / root operation
+    auto text = f.fab({"oplog", "-n", "3"});
+    REQUIRE(text.ok());
+    CHECK(text.out.find(line + ".") != std::string::npos);
+  }
+
+  SECTION("fab recover --to rolls repo and work graph back to an operation") {
+    auto j = f.journal(line);
+    auto first_merge = find_transition(j, line + ".1", "merged");
+    REQUIRE(first_merge);
+    const auto op = first_merge->str("op");
+    auto rec_before = f.line(line);
+    auto r = f.fab({"recover", "--to", op});
+    INFO(r.err);
+    REQUIRE(r.ok());
+    // Items merged later are queued again; trunk is back where it was at that operation.
+    auto rolled = f.line(line);
+    int merged = 0;
+    for (const auto& item : rolled.items) merged += item.state == ItemState::merged ? 1 : 0;
+    CHECK(merged >= 1);
+    CHECK(merged < 5);
+    CHECK(r.out.find("-> queued") != std::string::npos);
+    check_invariants(f, line);
+    CHECK(f.workspaces() == std::vector<std::string>{"default"});
+    // And the floor finishes the job again.
+    auto again = f.fab({"run", "--until-idle"});
+    INFO(again.err);
+    REQUIRE(again.ok());
+    for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
+    check_invariants(f, line);
+    CHECK(f.trunk_changes().size() == before.size() + 5);
+  }
+
+  SECTION("fab recover on a healthy factory has nothing to do") {
+    auto r = f.fab({"recover"});
+    REQUIRE(r.ok());
+    CHECK(r.out == "nothing to repair\n");
+  }
+}
+
+TEST_CASE("an item whose inspector always fails is dropped after rework_limit attempts", "[engine][floor]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "echo 'tests are red'; exit 1", 2, 2), requirement_md(1));
+  auto before = f.trunk_changes();
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto item = f.line(line).items.at(0);
+  CHECK(item.state == ItemState::dropped);
+  CHECK(item.attempts == 2);
+  CHECK(item.drop_reason.find("failed 2 of 2 attempts") != std::string::npos);
+  CHECK(item.drop_reason.find("inspector command failed") != std::string::npos);
+  // The second attempt was handed the first one's feedback.
+  auto md = read_file(f.root() / ".factory" / "lines" / line / "items" / item.id / "attempt-2.md");
+  CHECK(md.find("tests are red") != std::string::npos);
+  CHECK(f.trunk_changes() == before);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+}
+
+TEST_CASE("a crashing agent sends its item to rework and the factory carries on", "[engine][floor]") {
+  FactoryFixture f;
+  // Attempt 1 kills the plugin child with SIGSEGV; attempt 2 works.
+  auto agent = std::string(R"(if [ "$FAB_ATTEMPT" = 1 ]; then kill -SEGV $PPID; sleep 5; fi; )") + kAppendOwnFile;
+  auto line = f.stamp(blueprint_yaml(agent), requirement_md(2));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(line).items) {
+    CHECK(item.state == ItemState::merged);
+    CHECK(item.attempts == 2);
+  }
+  auto j = f.journal(line);
+  auto rework = find_transition(j, line + ".1", "rework");
+  REQUIRE(rework);
+  CHECK(rework->fields.value("feedback", "").find("signal 11") != std::string::npos);
+  check_invariants(f, line);
+}
+
+TEST_CASE("two items adding to the end of one file: the refinery settles it with union", "[engine][floor][conflict]") {
+  FactoryFixture f;
+  const std::string agent = R"(echo "$FAB_ITEM_ID" >> shared.txt)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n    with:\n      union: true\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 3, refine), requirement_md(2));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
+  auto shared = f.file_on_trunk("shared.txt");
+  CHECK(shared.find(line + ".1\n") != std::string::npos);
+  CHECK(shared.find(line + ".2\n") != std::string::npos);
+  CHECK(run.err.find("settled the conflict in shared.txt") != std::string::npos);
+  check_invariants(f, line);
+}
+
+TEST_CASE("a conflict no resolver settles goes back to the agent with the path in its feedback", "[engine][floor][conflict]") {
+  FactoryFixture f;
+  const std::string agent = R"(echo "$FAB_ITEM_ID" >> shared.txt)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 2, refine), requirement_md(2));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  // One of the two lands first; the other conflicts, no resolver settles it, and it is sent back.
+  auto j0 = f.journal(line);
+  const Item* loser = nullptr;
+  auto rec = f.line(line);
+  for (const auto& item : rec.items) {
+    if (find_transition(j0, item.id, "rework")) loser = &item;
+  }
+  REQUIRE(loser);
+  auto j = f.journal(line);
+  auto rework = find_transition(j, loser->id, "rework");
+  REQUIRE(rework);
+  auto feedback = rework->fields.value("feedback", "");
+  CHECK(feedback.find("shared.txt") != std::string::npos);
+  CHECK(feedback.find("conflict") != std::string::npos);
+  check_invariants(f, line);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+}
+
+TEST_CASE("a dependent item starts only after its dependency merged", "[engine][floor]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(3, {{2, 1}, {3, 2}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto j = f.journal(line);
+  for (const auto& [dependent, dependency] : std::vector<std::pair<int, int>>{{2, 1}, {3, 2}}) {
+    auto started = find_transition(j, line + "." + std::to_string(dependent), "building");
+    auto merged = find_transition(j, line + "." + std::to_string(dependency), "merged");
+    REQUIRE(started);
+    REQUIRE(merged);
+    CHECK(index_of(j, merged) < index_of(j, started));
+  }
+  check_invariants(f, line);
+}
+
+TEST_CASE("a second fab run is refused with the holder's pid; fab stop stops the first", "[engine][floor][stop]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml("sleep 60"), requirement_md(1));
+  ProcessResult first;
+  std::thread runner([&] { first = f.fab({"run", "--grace", "1"}); });
+  // Wait until the item is building.
+  bool building = false;
+  for (int i = 0; i < 300 && !building; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    building = f.line(line).items.at(0).state == ItemState::building;
+  }
+  CHECK(building);
+  auto second = f.fab({"run", "--until-idle"});
+  CHECK_FALSE(second.ok());
+  CHECK(second.err.find("another fab run") != std::string::npos);
+  CHECK(second.err.find("pid ") != std::string::npos);
+  CHECK(second.err.find("fab stop") != std::string::npos);
+
+  auto stop = f.fab({"stop", "--wait"}, std::chrono::seconds(60));
+  runner.join();
+  INFO(first.err);
+  CHECK(stop.ok());
+  CHECK(stop.out.find("asked the fab run") != std::string::npos);
+  CHECK(first.ok());
+  CHECK(first.err.find("stopping") != std::string::npos);
+  auto item = f.line(line).items.at(0);
+  CHECK(item.state == ItemState::queued);
+  CHECK(item.attempts == 0);  // the interrupted attempt is not counted
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+  CHECK_FALSE(std::filesystem::exists(f.root() / ".factory" / "stop"));
+  // With nobody running, stop says so.
+  auto idle = f.fab({"stop"});
+  CHECK(idle.ok());
+  CHECK(idle.out == "no fab run is active\n");
+}
