@@ -26,7 +26,7 @@ TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine
   const int kKills = 50;
   while (kills < kKills) {
     const int ms = delay_ms(rng);
-    auto run = f.fab({"run", "--until-idle", "-q"}, std::chrono::milliseconds(ms), 9);
+    auto run = f.fab({"-q", "run", "--until-idle"}, std::chrono::milliseconds(ms), 9);
     if (run.timed_out) {
       ++kills;
     } else {
