@@ -194,6 +194,19 @@ Result<ChangeId> Repo::resolve_change(std::string_view prefix) const {
 }
 
 Result<std::string> Repo::current_operation() const {
+  // jj keeps the current operation as the one file in .jj/repo/op_heads/heads/ (several while
+  // concurrent operations await a merge). Reading it saves a jj process per transition; anything
+  // unexpected falls back to asking jj.
+  std::error_code ec;
+  std::string head;
+  int heads = 0;
+  for (fs::directory_iterator it(m_root / ".jj" / "repo" / "op_heads" / "heads", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    head = it->path().filename().string();
+    ++heads;
+  }
+  const bool hex = !head.empty() && head.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!ec && heads == 1 && hex) return head;
   FAB_TRY_ASSIGN(auto o, run({"op", "log", "--no-graph", "-n", "1", "-T", "id"}));
   return o.out;
 }

@@ -85,7 +85,7 @@ TEST_CASE("a minimal blueprint gets the defaults", "[blueprint]") {
   CHECK(r->refine[0].with == nlohmann::json::object());
 }
 
-TEST_CASE("an explicitly empty refine list stays empty; a null one gets the default", "[blueprint]") {
+TEST_CASE("an explicitly empty refine list stays empty and a null one gets the default", "[blueprint]") {
   auto empty = fab::parse_blueprint("name: x\nagent: {plugin: shell}\nrefine: []\ninspect: []\n", "bp.yaml");
   REQUIRE(empty);
   CHECK(empty->refine.empty());

@@ -212,7 +212,7 @@ TEST_CASE("a dependent item starts only after its dependency merged", "[engine][
   check_invariants(f, line);
 }
 
-TEST_CASE("a second fab run is refused with the holder's pid; fab stop stops the first", "[engine][floor][stop]") {
+TEST_CASE("a second fab run is refused with the holder's pid and fab stop stops the first", "[engine][floor][stop]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml("sleep 60"), requirement_md(1));
   ProcessResult first;

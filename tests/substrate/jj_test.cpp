@@ -230,7 +230,7 @@ TEST_CASE("a stale workspace is updated without losing its change", "[substrate]
   CHECK(read_file(ws / "c.txt") == "c\n");
 }
 
-TEST_CASE("restoring an earlier operation undoes later ones; causes are recorded", "[substrate][oplog]") {
+TEST_CASE("restoring an earlier operation undoes later ones and causes are recorded", "[substrate][oplog]") {
   TempDir dir;
   auto repo = make_repo(dir);
   auto before = repo.current_operation();
@@ -242,6 +242,10 @@ TEST_CASE("restoring an earlier operation undoes later ones; causes are recorded
   REQUIRE(!ops->empty());
   CHECK(ops->front().cause == "line ab item ab.1: queued -> building");
   CHECK(ops->front().command.find("jj ") != std::string::npos);
+
+  auto now = repo.current_operation();
+  REQUIRE(now);
+  CHECK(*now == ops->front().id);  // read from .jj's op heads, the same as jj's own answer
 
   REQUIRE(repo.restore_operation(*before));
   auto gone = repo.query(id->str());

@@ -34,12 +34,12 @@ std::string read_file(const std::filesystem::path& p) {
 
 std::filesystem::path jj_for_tests() {
   const char* jj = std::getenv("FAB_JJ");
-  return jj ? std::filesystem::path(jj) : std::filesystem::path("jj");
+  return jj ? std::filesystem::path(jj) : std::filesystem::path(FAB_TEST_JJ);
 }
 
 std::filesystem::path bin_dir() {
   const char* d = std::getenv("FAB_BIN_DIR");
-  return d ? std::filesystem::path(d) : std::filesystem::current_path();
+  return d ? std::filesystem::path(d) : std::filesystem::path(FAB_TEST_BIN_DIR);
 }
 
 }  // namespace fab::test
