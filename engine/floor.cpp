@@ -471,6 +471,7 @@ class Floor {
     m_report.blocked.clear();
     for (const auto& line : all) {
       FAB_TRY_ASSIGN(auto record, m_factory.store().load_line(line.id));
+      FAB_TRY(drop_orphaned(record));
       bool open = false;
       for (const auto& i : record.items) open = open || (i.state != ItemState::merged && i.state != ItemState::dropped);
       if (!open) continue;
@@ -492,6 +493,33 @@ class Floor {
         if (deps_merged && !item.change_id.empty()) ready.push_back(item);
       }
       if (!ready.empty()) FAB_TRY(start_items(*setup, line.id, ready));
+    }
+    return {};
+  }
+
+  // Queued items behind a dropped dependency can never start: they are dropped too (in `record`
+  // as well, so an item behind them goes in the same pass).
+  Status drop_orphaned(LineRecord& record) {
+    for (bool again = true; again;) {
+      again = false;
+      for (auto& item : record.items) {
+        if (item.state != ItemState::queued || m_active.count(item.id)) continue;
+        for (const auto& dep : item.depends_on) {
+          const Item* d = record.find(dep);
+          if (!d || d->state != ItemState::dropped) continue;
+          auto reason = fmt::format("dependency {} ({}) was dropped", d->id, d->title);
+          FAB_TRY_ASSIGN(auto op, m_factory.repo().current_operation());
+          FAB_TRY(m_factory.store().transition(item.id, ItemState::dropped, reason,
+                                               {{"op", trim(op)}, {"attempts", item.attempts}},
+                                               [&](Item& i) { i.drop_reason = reason; }));
+          say(fmt::format("{} queued -> dropped: {}", item.id, reason));
+          item.state = ItemState::dropped;
+          item.drop_reason = reason;
+          ++m_report.dropped;
+          again = true;
+          break;
+        }
+      }
     }
     return {};
   }

@@ -32,6 +32,7 @@ struct TransitionRule {
 // Every allowed transition. Anything not listed here is refused.
 inline constexpr std::array kTransitionTable = {
     TransitionRule{ItemState::queued, ItemState::building, false},
+    TransitionRule{ItemState::queued, ItemState::dropped, false},  // a dependency was dropped
     TransitionRule{ItemState::building, ItemState::inspecting, false},
     TransitionRule{ItemState::building, ItemState::rework, false},  // the agent failed
     TransitionRule{ItemState::building, ItemState::dropped, false},

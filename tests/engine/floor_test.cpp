@@ -247,3 +247,41 @@ TEST_CASE("a second fab run is refused with the holder's pid and fab stop stops 
   CHECK(idle.ok());
   CHECK(idle.out == "no fab run is active\n");
 }
+
+TEST_CASE("items behind a dropped dependency are dropped too and the line is done", "[engine][floor]") {
+  FactoryFixture f;
+  // Item 1's inspector always fails; item 2 depends on item 1, item 3 on item 2.
+  const std::string inspect = R"(case "$FAB_ITEM_ID" in *.1) echo 'item 1 is red'; exit 1;; esac)";
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, inspect, 2, 2), requirement_md(3, {{2, 1}, {3, 2}}));
+  auto before = f.trunk_changes();
+  auto run = f.fab({"run", "--until-idle"}, std::chrono::minutes(2));
+  INFO(run.err);
+  REQUIRE(run.ok());
+  REQUIRE_FALSE(run.timed_out);
+  auto rec = f.line(line);
+  const auto& a = rec.items.at(0);
+  const auto& b = rec.items.at(1);
+  const auto& c = rec.items.at(2);
+  CHECK(a.state == ItemState::dropped);
+  CHECK(a.attempts == 2);
+  CHECK(b.state == ItemState::dropped);
+  CHECK(b.attempts == 0);  // never started
+  CHECK(b.drop_reason == "dependency " + a.id + " (" + a.title + ") was dropped");
+  CHECK(c.state == ItemState::dropped);
+  CHECK(c.drop_reason == "dependency " + b.id + " (" + b.title + ") was dropped");
+  // The journal says so, queued -> dropped.
+  auto j = f.journal(line);
+  auto drop_b = find_transition(j, b.id, "dropped");
+  REQUIRE(drop_b);
+  CHECK(drop_b->str("from") == "queued");
+  CHECK(f.trunk_changes() == before);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+  // The line is done: a second run has nothing to do and says nothing is blocked.
+  auto again = f.fab({"run", "--until-idle"}, std::chrono::minutes(1));
+  INFO(again.err);
+  REQUIRE(again.ok());
+  CHECK(again.err.find("blocked") == std::string::npos);
+  auto status = f.fab({"status", "--json"});
+  INFO(status.out << status.err);
+  CHECK(status.ok());
+}
