@@ -9,7 +9,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <regex>
 #include <sstream>
 
@@ -52,10 +51,6 @@ Result<std::vector<Commit>> parse_commits(const std::string& out) {
   return commits;
 }
 
-std::string random_token() {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(::getpid())};
-  return fmt::format("{:016x}", rng());
-}
 
 // A private temporary directory, removed on destruction.
 struct ScratchDir {
@@ -211,6 +206,25 @@ Result<std::string> Repo::current_operation() const {
   return o.out;
 }
 
+Result<std::map<std::string, std::string>> Repo::git_diffs(const std::vector<ChangeId>& ids) const {
+  std::map<std::string, std::string> diffs;
+  if (ids.empty()) return diffs;
+  // "<change id>\n<diff>\x1e\n" per commit (a git diff never holds a bare \x1e line).
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset_of(ids), "-T",
+                              R"(change_id ++ "\n" ++ self.diff().git() ++ "\x1e\n")"}));
+  std::size_t at = 0;
+  while (at < o.out.size()) {
+    const auto nl = o.out.find('\n', at);
+    const auto end = o.out.find("\x1e\n", at);
+    if (nl == std::string::npos || end == std::string::npos || nl > end) {
+      return fail_internal("cannot read jj's diff output");
+    }
+    diffs[o.out.substr(at, nl - at)] = o.out.substr(nl + 1, end - nl - 1);
+    at = end + 2;
+  }
+  return diffs;
+}
+
 // --- changes -------------------------------------------------------------------------------------
 
 Result<ChangeId> Repo::create_change(const std::string& parent, const std::string& description) const {
@@ -218,50 +232,128 @@ Result<ChangeId> Repo::create_change(const std::string& parent, const std::strin
   return ids.front();
 }
 
+namespace {
+
+// Makes jj report new commits as "<commit id> <change id>", in full, so nothing has to be re-read.
+const std::string kFullSummary = "templates.commit_summary=" + toml_string(R"(commit_id ++ " " ++ change_id)");
+
+// A jj template string literal.
+std::string template_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+  }
+  return out + "\"";
+}
+
+struct NewCommit {
+  std::string commit_id;
+  std::string change_id;
+};
+
+// A line of jj's stderr under kFullSummary: "<words> <40 hex commit id> <32 k-z change id>".
+std::optional<NewCommit> parse_summary(std::string_view line) {
+  auto space = line.rfind(' ');
+  if (space == std::string_view::npos || space < 41) return std::nullopt;
+  NewCommit c{std::string(line.substr(space - 40, 40)), std::string(line.substr(space + 1))};
+  if (!ChangeId::parse(c.change_id)) return std::nullopt;
+  return c;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A template that maps a commit ID to a description: a trie over the IDs' hex digits, so each
+// commit jj duplicates checks about 16 conditions per level instead of one per entry (which made a
+// 500-commit batch quadratic). `plan` is sorted; [begin, end) share their first `depth` digits.
+std::string description_by_commit(const std::vector<std::pair<std::string, std::string>>& plan, std::size_t begin,
+                                  std::size_t end, std::size_t depth) {
+  std::string out;
+  auto append = [&](std::string term) { out += (out.empty() ? "" : " ++ ") + term; };
+  if (end - begin <= 8 || depth >= 39) {
+    for (auto i = begin; i < end; ++i) {
+      append(fmt::format(R"(if(commit_id.short(40) == "{}", {}))", plan[i].first, template_string(plan[i].second)));
+    }
+    return out;
+  }
+  for (auto i = begin; i < end;) {
+    auto j = i;
+    while (j < end && plan[j].first[depth] == plan[i].first[depth]) ++j;
+    append(fmt::format(R"(if(commit_id.short({}) == "{}", {}))", depth + 1, plan[i].first.substr(0, depth + 1),
+                       description_by_commit(plan, i, j, depth + 1)));
+    i = j;
+  }
+  return out;
+}
+
+// Keeps the template (one argument of one `jj duplicate`) under Linux's 128 KiB argument limit.
+constexpr std::size_t kMaxTemplateBytes = 96 * 1024;
+
+}  // namespace
+
 Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
                                                    const std::vector<std::string>& descriptions) const {
   if (descriptions.empty()) return std::vector<ChangeId>{};
-  // One `jj new` with a unique marker, then `jj duplicate` doubles the marked set until there are
-  // enough (log2(n) operations), then one `jj describe` gives each its own description.
-  const std::string marker = "fab-batch:" + random_token();
-  const std::string marked = fmt::format("children({}) & description(exact:{})", parent, revset_string(marker + "\n"));
-  FAB_TRY(run({"new", "--no-edit", "-m", marker, parent}));
-  std::size_t have = 1;
-  while (have < descriptions.size()) {
-    std::size_t take = std::min(have, descriptions.size() - have);
-    FAB_TRY(run({"duplicate", fmt::format("latest({}, {})", marked, take)}));
-    have += take;
+  // One `jj new` for the first change, then `jj duplicate` doubles what exists until there are
+  // enough: O(log n) operations. A duplicate_description template keyed by the source's commit ID
+  // gives every copy its own final description as it is made, so each commit is written once.
+  std::vector<NewCommit> made;
+  FAB_TRY_ASSIGN(auto first, run({"new", "--no-edit", "-m", descriptions[0], parent}, {.config = {kFullSummary}}));
+  for (const auto& line : lines_of(first.err)) {
+    if (line.rfind("Created new commit ", 0) == 0) {
+      if (auto c = parse_summary(line)) made.push_back(*c);
+    }
   }
-  FAB_TRY_ASSIGN(auto created, query(marked));
-  if (created.size() != descriptions.size()) {
-    return fail_internal(fmt::format("expected {} new changes, jj shows {}", descriptions.size(), created.size()));
-  }
-  std::vector<std::pair<std::string, std::string>> plan;
-  std::vector<ChangeId> ids;
-  for (std::size_t i = 0; i < created.size(); ++i) {
-    plan.emplace_back(created[i].commit_id, descriptions[i]);
-    ids.push_back(created[i].change_id);
-  }
-  FAB_TRY(describe_many(plan));
-  return ids;
-}
+  if (made.size() != 1) return fail_internal("cannot read the new commit from jj's output: " + first.err);
 
-Status Repo::describe_many(const std::vector<std::pair<std::string, std::string>>& plan) const {
-  if (plan.size() == 1) {
-    return run({"describe", "-r", plan.front().first, "-m", plan.front().second}).map([](auto&&) {});
+  while (made.size() < descriptions.size()) {
+    const std::size_t have = made.size();
+    std::vector<std::string> args{"duplicate"};
+    std::vector<std::pair<std::string, std::string>> plan;  // source commit id -> copy's description
+    std::size_t take = 0, bytes = 0;
+    while (take < have && have + take < descriptions.size()) {
+      bytes += descriptions[have + take].size() + 120;
+      if (take > 0 && bytes > kMaxTemplateBytes) break;
+      plan.emplace_back(made[take].commit_id, descriptions[have + take]);
+      args.push_back(made[take].commit_id);
+      ++take;
+    }
+    std::sort(plan.begin(), plan.end());
+    const auto tmpl = description_by_commit(plan, 0, plan.size(), 0);
+    FAB_TRY_ASSIGN(auto o, run(args, {.config = {kFullSummary, "templates.duplicate_description=" + toml_string(tmpl)}}));
+    std::vector<std::optional<NewCommit>> copies(take);
+    for (const auto& line : lines_of(o.err)) {
+      // "Duplicated <source's short commit id> as <commit id> <change id>"
+      if (line.rfind("Duplicated ", 0) != 0) continue;
+      const auto source = line.substr(11, line.find(' ', 11) - 11);
+      const auto copy = parse_summary(line);
+      for (std::size_t j = 0; j < take && copy; ++j) {
+        if (made[j].commit_id.rfind(source, 0) == 0) copies[j] = copy;
+      }
+    }
+    for (std::size_t j = 0; j < take; ++j) {
+      if (!copies[j]) return fail_internal("cannot read the duplicated commits from jj's output: " + o.err);
+      made.push_back(*copies[j]);
+    }
   }
-  // jj's multi-commit editor format: "JJ: describe <short commit id> -------" then the text.
-  ScratchDir scratch;
-  if (scratch.path.empty()) return fail_internal("cannot create a temporary directory");
-  std::string file;
-  std::vector<std::string> args{"describe"};
-  for (const auto& [commit_id, text] : plan) {
-    file += fmt::format("JJ: describe {} -------\n{}\n", commit_id.substr(0, 12), text);
-    args.push_back(commit_id);
+  std::vector<ChangeId> ids;
+  for (const auto& c : made) {
+    FAB_TRY_ASSIGN(auto id, ChangeId::parse(c.change_id));
+    ids.push_back(id);
   }
-  FAB_TRY(write_text(scratch.path / "descriptions", file));
-  std::string editor = fmt::format("ui.editor=[\"cp\", {}]", toml_string((scratch.path / "descriptions").string()));
-  return run(args, {.config = {editor}}).map([](auto&&) {});
+  return ids;
 }
 
 Status Repo::describe(const ChangeId& id, const std::string& description) const {

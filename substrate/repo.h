@@ -3,6 +3,7 @@
 // JjRunner; nothing else in fab runs jj. Reads use --ignore-working-copy; mutations record
 // `cause` (see with_cause) in the operation log so `fab oplog` can say why each operation happened.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ class Repo {
   Result<Commit> commit(const ChangeId& id) const;
   Result<ChangeId> resolve_change(std::string_view prefix) const;
   Result<std::string> current_operation() const;
+  // Each change's diff against its parent in git's format (as `jj diff --git -r <id>` prints it),
+  // keyed by full change id; one jj call for all of them.
+  Result<std::map<std::string, std::string>> git_diffs(const std::vector<ChangeId>& ids) const;
 
   // --- changes ---
   // Creates one empty change per description, all children of `parent`, in O(log n) operations.
@@ -76,7 +80,6 @@ class Repo {
 
  private:
   Repo(std::filesystem::path root, JjRunner jj) : m_root(std::move(root)), m_jj(std::move(jj)) {}
-  Status describe_many(const std::vector<std::pair<std::string, std::string>>& commit_to_description) const;
 
   std::filesystem::path m_root;
   JjRunner m_jj;

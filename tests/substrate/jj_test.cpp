@@ -54,6 +54,9 @@ TEST_CASE("batch creation makes distinct changes with their own descriptions", "
   auto repo = make_repo(dir);
   std::vector<std::string> descs;
   for (int i = 0; i < 37; ++i) descs.push_back("item " + std::to_string(i) + "\n\nfab-item: x." + std::to_string(i));
+  // Descriptions travel through a jj template and TOML: nothing in them may be interpreted.
+  descs[5] = "say \"hi\" \\ back\\slash {braces} ++ if(x, \"y\") $base\ttab\n\nünïcødé ✓";
+  descs[36] = "last'one'";
   auto ops_before = repo.operations();
   REQUIRE(ops_before);
   auto ids = repo.create_changes("root()", descs);
@@ -278,4 +281,28 @@ TEST_CASE("two processes creating changes at the same moment both keep theirs", 
   REQUIRE(beta);
   CHECK(alpha->size() == 20);
   CHECK(beta->size() == 20);
+}
+
+TEST_CASE("git_diffs gives each change's own diff in one call", "[substrate][changes]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto first = commit_files(repo, {{"a.txt", "1\n"}}, "first");
+  auto second = commit_files(repo, {{"a.txt", "1\n2\n"}, {"b.txt", "b\n"}}, "second");
+  auto empty = repo.create_change(second.str(), "nothing");
+  REQUIRE(empty);
+  auto diffs = repo.git_diffs({first, second, *empty});
+  REQUIRE(diffs);
+  REQUIRE(diffs->size() == 3);
+  const auto& d1 = diffs->at(first.str());
+  CHECK(d1.find("diff --git a/a.txt b/a.txt") != std::string::npos);
+  CHECK(d1.find("+1\n") != std::string::npos);
+  CHECK(d1.find("b.txt") == std::string::npos);
+  const auto& d2 = diffs->at(second.str());
+  CHECK(d2.find("+2\n") != std::string::npos);
+  CHECK(d2.find("+1\n") == std::string::npos);  // unchanged context, not added
+  CHECK(d2.find("diff --git a/b.txt b/b.txt") != std::string::npos);
+  CHECK(diffs->at(empty->str()).empty());
+  auto none = repo.git_diffs({});
+  REQUIRE(none);
+  CHECK(none->empty());
 }
