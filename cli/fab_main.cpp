@@ -11,24 +11,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "blueprints/did_you_mean.h"
 #include "cli/exit_codes.h"
 #include "cli/verb.h"
 
 namespace fab::cli {
 namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 int print_error(const Error& e) {
   std::fputs(e.render().c_str(), stderr);
@@ -74,14 +62,12 @@ int fab_main(int argc, char** argv) {
       bool known = std::any_of(verbs.begin(), verbs.end(), [&](const Verb& v) { return v.name == word; });
       if (!known) {
         Error e(fmt::format("unknown command '{}'", word), ErrorKind::usage);
-        std::string best;
-        std::size_t best_d = 3;
+        std::vector<std::string_view> names;
         for (const auto& v : verbs) {
-          if (v.hidden) continue;
-          auto d = edit_distance(word, v.name);
-          if (d < best_d) best_d = d, best = v.name;
+          if (!v.hidden) names.push_back(v.name);
         }
-        e.hint = best.empty() ? "run `fab --help` to list the commands" : fmt::format("did you mean `fab {}`?", best);
+        auto best = closest_match(word, names);
+        e.hint = best ? fmt::format("did you mean `fab {}`?", *best) : "run `fab --help` to list the commands";
         return print_error(e);
       }
     }
