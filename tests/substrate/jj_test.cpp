@@ -306,3 +306,29 @@ TEST_CASE("git_diffs gives each change's own diff in one call", "[substrate][cha
   REQUIRE(none);
   CHECK(none->empty());
 }
+
+TEST_CASE("the repo root is found from any directory inside it", "[substrate][repo]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  std::filesystem::create_directories(repo.root() / "a" / "b");
+  auto found = Repo::find_root(repo.root() / "a" / "b");
+  REQUIRE(found);
+  CHECK(*found == repo.root());
+  auto outside = Repo::find_root(dir.path());
+  REQUIRE_FALSE(outside);
+  CHECK(outside.error().hint.find("fab init") != std::string::npos);
+  auto opened = Repo::open(dir.path(), repo.jj());
+  REQUIRE_FALSE(opened);
+}
+
+TEST_CASE("asking for the sides of a file that is not conflicted is an error", "[substrate][conflicts]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"f.txt", "a\n"}}, "base");
+  auto sides = repo.conflict_sides(base, "f.txt");
+  REQUIRE_FALSE(sides);
+  CHECK(sides.error().message.find("f.txt") != std::string::npos);
+  auto paths = repo.conflicted_paths(base);
+  REQUIRE(paths);
+  CHECK(paths->empty());
+}
