@@ -12,6 +12,7 @@
 
 #include "blueprints/blueprint.h"
 #include "engine/cause.h"
+#include "engine/conflict_markers.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/recovery.h"
@@ -334,6 +335,8 @@ class Floor {
                           "the working copy still has conflicts with trunk (jj's conflict markers are in these "
                           "files; resolve them):\n" + list);
     }
+    FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
+    if (!marked.empty()) return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
     FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
     return start_inspection(a, item, Phase::inspect);
   }
@@ -371,8 +374,20 @@ class Floor {
 
   // --- 2. merging ----------------------------------------------------------------------------------
 
+  // The files the change adds conflict markers to (none: empty).
+  Result<std::vector<MarkedFile>> markers_in(const ChangeId& change) const {
+    FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs({change}));
+    auto it = diffs.find(change.str());
+    if (it == diffs.end()) return fail_internal(fmt::format("jj shows no diff for change {}", change.short_id()));
+    return added_conflict_markers(it->second);
+  }
+
   Status merge(Active& a) {
     const auto& trunk = m_setups.at(a.line).blueprint.trunk;
+    FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
+    if (!marked.empty()) {
+      return fail_attempt(a, ItemState::refining, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+    }
     FAB_TRY(repo_for(a.line, {a.item}, "refining -> merged").set_bookmark(trunk, a.change.str()));
     FAB_TRY(move(a, ItemState::refining, ItemState::merged, fmt::format("{} moved to its change", trunk)));
     ++m_report.merged;

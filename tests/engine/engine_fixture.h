@@ -110,11 +110,34 @@ class FactoryFixture {
   std::string file_on_trunk(const std::string& path) const {
     return jj({"file", "show", "-r", "main", "root-file:\"" + path + "\""});
   }
+  // Every file on trunk: path -> content.
+  std::map<std::string, std::string> files_on_trunk() const {
+    std::map<std::string, std::string> files;
+    std::istringstream in(jj({"file", "list", "-r", "main"}));
+    for (std::string p; std::getline(in, p);) {
+      if (!p.empty()) files[p] = file_on_trunk(p);
+    }
+    return files;
+  }
 
  private:
   TempDir m_dir;
   std::filesystem::path m_root;
 };
+
+// The lines of `text` that look like jj's or git's conflict markers (written independently of the
+// engine's own check).
+inline std::vector<std::string> marker_lines(const std::string& text) {
+  std::vector<std::string> found;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    for (const char* m : {"<<<<<<< ", ">>>>>>> ", "%%%%%%% ", "+++++++ ", "||||||| "}) {
+      if (l.rfind(m, 0) == 0) found.push_back(l);
+    }
+    if (l == "=======") found.push_back(l);
+  }
+  return found;
+}
 
 // Checks what must hold after any run, finished or killed: no change twice on trunk, every merged
 // item on trunk, and (trunk being a straight line) no merge commits.

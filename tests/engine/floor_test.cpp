@@ -191,6 +191,17 @@ TEST_CASE("a conflict no resolver settles goes back to the agent with the path i
   auto feedback = rework->fields.value("feedback", "");
   CHECK(feedback.find("shared.txt") != std::string::npos);
   CHECK(feedback.find("conflict") != std::string::npos);
+  // The loser's next attempt appends to a file full of jj's conflict markers. Whatever it does,
+  // every item ends merged or dropped and no marker line ever reaches trunk.
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    CHECK((item.state == ItemState::merged || item.state == ItemState::dropped));
+  }
+  for (const auto& [path, text] : f.files_on_trunk()) {
+    INFO(path << ":\n" << text);
+    CHECK(marker_lines(text).empty());
+  }
+  CHECK(f.file_on_trunk("shared.txt").find(line + ".") != std::string::npos);
   check_invariants(f, line);
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
@@ -284,4 +295,68 @@ TEST_CASE("items behind a dropped dependency are dropped too and the line is don
   auto status = f.fab({"status", "--json"});
   INFO(status.out << status.err);
   CHECK(status.ok());
+}
+
+TEST_CASE("an agent that writes conflict markers is sent back naming the file", "[engine][floor][markers]") {
+  FactoryFixture f;
+  // Attempt 1 writes a file holding jj-style conflict markers (jj sees no conflict: it is text).
+  const std::string agent =
+      R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf '<<<<<<< Conflict 1 of 1\n%%%%%%%%%%%%%%%% Changes from base to side #1\n-a\n+b\n+++++++ Contents of side #2\nc\n>>>>>>> Conflict 1 of 1 ends\n' > notes.txt; )"
+      R"(else echo resolved > notes.txt; fi)";
+  auto line = f.stamp(blueprint_yaml(agent, "true", 1, 3), requirement_md(1));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto item = f.line(line).items.at(0);
+  CHECK(item.state == ItemState::merged);
+  CHECK(item.attempts == 2);
+  auto j = f.journal(line);
+  auto rework = find_transition(j, item.id, "rework");
+  REQUIRE(rework);
+  CHECK(rework->str("from") == "building");
+  auto feedback = rework->fields.value("feedback", "");
+  CHECK(feedback.find("notes.txt") != std::string::npos);
+  CHECK(feedback.find("resolve the markers") != std::string::npos);
+  CHECK(f.file_on_trunk("notes.txt") == "resolved\n");
+  for (const auto& [path, text] : f.files_on_trunk()) {
+    INFO(path << ":\n" << text);
+    CHECK(marker_lines(text).empty());
+  }
+  check_invariants(f, line);
+}
+
+TEST_CASE("an agent that half-resolves a conflict (jj no longer sees it) never lands markers on trunk",
+          "[engine][floor][markers][conflict]") {
+  FactoryFixture f;
+  // From attempt 2 on the agent deletes only the "<<<<<<<" line of jj's markers and appends: jj can
+  // no longer parse the conflict, so the rest of the markers are plain text in the change.
+  const std::string agent =
+      R"(if [ -f shared.txt ]; then sed -i '/^<<<<<<< /d' shared.txt; fi; echo "$FAB_ITEM_ID" >> shared.txt)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 2, refine), requirement_md(2));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  int merged = 0;
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    CHECK((item.state == ItemState::merged || item.state == ItemState::dropped));
+    merged += item.state == ItemState::merged ? 1 : 0;
+  }
+  CHECK(merged >= 1);
+  for (const auto& [path, text] : f.files_on_trunk()) {
+    INFO(path << ":\n" << text);
+    CHECK(marker_lines(text).empty());
+  }
+  // The refusal named the file and the markers.
+  bool refused = false;
+  for (const auto& r : f.journal(line)) {
+    if (r.kind == "transition" && (r.str("to") == "rework" || r.str("to") == "dropped")) {
+      auto fb = r.fields.value("feedback", "");
+      refused = refused || (fb.find("resolve the markers") != std::string::npos && fb.find("shared.txt") != std::string::npos);
+    }
+  }
+  CHECK(refused);
+  check_invariants(f, line);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
