@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -84,6 +85,16 @@ struct Active {
   std::unique_ptr<Job> job;
 };
 
+// A jj workspace the floor keeps for the whole run and hands from item to item (one `jj edit`
+// instead of `jj workspace add` + `forget`). An idle one stays on the last item's change (items'
+// changes are described, so `jj edit` elsewhere never abandons them).
+struct PoolWorkspace {
+  std::string name;  // fab-pool-<n>: recovery forgets it like any fab-* workspace
+  fs::path dir;
+  std::optional<ChangeId> at;
+  bool busy = false;
+};
+
 std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 std::string first_line(const std::string& s) {
   auto nl = s.find('\n');
@@ -150,6 +161,7 @@ class Floor {
       return fail(status.error());
     }
     FAB_TRY(park_all());
+    FAB_TRY(forget_pool());
     clear_stop_request(m_factory);
     return m_report;
   }
@@ -259,9 +271,54 @@ class Floor {
     return item;
   }
 
-  Status release_workspace(const Active& a, const std::string& why) {
-    return repo_for(a.line, {a.item}, why + " (forget workspace)")
-        .forget_workspace(workspace_name(a.item), a.workspace);
+  // The item is done with its workspace: it goes back to the pool (no jj call).
+  Status release_workspace(const Active& a, const std::string&) {
+    for (auto& w : m_pool) {
+      if (w.dir == a.workspace) w.busy = false;
+    }
+    return {};
+  }
+
+  // A pool workspace whose working copy is `change`: the idle one already there, else any idle
+  // one (one `jj edit`), else a new one.
+  Result<fs::path> acquire_workspace(const std::string& line, const std::string& item, const ChangeId& change,
+                                     const std::string& what) {
+    PoolWorkspace* pick = nullptr;
+    for (auto& w : m_pool) {
+      if (!w.busy && w.at == change) pick = &w;
+    }
+    for (auto& w : m_pool) {
+      if (!pick && !w.busy) pick = &w;
+    }
+    if (pick) {
+      FAB_TRY(repo_for(line, {item}, what + " (edit in " + pick->name + ")").edit_in_workspace(pick->dir, change));
+    } else {
+      const auto n = std::to_string(m_pool.size() + 1);
+      PoolWorkspace w{workspace_name("pool-" + n), workspace_dir(m_factory, "pool-" + n), std::nullopt, false};
+      std::error_code ec;
+      if (fs::exists(w.dir, ec)) fs::remove_all(w.dir, ec);
+      FAB_TRY(repo_for(line, {item}, what + " (add workspace)").add_workspace(w.name, w.dir, change));
+      m_pool.push_back(std::move(w));
+      pick = &m_pool.back();
+    }
+    pick->at = change;
+    pick->busy = true;
+    return pick->dir;
+  }
+
+  // Forgets every pool workspace (one jj call) and removes their directories.
+  Status forget_pool() {
+    if (m_pool.empty()) return {};
+    std::vector<std::string> args{"workspace", "forget"};
+    for (const auto& w : m_pool) args.push_back(w.name);
+    FAB_TRY(m_factory.repo().with_cause("fab run: idle (forget workspaces)").run(args));
+    for (const auto& w : m_pool) {
+      std::error_code ec;
+      fs::remove_all(w.dir, ec);
+      if (ec) return fail(fmt::format("cannot remove '{}': {}", w.dir.string(), ec.message()));
+    }
+    m_pool.clear();
+    return {};
   }
 
   nlohmann::json work_request(const Item& item, const Active& a, const fs::path& item_file) const {
@@ -324,7 +381,9 @@ class Floor {
   Status agent_done(Active& a, const Item& item, const JobResult& result) {
     write_attempt_log(m_factory, item, a.attempt, "agent", result.log);
     // Whatever the agent wrote is kept in the item's change, even when it failed or we stop.
-    FAB_TRY_ASSIGN(auto snap, repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace));
+    std::string diff;
+    FAB_TRY_ASSIGN(auto snap,
+                   repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace, &diff));
     if (m_stopping) return {};  // parked at the end of the run
     if (!result.ok) return fail_attempt(a, ItemState::building, result.feedback);
     if (snap.conflict) {
@@ -335,8 +394,9 @@ class Floor {
                           "the working copy still has conflicts with trunk (jj's conflict markers are in these "
                           "files; resolve them):\n" + list);
     }
-    FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
-    if (!marked.empty()) return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
+    if (auto marked = added_conflict_markers(diff); !marked.empty()) {
+      return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
+    }
     FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
     return start_inspection(a, item, Phase::inspect);
   }
@@ -396,44 +456,151 @@ class Floor {
     return {};
   }
 
+  // Items that passed inspection are merged in batches, one batch per trunk: those already in a
+  // line on trunk's head, then (for lines without inspectors, whose result needs no re-inspection)
+  // the rest chained onto each other with one `jj rebase` each; trunk moves once, to the last of the
+  // clean run. The first item that conflicts (or adds conflict markers) ends the batch and is taken
+  // alone: refinery, re-inspection, then its own trunk move. Items after it wait for the next batch.
   Status merge_ready() {
     while (m_merging.empty() && !m_merge_queue.empty()) {
-      auto id = m_merge_queue.front();
-      m_merge_queue.pop_front();
-      Active& a = m_active.at(id);
-      const auto& setup = m_setups.at(a.line);
-      const auto& trunk = setup.blueprint.trunk;
-      FAB_TRY_ASSIGN(auto head, m_factory.repo().bookmark(trunk));
-      FAB_TRY_ASSIGN(auto commit, m_factory.repo().commit(a.change));
-      if (head && commit.parents == std::vector<std::string>{head->commit_id}) {
-        FAB_TRY(merge(a));  // already on trunk's head: what was inspected is what lands
-        continue;
-      }
-      FAB_TRY_ASSIGN(auto conflicted,
-                     repo_for(a.line, {a.item}, "refining (rebase onto " + trunk + ")").rebase({a.change}, trunk));
-      if (!conflicted.empty()) {
-        FAB_TRY_ASSIGN(auto left, refine_conflicts(a, setup));
-        if (!left.empty()) {
-          std::string list;
-          for (const auto& p : left) list += "  " + p + "\n";
-          FAB_TRY(fail_attempt(a, ItemState::refining,
-                               "your change conflicts with trunk and no resolver could settle it. Your working copy "
-                               "is your change rebased onto trunk; these files hold jj's conflict markers, resolve "
-                               "them (keep both sides' intent):\n" + list));
-          continue;
+      const auto trunk = m_setups.at(m_active.at(m_merge_queue.front()).line).blueprint.trunk;
+      std::vector<std::string> batch;
+      std::deque<std::string> rest;
+      for (const auto& id : m_merge_queue) {
+        if (m_setups.at(m_active.at(id).line).blueprint.trunk == trunk) {
+          batch.push_back(id);
+        } else {
+          rest.push_back(id);
         }
       }
-      if (setup.inspectors.empty()) {
-        FAB_TRY(merge(a));
-        continue;
-      }
-      // The rebase changed what the inspectors saw: inspect the result before it lands.
-      FAB_TRY(repo_for(a.line, {a.item}, "refining (update workspace)").update_stale_workspace(a.workspace));
-      FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(id));
-      m_merging = id;
-      FAB_TRY(start_inspection(a, item, Phase::reinspect));
+      m_merge_queue = std::move(rest);
+      FAB_TRY(merge_batch(trunk, batch));
     }
     return {};
+  }
+
+  Status merge_batch(const std::string& trunk, const std::vector<std::string>& batch) {
+    std::vector<ChangeId> ids;
+    for (const auto& id : batch) ids.push_back(m_active.at(id).change);
+    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(fmt::format("bookmarks(exact:{}) | {}", revset_string(trunk),
+                                                                    revset_of(ids))));
+    std::string prev;  // the commit the next item must sit on ("" once unknown: after a rebase)
+    std::string prev_rev = trunk;
+    std::map<std::string, const Commit*> by_change;
+    for (const auto& c : commits) {
+      if (std::find(c.bookmarks.begin(), c.bookmarks.end(), trunk) != c.bookmarks.end()) prev = c.commit_id;
+      by_change[c.change_id.str()] = &c;
+    }
+    if (prev.empty()) return fail(fmt::format("the trunk bookmark '{}' does not exist", trunk));
+    std::vector<std::string> chain;
+    std::set<std::string> rebased;
+    std::size_t next = 0;
+    for (; next < batch.size(); ++next) {
+      Active& a = m_active.at(batch[next]);
+      auto it = by_change.find(a.change.str());
+      if (it == by_change.end()) return fail_internal(fmt::format("change {} is not in the repo", a.change.short_id()));
+      const Commit& c = *it->second;
+      if (!c.conflict && c.parents == std::vector<std::string>{prev}) {
+        chain.push_back(a.item);  // already in place: what was inspected is what lands
+        prev = c.commit_id;
+        prev_rev = a.change.str();
+        continue;
+      }
+      if (!m_setups.at(a.line).inspectors.empty()) break;  // must be re-inspected: taken alone
+      FAB_TRY(repo_for(a.line, {a.item}, fmt::format("refining (rebase onto {})", chain.empty() ? trunk : chain.back()))
+                  .run({"rebase", "-r", a.change.str(), "-o", prev_rev}));
+      chain.push_back(a.item);
+      rebased.insert(a.item);
+      prev.clear();
+      prev_rev = a.change.str();
+    }
+    // The chain's conflicts (one read) and added conflict markers (one read).
+    std::vector<ChangeId> chain_ids;
+    for (const auto& id : chain) chain_ids.push_back(m_active.at(id).change);
+    std::set<std::string> conflicted;
+    if (!rebased.empty()) {
+      FAB_TRY_ASSIGN(auto cs, m_factory.repo().query(fmt::format("({}) & conflicts()", revset_of(chain_ids))));
+      for (const auto& c : cs) conflicted.insert(c.change_id.str());
+    }
+    FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs(chain_ids));
+    std::size_t clean = 0;
+    std::vector<MarkedFile> marked;
+    for (; clean < chain.size(); ++clean) {
+      const auto change = chain_ids[clean].str();
+      if (conflicted.count(change)) break;
+      auto d = diffs.find(change);
+      if (d == diffs.end()) return fail_internal(fmt::format("jj shows no diff for change {}", chain_ids[clean].short_id()));
+      marked = added_conflict_markers(d->second);
+      if (!marked.empty()) break;
+    }
+    // The clean run lands with one trunk move.
+    if (clean > 0) {
+      std::vector<std::string> landed(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(clean));
+      const Active& last = m_active.at(landed.back());
+      FAB_TRY(repo_for(last.line, landed, "refining -> merged").set_bookmark(trunk, last.change.str()));
+      for (const auto& id : landed) {
+        Active& a = m_active.at(id);
+        FAB_TRY(move(a, ItemState::refining, ItemState::merged,
+                     landed.size() == 1 ? fmt::format("{} moved to its change", trunk)
+                                        : fmt::format("{} moved to {} ({} items at once)", trunk, last.item, landed.size())));
+        ++m_report.merged;
+        FAB_TRY(release_workspace(a, "merged"));
+        m_active.erase(id);
+      }
+    }
+    // The item that ended the batch, if any, is taken alone; the ones after it wait.
+    std::vector<std::string> waiting;
+    if (clean < chain.size()) {
+      const auto stop_id = chain[clean];
+      waiting.assign(chain.begin() + static_cast<std::ptrdiff_t>(clean) + 1, chain.end());
+      waiting.insert(waiting.end(), batch.begin() + static_cast<std::ptrdiff_t>(next), batch.end());
+      for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) m_merge_queue.push_front(*it);
+      Active& a = m_active.at(stop_id);
+      if (!marked.empty()) {
+        return fail_attempt(a, ItemState::refining,
+                            "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+      }
+      return merge_one(a);
+    }
+    if (next < batch.size()) {
+      waiting.assign(batch.begin() + static_cast<std::ptrdiff_t>(next) + 1, batch.end());
+      for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) m_merge_queue.push_front(*it);
+      return merge_one(m_active.at(batch[next]));
+    }
+    return {};
+  }
+
+  // One item, alone: onto trunk's head, conflicts to the refinery, re-inspection when the tree
+  // changed, then its own trunk move.
+  Status merge_one(Active& a) {
+    const auto& setup = m_setups.at(a.line);
+    const auto& trunk = setup.blueprint.trunk;
+    FAB_TRY_ASSIGN(auto head, m_factory.repo().bookmark(trunk));
+    FAB_TRY_ASSIGN(auto commit, m_factory.repo().commit(a.change));
+    const bool in_place = head && commit.parents == std::vector<std::string>{head->commit_id};
+    if (in_place && !commit.conflict) return merge(a);  // what was inspected is what lands
+    bool conflicted = commit.conflict;
+    if (!in_place) {
+      FAB_TRY_ASSIGN(auto c, repo_for(a.line, {a.item}, "refining (rebase onto " + trunk + ")").rebase({a.change}, trunk));
+      conflicted = !c.empty();
+    }
+    if (conflicted) {
+      FAB_TRY_ASSIGN(auto left, refine_conflicts(a, setup));
+      if (!left.empty()) {
+        std::string list;
+        for (const auto& p : left) list += "  " + p + "\n";
+        return fail_attempt(a, ItemState::refining,
+                            "your change conflicts with trunk and no resolver could settle it. Your working copy "
+                            "is your change rebased onto trunk; these files hold jj's conflict markers, resolve "
+                            "them (keep both sides' intent):\n" + list);
+      }
+    }
+    if (setup.inspectors.empty()) return merge(a);
+    // The rebase changed what the inspectors saw: inspect the result before it lands.
+    FAB_TRY(repo_for(a.line, {a.item}, "refining (update workspace)").update_stale_workspace(a.workspace));
+    FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
+    m_merging = a.item;
+    return start_inspection(a, item, Phase::reinspect);
   }
 
   // Runs the refinery plugins on each conflicted file; returns the paths still conflicted.
@@ -541,16 +708,30 @@ class Floor {
 
   Status start_items(const LineSetup& setup, const std::string& line, const std::vector<Item>& items) {
     const auto& trunk = setup.blueprint.trunk;
-    FAB_TRY_ASSIGN(auto head, m_factory.repo().bookmark(trunk));
+    // Trunk's head and the items' commits in one read.
     std::string set;
     for (const auto& i : items) set += (set.empty() ? "" : "|") + i.change_id;
-    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(set));
-    // One rebase for every item not already on trunk's head (grouped by the state it starts from).
-    std::map<ItemState, std::pair<std::vector<ChangeId>, std::vector<std::string>>> to_rebase;
+    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(fmt::format("bookmarks(exact:{}) | {}", revset_string(trunk), set)));
+    std::string head;
+    std::set<std::string> item_commits;
     for (const auto& c : commits) {
-      if (head && c.parents == std::vector<std::string>{head->commit_id}) continue;
+      if (std::find(c.bookmarks.begin(), c.bookmarks.end(), trunk) != c.bookmarks.end()) head = c.commit_id;
+      item_commits.insert(c.commit_id);
+    }
+    // One rebase for every item not already on trunk's head (grouped by the state it starts from).
+    // An item sitting on another of these items (a merge chain a crash cut short) is rebased on its
+    // own: a multi-revision `jj rebase -r` would keep it on the other.
+    std::map<ItemState, std::pair<std::vector<ChangeId>, std::vector<std::string>>> to_rebase;
+    std::vector<std::pair<ChangeId, const Item*>> alone;
+    for (const auto& c : commits) {
+      if (c.parents == std::vector<std::string>{head}) continue;
       for (const auto& i : items) {
-        if (i.change_id == c.change_id.str()) {
+        if (i.change_id != c.change_id.str()) continue;
+        bool on_item = false;
+        for (const auto& p : c.parents) on_item = on_item || item_commits.count(p) > 0;
+        if (on_item) {
+          alone.emplace_back(c.change_id, &i);
+        } else {
           to_rebase[i.state].first.push_back(c.change_id);
           to_rebase[i.state].second.push_back(i.id);
         }
@@ -560,13 +741,15 @@ class Floor {
       FAB_TRY(repo_for(line, group.second, fmt::format("{} -> building (rebase onto {})", to_string(from), trunk))
                   .rebase(group.first, trunk));
     }
+    for (const auto& [change, i] : alone) {
+      FAB_TRY(repo_for(line, {i->id}, fmt::format("{} -> building (rebase onto {})", to_string(i->state), trunk))
+                  .rebase({change}, trunk));
+    }
     for (const auto& item : items) {
       FAB_TRY_ASSIGN(auto change, ChangeId::parse(item.change_id));
-      Active a{line, item.id, change, item.attempts + 1, Phase::agent, workspace_dir(m_factory, item.id), nullptr};
       const std::string what = fmt::format("{} -> building", to_string(item.state));
-      std::error_code ec;
-      if (fs::exists(a.workspace, ec)) fs::remove_all(a.workspace, ec);
-      FAB_TRY(repo_for(line, {item.id}, what + " (add workspace)").add_workspace(workspace_name(item.id), a.workspace, change));
+      FAB_TRY_ASSIGN(auto dir, acquire_workspace(line, item.id, change, what));
+      Active a{line, item.id, change, item.attempts + 1, Phase::agent, dir, nullptr};
       const auto feedback = item.extra.value("feedback", std::string{});
       FAB_TRY_ASSIGN(auto file, write_item_file(m_factory, item, a.attempt, feedback));
       FAB_TRY_ASSIGN(auto moved, move(a, item.state, ItemState::building, fmt::format("attempt {}", a.attempt),
@@ -609,6 +792,7 @@ class Floor {
   RunReport m_report;
   std::map<std::string, LineSetup> m_setups;
   std::map<std::string, Active> m_active;  // by item id
+  std::vector<PoolWorkspace> m_pool;
   std::deque<std::string> m_merge_queue;   // items in refining, waiting for their turn
   std::string m_merging;                   // the item whose re-inspection holds the merge turn
   bool m_stopping = false;

@@ -3,11 +3,14 @@
 // every state write, one at a time; agents and inspectors run on worker threads, each call in its
 // own child process (plugins/host/plugin_call.h). Each tick it:
 //   1. collects finished agent / inspector calls (snapshot the workspace, then the transition);
-//   2. merges passing items one at a time: rebase onto trunk, settle conflicts with the
-//      blueprint's refinery plugins, re-inspect if the rebase changed anything, move trunk;
-//   3. starts ready items (queued or rework, dependencies merged) up to the slot limit: one
-//      `jj rebase` for the batch onto trunk, then a workspace `fab-<item>` per item with the
-//      item's change as its working copy.
+//   2. merges passing items in batches: those already on trunk's head and (lines without
+//      inspectors) the rest chained onto each other, then one trunk move for the batch; an item
+//      that conflicts is taken alone: refinery plugins, re-inspection if the rebase changed
+//      anything, its own trunk move. A change that adds conflict markers never lands;
+//   3. drops queued items behind a dropped dependency, then starts ready items (queued or
+//      rework, dependencies merged) up to the slot limit: one `jj rebase` for the batch onto
+//      trunk, then one `jj edit` per item in an idle workspace of the floor's pool (`fab-pool-<n>`,
+//      added when none is idle, all forgotten when the run ends).
 // Order of writes: the jj mutation first, the state second, so recovery (engine/recovery.h) can
 // always finish or undo a step a crash interrupted. Every transition records the jj operation id in
 // its journal record ("op") and every jj mutation names its item and transition as its cause.

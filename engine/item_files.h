@@ -1,6 +1,7 @@
 #pragma once
-// Where a work item's things live while the floor builds it: its jj workspace
-// (`.factory/workspaces/<item>`, workspace name `fab-<item>`) and its per-attempt files under
+// Where a work item's things live while the floor builds it: a jj workspace of the floor's pool
+// (`.factory/workspaces/pool-<n>`, workspace name `fab-pool-<n>`; workspace_dir(factory, "pool-<n>"))
+// and its per-attempt files under
 // `lines/<line>/items/<item>/`: attempt-N.md (what the agent is given: FAB_ITEM_FILE),
 // attempt-N.agent.txt (the agent's transcript), attempt-N.inspect.txt (inspector output).
 #include <filesystem>

@@ -82,8 +82,11 @@ Status repair_workspaces(Factory& factory, std::vector<Repair>& repairs) {
     std::string item;
     if (!is_fab_workspace(ws.name, &item)) continue;
     Repo repo = factory.repo().with_cause(fmt::format("fab recover: forget workspace {}", ws.name));
+    // (Items' changes are described, so forgetting a workspace whose working copy is one never
+    // abandons it: whatever the last snapshot recorded stays in the change.)
     FAB_TRY(repo.forget_workspace(ws.name, workspace_dir(factory, item)));
-    repairs.push_back({"", item, fmt::format("forgot workspace {} (no run owns it)", ws.name)});
+    const bool pooled = item.rfind("pool-", 0) == 0;
+    repairs.push_back({"", pooled ? "" : item, fmt::format("forgot workspace {} (no run owns it)", ws.name)});
   }
   std::error_code ec;
   for (fs::directory_iterator it(factory.workspaces_dir(), ec), end; !ec && it != end; it.increment(ec)) {

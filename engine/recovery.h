@@ -5,7 +5,9 @@
 //     the state write did not);
 //   - an item in building / inspecting / refining -> queued, its interrupted attempt not counted;
 //   - a merged item trunk does not contain -> queued (trunk was moved back under it);
-//   - every workspace named fab-* (no run owns one when this runs) -> forgotten, directory removed;
+//   - every workspace named fab-* (the floor's pool, fab-pool-<n>, or an older fab-<item>; no run
+//     owns one when this runs) -> forgotten, directory removed (the item change it was on keeps
+//     what its last snapshot recorded; the interrupted attempt is redone);
 //     stray directories under .factory/workspaces/ -> removed.
 // Both functions expect the caller to hold the run lock (engine/run_control.h).
 #include <string>

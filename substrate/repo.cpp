@@ -497,11 +497,22 @@ Status Repo::forget_workspace(const std::string& name, const fs::path& dir) cons
 }
 
 Status Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
-  return run({"edit", id.str()}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
+  return run({"edit", id.str()}, {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true"}})
+      .map([](auto&&) {});
 }
 
-Result<Commit> Repo::snapshot_workspace(const fs::path& dir) const {
-  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", "@", "-T", kCommitTemplate}, {.repo = dir, .snapshot = true}));
+Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {
+  std::string tmpl = kCommitTemplate;
+  if (git_diff) tmpl += R"( ++ self.diff().git() ++ "\x1e\n")";
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", "@", "-T", tmpl}, {.repo = dir, .snapshot = true}));
+  if (git_diff) {
+    // The commit JSON is the first line; the diff follows up to the "\x1e" line.
+    const auto nl = o.out.find('\n');
+    const auto end = o.out.rfind("\x1e\n");
+    if (nl == std::string::npos || end == std::string::npos || end < nl) return fail_internal("snapshot: cannot read jj's diff");
+    *git_diff = o.out.substr(nl + 1, end - nl - 1);
+    o.out.resize(nl + 1);
+  }
   FAB_TRY_ASSIGN(auto commits, parse_commits(o.out));
   if (commits.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
   return commits.front();

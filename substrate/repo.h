@@ -64,10 +64,13 @@ class Repo {
   Status add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
-  // Makes `id` the working copy of the workspace in `dir` (one operation).
+  // Makes `id` the working copy of the workspace in `dir` (one operation). A stale workspace (its
+  // working-copy commit was rewritten from elsewhere) is brought up to date first; edits made in it
+  // since its last snapshot are not kept.
   Status edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
-  // Snapshots the workspace's files into its working-copy change and returns that change.
-  Result<Commit> snapshot_workspace(const std::filesystem::path& dir) const;
+  // Snapshots the workspace's files into its working-copy change and returns that change; with
+  // `git_diff`, also that change's diff against its parent (as git_diffs gives it), in the same call.
+  Result<Commit> snapshot_workspace(const std::filesystem::path& dir, std::string* git_diff = nullptr) const;
   // Brings a stale workspace up to date; unsnapshotted edits are kept (jj saves them if needed).
   Status update_stale_workspace(const std::filesystem::path& dir) const;
 

@@ -64,9 +64,10 @@ TEST_CASE("a line of five items merges onto a straight trunk, each change once",
       REQUIRE(j.contains("op"));
       REQUIRE(j.contains("description"));
       if (j["transition"] == "refining -> merged") {
-        ++merges;
+        // One trunk move per batch: items that passed in the same tick land together.
+        merges += static_cast<int>(j["items"].size());
         CHECK(j["line"] == line);
-        CHECK(j["items"].size() == 1);
+        CHECK(j["items"].size() >= 1);
         CHECK(j["fab"] == true);
       }
       if (j["fab"] == false) {

@@ -332,3 +332,36 @@ TEST_CASE("asking for the sides of a file that is not conflicted is an error", "
   REQUIRE(paths);
   CHECK(paths->empty());
 }
+
+TEST_CASE("a workspace is reused for another change, even when stale, without touching the first",
+          "[substrate][workspaces]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
+  auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
+  auto ids = repo.create_changes(base.str(), {"first", "second"});
+  REQUIRE(ids);
+  auto ws = dir / "pool";
+  REQUIRE(repo.add_workspace("pool", ws, (*ids)[0]));
+  write_file(ws / "one.txt", "one\n");
+  std::string diff;
+  auto snap = repo.snapshot_workspace(ws, &diff);
+  REQUIRE(snap);
+  CHECK(snap->change_id == (*ids)[0]);
+  CHECK(diff.find("diff --git a/one.txt b/one.txt") != std::string::npos);
+  CHECK(diff.find("+one\n") != std::string::npos);
+  REQUIRE(repo.rebase({(*ids)[0]}, other.str()));  // the workspace is stale now
+  REQUIRE(repo.edit_in_workspace(ws, (*ids)[1]));
+  CHECK_FALSE(std::filesystem::exists(ws / "one.txt"));
+  write_file(ws / "two.txt", "two\n");
+  auto second = repo.snapshot_workspace(ws);
+  REQUIRE(second);
+  CHECK(second->change_id == (*ids)[1]);
+  // The first change (described) was not abandoned and kept its content.
+  auto first = repo.commit((*ids)[0]);
+  REQUIRE(first);
+  CHECK(first->description == "first\n");
+  auto files = repo.run({"file", "list", "-r", (*ids)[0].str()});
+  REQUIRE(files);
+  CHECK(files->out == "a.txt\nb.txt\none.txt\n");
+}
