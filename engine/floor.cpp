@@ -83,6 +83,7 @@ struct Active {
   Phase phase = Phase::agent;
   fs::path workspace;
   std::unique_ptr<Job> job;
+  std::string checked_commit;  // the commit whose diff was found free of conflict markers
 };
 
 // A jj workspace the floor keeps for the whole run and hands from item to item (one `jj edit`
@@ -397,6 +398,7 @@ class Floor {
     if (auto marked = added_conflict_markers(diff); !marked.empty()) {
       return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
     }
+    a.checked_commit = snap.commit_id;  // same commit, same diff: no need to read it again
     FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
     return start_inspection(a, item, Phase::inspect);
   }
@@ -442,11 +444,16 @@ class Floor {
     return added_conflict_markers(it->second);
   }
 
-  Status merge(Active& a) {
+  // Moves trunk to the item's change (after checking it adds no conflict markers, unless its current
+  // commit `commit_id` is the one already checked).
+  Status merge(Active& a, const std::string& commit_id = {}) {
     const auto& trunk = m_setups.at(a.line).blueprint.trunk;
-    FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
-    if (!marked.empty()) {
-      return fail_attempt(a, ItemState::refining, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+    if (commit_id.empty() || commit_id != a.checked_commit) {
+      FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
+      if (!marked.empty()) {
+        return fail_attempt(a, ItemState::refining,
+                            "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+      }
     }
     FAB_TRY(repo_for(a.line, {a.item}, "refining -> merged").set_bookmark(trunk, a.change.str()));
     FAB_TRY(move(a, ItemState::refining, ItemState::merged, fmt::format("{} moved to its change", trunk)));
@@ -522,14 +529,20 @@ class Floor {
       FAB_TRY_ASSIGN(auto cs, m_factory.repo().query(fmt::format("({}) & conflicts()", revset_of(chain_ids))));
       for (const auto& c : cs) conflicted.insert(c.change_id.str());
     }
-    FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs(chain_ids));
+    std::vector<ChangeId> unchecked;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const Active& a = m_active.at(chain[i]);
+      auto it = by_change.find(a.change.str());
+      if (rebased.count(chain[i]) || it->second->commit_id != a.checked_commit) unchecked.push_back(a.change);
+    }
+    FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs(unchecked));
     std::size_t clean = 0;
     std::vector<MarkedFile> marked;
     for (; clean < chain.size(); ++clean) {
       const auto change = chain_ids[clean].str();
       if (conflicted.count(change)) break;
       auto d = diffs.find(change);
-      if (d == diffs.end()) return fail_internal(fmt::format("jj shows no diff for change {}", chain_ids[clean].short_id()));
+      if (d == diffs.end()) continue;  // not rewritten since its diff was checked
       marked = added_conflict_markers(d->second);
       if (!marked.empty()) break;
     }
@@ -578,7 +591,7 @@ class Floor {
     FAB_TRY_ASSIGN(auto head, m_factory.repo().bookmark(trunk));
     FAB_TRY_ASSIGN(auto commit, m_factory.repo().commit(a.change));
     const bool in_place = head && commit.parents == std::vector<std::string>{head->commit_id};
-    if (in_place && !commit.conflict) return merge(a);  // what was inspected is what lands
+    if (in_place && !commit.conflict) return merge(a, commit.commit_id);  // what was inspected is what lands
     bool conflicted = commit.conflict;
     if (!in_place) {
       FAB_TRY_ASSIGN(auto c, repo_for(a.line, {a.item}, "refining (rebase onto " + trunk + ")").rebase({a.change}, trunk));
@@ -737,9 +750,18 @@ class Floor {
         }
       }
     }
+    // (Conflicts are not looked at here: the agent's working copy shows them and the snapshot after
+    // it finishes reports any left.)
     for (const auto& [from, group] : to_rebase) {
+      std::vector<std::string> args{"rebase"};
+      for (const auto& c : group.first) {
+        args.push_back("-r");
+        args.push_back(c.str());
+      }
+      args.push_back("-o");
+      args.push_back(trunk);
       FAB_TRY(repo_for(line, group.second, fmt::format("{} -> building (rebase onto {})", to_string(from), trunk))
-                  .rebase(group.first, trunk));
+                  .run(args));
     }
     for (const auto& [change, i] : alone) {
       FAB_TRY(repo_for(line, {i->id}, fmt::format("{} -> building (rebase onto {})", to_string(i->state), trunk))
