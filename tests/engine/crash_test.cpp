@@ -10,7 +10,11 @@
 using namespace fab;
 using namespace fab::test;
 
-TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine][crash][slow]") {
+namespace {
+
+// Kills `fab run` `kill_count` times at random instants on lines with `slots` slots (with an
+// inspector, or none: then passing items are merged in chained batches), then checks the outcome.
+void kill_and_check(const std::string& inspect, int slots, int kill_count) {
   std::uint32_t seed = 20251121;
   if (const char* s = std::getenv("FAB_CRASH_SEED")) seed = static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
   INFO("seed " << seed << " (set FAB_CRASH_SEED to replay)");
@@ -19,11 +23,10 @@ TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine
 
   FactoryFixture f;
   const std::string agent = R"(sleep 0.1; mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
-  const std::string inspect = R"(test -s "items/$FAB_ITEM_ID.txt")";
-  std::vector<std::string> lines{f.stamp(blueprint_yaml(agent, inspect, 2, 3), requirement_md(20))};
+  std::vector<std::string> lines{f.stamp(blueprint_yaml(agent, inspect, slots, 3), requirement_md(20))};
 
   int kills = 0, finished_runs = 0;
-  const int kKills = 50;
+  const int kKills = kill_count;
   while (kills < kKills) {
     const int ms = delay_ms(rng);
     auto run = f.fab({"-q", "run", "--until-idle"}, std::chrono::milliseconds(ms), 9);
@@ -34,7 +37,7 @@ TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine
       REQUIRE(run.ok());
       ++finished_runs;
       // Everything merged before we were done killing: give the floor more work.
-      if (lines.size() < 4) lines.push_back(f.stamp(blueprint_yaml(agent, inspect, 2, 3), requirement_md(10)));
+      if (lines.size() < 4) lines.push_back(f.stamp(blueprint_yaml(agent, inspect, slots, 3), requirement_md(10)));
     }
     for (const auto& line : lines) check_invariants(f, line);
   }
@@ -64,4 +67,15 @@ TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine
   }
   CHECK(recovery_noted);
   WARN("kills: " << kills << ", runs that finished on their own: " << finished_runs << ", items: " << items);
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at random instants: every item merges exactly once", "[engine][crash][slow]") {
+  kill_and_check(R"(test -s "items/$FAB_ITEM_ID.txt")", 2, 50);
+}
+
+TEST_CASE("kill -9 during batched merges (no inspectors, 4 slots): every item merges exactly once",
+          "[engine][crash][slow]") {
+  kill_and_check("", 4, 30);
 }
