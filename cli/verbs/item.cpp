@@ -18,7 +18,7 @@ Verb make_item_verb() {
             show->add_option("ID", *id, "Item id, change id, or a unique prefix of either")->required();
             show->add_flag("--json", *json, "The item plus its history as JSON");
             return [json, id]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto item, factory.store().find_item(*id));
               FAB_TRY_ASSIGN(auto journal, factory.store().journal(item.line));
               std::vector<JournalRecord> history;

@@ -21,7 +21,7 @@ Verb make_line_verb() {
             show->add_option("ID", *id, "The line's id")->required();
             show->add_flag("--json", *json, "The line and its items as JSON");
             return [list, json, id]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               if (list->parsed()) {
                 FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
                 if (*json) {

@@ -20,7 +20,7 @@ Verb make_oplog_verb() {
             app.add_flag("--json", args->json, "One JSON object per operation (JSON Lines)");
             app.add_option("-n,--limit", args->limit, "Only the newest N operations");
             return [args, &global]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto entries, engine::annotated_oplog(factory, args->limit));
               for (const auto& e : entries) {
                 auto text = args->json ? engine::to_json(e).dump() : engine::format_oplog_line(e);

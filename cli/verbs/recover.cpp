@@ -16,7 +16,7 @@ Verb make_recover_verb() {
             auto to = std::make_shared<std::string>();
             app.add_option("--to", *to, "Restore the repo to this operation (see `fab oplog`) and roll items back");
             return [to, &global]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto lock, engine::take_run_lock(factory, "recover"));
               auto repairs = to->empty() ? engine::repair_after_crash(factory)
                                          : engine::recover_to_operation(factory, *to);

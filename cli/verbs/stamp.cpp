@@ -21,7 +21,7 @@ Verb make_stamp_verb() {
             app.add_flag("--json", o->json, "Print the line as JSON");
             app.add_flag("--dry-run", o->dry_run, "Validate and print the plan; change nothing");
             return [o, &global]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto result, stamp(factory, o->blueprint, o->requirement, o->dry_run));
               if (o->json) {
                 std::puts(to_json(result).dump().c_str());

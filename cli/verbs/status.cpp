@@ -21,7 +21,7 @@ Verb make_status_verb() {
             auto json = std::make_shared<bool>(false);
             app.add_flag("--json", *json, "One JSON object per line (JSON Lines)");
             return [json]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(std::filesystem::current_path()));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
               if (*json) {
                 std::string out;

@@ -18,7 +18,7 @@ Verb make_stop_verb() {
             auto wait = std::make_shared<bool>(false);
             app.add_flag("--wait", *wait, "Wait until it has stopped");
             return [wait, &global]() -> Status {
-              FAB_TRY_ASSIGN(auto factory, Factory::open(global.directory.empty() ? "." : global.directory));
+              FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto holder, engine::request_stop(factory));
               if (holder.pid == 0 && holder.since.empty()) {
                 std::printf("no fab run is active\n");

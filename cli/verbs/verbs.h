@@ -1,8 +1,15 @@
 #pragma once
 // One make_*_verb() per file in this folder.
+#include <filesystem>
+
 #include "cli/verb.h"
+#include "workgraph/factory.h"
 
 namespace fab::cli {
+
+// The factory containing the current directory (fab_main has already applied -C).
+inline Result<Factory> open_current_factory() { return Factory::open(std::filesystem::current_path()); }
+
 Verb make_version_verb();
 Verb make_init_verb();
 Verb make_blueprint_verb();

@@ -218,3 +218,22 @@ TEST_CASE("two fab stamp at once both land intact", "[cli][stamp][concurrency]")
   CHECK(n == 2);
   for (const auto& c : changes) CHECK(jj_read(root, {"log", "--no-graph", "-r", c, "-T", "change_id"}) == c);
 }
+
+TEST_CASE("a relative -C directory is applied once for every verb", "[cli][errors]") {
+  TempDir dir;
+  auto root = make_factory(dir);  // dir/repo
+  write_file(dir / "req.md", requirement(2));
+  // Paths given after -C are relative to the new directory, as with git -C.
+  auto stamped = run_fab(dir.path(), {"-C", "repo", "stamp", "../bp.yaml", "../req.md"});
+  INFO(stamped.err);
+  REQUIRE(stamped.exit_code == 0);
+  for (auto verb : {std::vector<std::string>{"status"}, {"oplog", "--limit", "3"}, {"recover"},
+                    {"run", "--until-idle"}}) {
+    verb.insert(verb.begin(), {"-C", "repo"});
+    auto r = run_fab(dir.path(), verb);
+    INFO(verb[2] << ": " << r.err);
+    CHECK(r.exit_code == 0);
+  }
+  auto status = run_fab(dir.path(), {"-C", "repo", "status", "--json"});
+  CHECK(nlohmann::json::parse(status.out).at("counts").at("merged") == 2);
+}
