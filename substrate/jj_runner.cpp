@@ -85,7 +85,7 @@ Error jj_failure(const std::vector<std::string>& args, const JjOutput& o) {
 
 }  // namespace
 
-std::string toml_string(std::string_view s) {
+std::string quoted_string(std::string_view s, OtherControls others) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
@@ -95,10 +95,10 @@ std::string toml_string(std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
+        if (static_cast<unsigned char>(c) >= 0x20) {
           out += c;
+        } else if (others == OtherControls::unicode_escape) {
+          out += fmt::format("\\u{:04x}", c);
         }
     }
   }

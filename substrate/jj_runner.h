@@ -58,7 +58,13 @@ class JjRunner {
   JjIdentity m_identity;
 };
 
-// Quotes a string as a TOML basic string, for --config values.
-std::string toml_string(std::string_view s);
+// What quoted_string does with control characters other than \n, \t and \r.
+enum class OtherControls { unicode_escape, drop };
+// "..." with \" \\ \n \t \r escaped: the syntax TOML basic strings and jj's template string
+// literals share. TOML also takes \uXXXX for other control characters; jj's literals do not, so
+// for them those are dropped.
+std::string quoted_string(std::string_view s, OtherControls others);
+// A TOML basic string, for --config values.
+inline std::string toml_string(std::string_view s) { return quoted_string(s, OtherControls::unicode_escape); }
 
 }  // namespace fab

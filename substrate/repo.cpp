@@ -238,21 +238,7 @@ namespace {
 const std::string kFullSummary = "templates.commit_summary=" + toml_string(R"(commit_id ++ " " ++ change_id)");
 
 // A jj template string literal.
-std::string template_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20) out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string template_string(std::string_view s) { return quoted_string(s, OtherControls::drop); }
 
 struct NewCommit {
   std::string commit_id;
