@@ -73,7 +73,11 @@ struct LineSetup {
   std::vector<PluginStep> refiners;
 };
 
-enum class Phase { agent, inspect, await_merge, reinspect };
+// agent: the agent is running. snapshot_pending: it finished (line without inspectors) and its
+// workspace's files are not snapshotted yet; the next `jj edit` there does it, or one snapshot call
+// the same tick. inspect / reinspect: inspectors running (before / after the rebase onto trunk).
+// await_merge: in the merge queue.
+enum class Phase { agent, snapshot_pending, inspect, await_merge, reinspect };
 
 struct Active {
   std::string line;
@@ -84,6 +88,9 @@ struct Active {
   fs::path workspace;
   std::unique_ptr<Job> job;
   std::string checked_commit;  // the commit whose diff was found free of conflict markers
+  std::string inspected;       // the commit the inspectors are looking at (restored after them)
+  JobResult agent_result;      // held while the snapshot is pending
+  int trunk_moves_at_start = -1;  // Floor::m_trunk_moves[trunk] when it was rebased onto trunk's head
 };
 
 // A jj workspace the floor keeps for the whole run and hands from item to item (one `jj edit`
@@ -188,9 +195,15 @@ class Floor {
           m_killed = true;
         }
       } else {
-        FAB_TRY(merge_ready());
+        // Starting first lets each new item's `jj edit` snapshot the finished item that held its
+        // workspace (one jj call for both), and new agents run while the finished items merge.
         FAB_TRY(start_ready());
-        if (m_options.until_idle && m_active.empty()) return {};
+        FAB_TRY(settle_finished());
+        FAB_TRY(merge_ready());
+        if (m_options.until_idle && m_active.empty()) {
+          FAB_TRY(start_ready());  // what this tick's merges made ready
+          if (m_active.empty()) return {};
+        }
       }
       std::unique_lock lock(m_mutex);
       m_wake.wait_for(lock, m_options.tick, [this] { return m_finished > 0; });
@@ -280,19 +293,33 @@ class Floor {
     return {};
   }
 
-  // A pool workspace whose working copy is `change`: the idle one already there, else any idle
-  // one (one `jj edit`), else a new one.
+  // A pool workspace whose working copy is `change`: the idle one already there; else one holding a
+  // finished item's unsnapshotted work (the `jj edit` snapshots it first: one jj call for both);
+  // else any idle one (one `jj edit`); else a new one.
   Result<fs::path> acquire_workspace(const std::string& line, const std::string& item, const ChangeId& change,
                                      const std::string& what) {
     PoolWorkspace* pick = nullptr;
+    Active* folded = nullptr;  // the finished item whose snapshot this edit makes
     for (auto& w : m_pool) {
       if (!w.busy && w.at == change) pick = &w;
+    }
+    for (const auto& id : m_pending) {
+      Active& p = m_active.at(id);
+      for (auto& w : m_pool) {
+        if (!pick && !p.workspace.empty() && w.dir == p.workspace) {
+          pick = &w;
+          folded = &p;
+        }
+      }
     }
     for (auto& w : m_pool) {
       if (!pick && !w.busy) pick = &w;
     }
     if (pick) {
-      FAB_TRY(repo_for(line, {item}, what + " (edit in " + pick->name + ")").edit_in_workspace(pick->dir, change));
+      const auto detail = folded ? fmt::format(" (edit in {}, snapshotting {})", pick->name, folded->item)
+                                 : " (edit in " + pick->name + ")";
+      FAB_TRY(repo_for(line, {item}, what + detail).edit_in_workspace(pick->dir, change));
+      if (folded) folded->workspace.clear();  // its work is in its change now; the workspace is this item's
     } else {
       const auto n = std::to_string(m_pool.size() + 1);
       PoolWorkspace w{workspace_name("pool-" + n), workspace_dir(m_factory, "pool-" + n), std::nullopt, false};
@@ -370,18 +397,28 @@ class Floor {
       a.job.reset();
       FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(id));
       switch (a.phase) {
-        case Phase::agent: FAB_TRY(agent_done(a, item, result)); break;
+        case Phase::agent: FAB_TRY(agent_done(a, item, std::move(result))); break;
         case Phase::inspect: FAB_TRY(inspect_done(a, item, result)); break;
         case Phase::reinspect: FAB_TRY(reinspect_done(a, item, result)); break;
+        case Phase::snapshot_pending:
         case Phase::await_merge: break;
       }
     }
     return {};
   }
 
-  Status agent_done(Active& a, const Item& item, const JobResult& result) {
+  Status agent_done(Active& a, const Item& item, JobResult result) {
     write_attempt_log(m_factory, item, a.attempt, "agent", result.log);
-    // Whatever the agent wrote is kept in the item's change, even when it failed or we stop.
+    // Whatever the agent wrote is kept in the item's change, even when it failed or we stop. On a
+    // line without inspectors nothing else runs in the workspace, so the snapshot can wait for the
+    // next `jj edit` there (start_ready) or settle_finished, later this tick; the conflict and
+    // marker checks then happen on the rebased result, before trunk moves (merge_batch).
+    if (m_setups.at(a.line).inspectors.empty() && !m_stopping) {
+      a.phase = Phase::snapshot_pending;
+      a.agent_result = std::move(result);
+      m_pending.push_back(a.item);
+      return {};
+    }
     std::string diff;
     FAB_TRY_ASSIGN(auto snap,
                    repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace, &diff));
@@ -399,8 +436,34 @@ class Floor {
       return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
     }
     a.checked_commit = snap.commit_id;  // same commit, same diff: no need to read it again
+    a.inspected = snap.commit_id;
     FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
     return start_inspection(a, item, Phase::inspect);
+  }
+
+  // The finished agents whose snapshot is pending: snapshot those no `jj edit` took care of (one
+  // call each), then on to inspection (none on these lines) and the merge queue, or rework.
+  Status settle_finished() {
+    auto pending = std::move(m_pending);
+    m_pending.clear();
+    for (const auto& id : pending) {
+      Active& a = m_active.at(id);
+      if (!a.workspace.empty()) {
+        FAB_TRY(repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace));
+        FAB_TRY(release_workspace(a, "snapshot"));
+        a.workspace.clear();
+      }
+      a.phase = Phase::agent;
+      const JobResult result = std::move(a.agent_result);
+      if (!result.ok) {
+        FAB_TRY(fail_attempt(a, ItemState::building, result.feedback));
+        continue;
+      }
+      FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
+      FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
+      FAB_TRY(start_inspection(a, item, Phase::inspect));
+    }
+    return {};
   }
 
   Status start_inspection(Active& a, const Item& item, Phase phase) {
@@ -416,9 +479,18 @@ class Floor {
     return {};
   }
 
+  // Inspectors run in the item's workspace and may leave files there (build output). They must not
+  // end up in the item's change (the next jj command there would snapshot them): put the workspace
+  // back to the commit that was inspected.
+  Status restore_after_inspection(Active& a) {
+    if (a.workspace.empty() || a.inspected.empty() || m_setups.at(a.line).inspectors.empty()) return {};
+    return repo_for(a.line, {a.item}, "inspected (drop what the inspectors wrote)").restore_workspace(a.workspace, a.inspected);
+  }
+
   Status inspect_done(Active& a, const Item& item, const JobResult& result) {
     if (!result.log.empty()) write_attempt_log(m_factory, item, a.attempt, "inspect", result.log);
     if (m_stopping) return {};
+    FAB_TRY(restore_after_inspection(a));
     if (!result.ok) return fail_attempt(a, ItemState::inspecting, result.feedback);
     FAB_TRY(move(a, ItemState::inspecting, ItemState::refining, "inspections passed"));
     a.phase = Phase::await_merge;
@@ -430,6 +502,7 @@ class Floor {
     if (!result.log.empty()) write_attempt_log(m_factory, item, a.attempt, "inspect", result.log);
     m_merging.clear();
     if (m_stopping) return {};
+    FAB_TRY(restore_after_inspection(a));
     if (!result.ok) return fail_attempt(a, ItemState::refining, "after rebasing onto trunk, " + result.feedback);
     return merge(a);
   }
@@ -456,6 +529,7 @@ class Floor {
       }
     }
     FAB_TRY(repo_for(a.line, {a.item}, "refining -> merged").set_bookmark(trunk, a.change.str()));
+    ++m_trunk_moves[trunk];
     FAB_TRY(move(a, ItemState::refining, ItemState::merged, fmt::format("{} moved to its change", trunk)));
     ++m_report.merged;
     FAB_TRY(release_workspace(a, "merged"));
@@ -463,11 +537,14 @@ class Floor {
     return {};
   }
 
-  // Items that passed inspection are merged in batches, one batch per trunk: those already in a
-  // line on trunk's head, then (for lines without inspectors, whose result needs no re-inspection)
-  // the rest chained onto each other with one `jj rebase` each; trunk moves once, to the last of the
-  // clean run. The first item that conflicts (or adds conflict markers) ends the batch and is taken
-  // alone: refinery, re-inspection, then its own trunk move. Items after it wait for the next batch.
+  // Items that passed inspection are merged in batches, one batch per trunk. An item of a line with
+  // inspectors goes alone (merge_one): if trunk moved since it was inspected, the rebased result is
+  // inspected again before it lands. Items of a line without inspectors are chained: each rebased
+  // onto the one before it (the first onto trunk), one `jj rebase` each; then one read of the
+  // chain (parents, conflicts, diffs); then one trunk move for the clean run at its start. The
+  // first item that conflicts ends the run and is taken alone (refinery, then its own trunk move);
+  // one that adds conflict markers goes back to its agent. The items after it wait for the next
+  // batch (this same tick).
   Status merge_ready() {
     while (m_merging.empty() && !m_merge_queue.empty()) {
       const auto trunk = m_setups.at(m_active.at(m_merge_queue.front()).line).blueprint.trunk;
@@ -486,71 +563,67 @@ class Floor {
     return {};
   }
 
+  // Puts `ids` back at the front of the merge queue, in order.
+  void requeue(std::vector<std::string>::const_iterator begin, std::vector<std::string>::const_iterator end) {
+    for (auto it = end; it != begin;) m_merge_queue.push_front(*--it);
+  }
+
   Status merge_batch(const std::string& trunk, const std::vector<std::string>& batch) {
+    Active& front = m_active.at(batch.front());
+    if (!m_setups.at(front.line).inspectors.empty()) {
+      requeue(batch.begin() + 1, batch.end());
+      return merge_one(front);
+    }
+    // The chain: the items of the front item's line (one line per batch, so one cause names them
+    // all) up to the first of a line with inspectors.
+    std::size_t n = 0;
+    while (n < batch.size() && m_active.at(batch[n]).line == front.line) ++n;
+    std::vector<std::string> chain(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+    requeue(batch.begin() + static_cast<std::ptrdiff_t>(n), batch.end());
+
     std::vector<ChangeId> ids;
-    for (const auto& id : batch) ids.push_back(m_active.at(id).change);
-    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(fmt::format("bookmarks(exact:{}) | {}", revset_string(trunk),
-                                                                    revset_of(ids))));
-    std::string prev;  // the commit the next item must sit on ("" once unknown: after a rebase)
-    std::string prev_rev = trunk;
+    std::string onto = trunk;
+    std::string onto_name = trunk;
+    for (const auto& id : chain) {
+      const Active& a = m_active.at(id);
+      // An item that started on trunk's head, with trunk unmoved since, is already in place (the
+      // read below checks it); otherwise one rebase (jj leaves a change already there alone).
+      const bool in_place = ids.empty() && a.trunk_moves_at_start == m_trunk_moves[trunk];
+      if (!in_place) {
+        FAB_TRY(repo_for(a.line, {a.item}, fmt::format("refining (rebase onto {})", onto_name))
+                    .run({"rebase", "-r", a.change.str(), "-o", onto}));
+      }
+      ids.push_back(a.change);
+      onto = a.change.str();
+      onto_name = a.item;
+    }
+    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query_with_diffs(
+                                     fmt::format("bookmarks(exact:{}) | {}", revset_string(trunk), revset_of(ids)),
+                                     revset_of(ids)));
+    std::string prev;  // the commit the next item must sit on
     std::map<std::string, const Commit*> by_change;
     for (const auto& c : commits) {
       if (std::find(c.bookmarks.begin(), c.bookmarks.end(), trunk) != c.bookmarks.end()) prev = c.commit_id;
       by_change[c.change_id.str()] = &c;
     }
     if (prev.empty()) return fail(fmt::format("the trunk bookmark '{}' does not exist", trunk));
-    std::vector<std::string> chain;
-    std::set<std::string> rebased;
-    std::size_t next = 0;
-    for (; next < batch.size(); ++next) {
-      Active& a = m_active.at(batch[next]);
-      auto it = by_change.find(a.change.str());
-      if (it == by_change.end()) return fail_internal(fmt::format("change {} is not in the repo", a.change.short_id()));
-      const Commit& c = *it->second;
-      if (!c.conflict && c.parents == std::vector<std::string>{prev}) {
-        chain.push_back(a.item);  // already in place: what was inspected is what lands
-        prev = c.commit_id;
-        prev_rev = a.change.str();
-        continue;
-      }
-      if (!m_setups.at(a.line).inspectors.empty()) break;  // must be re-inspected: taken alone
-      FAB_TRY(repo_for(a.line, {a.item}, fmt::format("refining (rebase onto {})", chain.empty() ? trunk : chain.back()))
-                  .run({"rebase", "-r", a.change.str(), "-o", prev_rev}));
-      chain.push_back(a.item);
-      rebased.insert(a.item);
-      prev.clear();
-      prev_rev = a.change.str();
-    }
-    // The chain's conflicts (one read) and added conflict markers (one read).
-    std::vector<ChangeId> chain_ids;
-    for (const auto& id : chain) chain_ids.push_back(m_active.at(id).change);
-    std::set<std::string> conflicted;
-    if (!rebased.empty()) {
-      FAB_TRY_ASSIGN(auto cs, m_factory.repo().query(fmt::format("({}) & conflicts()", revset_of(chain_ids))));
-      for (const auto& c : cs) conflicted.insert(c.change_id.str());
-    }
-    std::vector<ChangeId> unchecked;
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      const Active& a = m_active.at(chain[i]);
-      auto it = by_change.find(a.change.str());
-      if (rebased.count(chain[i]) || it->second->commit_id != a.checked_commit) unchecked.push_back(a.change);
-    }
-    FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs(unchecked));
+    // The clean run: each item on the one before, no conflict, no conflict markers added.
     std::size_t clean = 0;
     std::vector<MarkedFile> marked;
     for (; clean < chain.size(); ++clean) {
-      const auto change = chain_ids[clean].str();
-      if (conflicted.count(change)) break;
-      auto d = diffs.find(change);
-      if (d == diffs.end()) continue;  // not rewritten since its diff was checked
-      marked = added_conflict_markers(d->second);
+      auto it = by_change.find(ids[clean].str());
+      if (it == by_change.end()) return fail_internal(fmt::format("change {} is not in the repo", ids[clean].short_id()));
+      const Commit& c = *it->second;
+      if (c.parents != std::vector<std::string>{prev} || c.conflict) break;
+      marked = added_conflict_markers(c.diff.value_or(""));
       if (!marked.empty()) break;
+      prev = c.commit_id;
     }
-    // The clean run lands with one trunk move.
     if (clean > 0) {
       std::vector<std::string> landed(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(clean));
       const Active& last = m_active.at(landed.back());
       FAB_TRY(repo_for(last.line, landed, "refining -> merged").set_bookmark(trunk, last.change.str()));
+      ++m_trunk_moves[trunk];
       for (const auto& id : landed) {
         Active& a = m_active.at(id);
         FAB_TRY(move(a, ItemState::refining, ItemState::merged,
@@ -561,26 +634,16 @@ class Floor {
         m_active.erase(id);
       }
     }
-    // The item that ended the batch, if any, is taken alone; the ones after it wait.
-    std::vector<std::string> waiting;
-    if (clean < chain.size()) {
-      const auto stop_id = chain[clean];
-      waiting.assign(chain.begin() + static_cast<std::ptrdiff_t>(clean) + 1, chain.end());
-      waiting.insert(waiting.end(), batch.begin() + static_cast<std::ptrdiff_t>(next), batch.end());
-      for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) m_merge_queue.push_front(*it);
-      Active& a = m_active.at(stop_id);
-      if (!marked.empty()) {
-        return fail_attempt(a, ItemState::refining,
-                            "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
-      }
-      return merge_one(a);
+    if (clean == chain.size()) return {};
+    // The item that ended the run: markers go back to its agent; a conflict (or a change jj did not
+    // put where asked) is taken alone. The items after it sit on it for now: they are chained again
+    // in the next batch.
+    requeue(chain.begin() + static_cast<std::ptrdiff_t>(clean) + 1, chain.end());
+    Active& a = m_active.at(chain[clean]);
+    if (!marked.empty()) {
+      return fail_attempt(a, ItemState::refining, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
     }
-    if (next < batch.size()) {
-      waiting.assign(batch.begin() + static_cast<std::ptrdiff_t>(next) + 1, batch.end());
-      for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) m_merge_queue.push_front(*it);
-      return merge_one(m_active.at(batch[next]));
-    }
-    return {};
+    return merge_one(a);
   }
 
   // One item, alone: onto trunk's head, conflicts to the refinery, re-inspection when the tree
@@ -611,6 +674,8 @@ class Floor {
     if (setup.inspectors.empty()) return merge(a);
     // The rebase changed what the inspectors saw: inspect the result before it lands.
     FAB_TRY(repo_for(a.line, {a.item}, "refining (update workspace)").update_stale_workspace(a.workspace));
+    FAB_TRY_ASSIGN(auto rebased, m_factory.repo().commit(a.change));
+    a.inspected = rebased.commit_id;
     FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
     m_merging = a.item;
     return start_inspection(a, item, Phase::reinspect);
@@ -671,12 +736,16 @@ class Floor {
       for (const auto& i : record.items) open = open || (i.state != ItemState::merged && i.state != ItemState::dropped);
       if (!open) continue;
       FAB_TRY_ASSIGN(auto setup, setup_for(line));
+      // Slots count items building (their agent running): without --slots, each line's blueprint
+      // says how many of its items; with it, that many over the whole run.
+      int building = 0;
+      for (const auto& [id, a] : m_active) {
+        if (a.phase == Phase::agent && (m_options.slots || a.line == line.id)) ++building;
+      }
       const int limit = m_options.slots.value_or(setup->blueprint.slots);
-      int running = 0;
-      for (const auto& [id, a] : m_active) running += a.line == line.id ? 1 : 0;
       std::vector<Item> ready;
       for (const auto& item : record.items) {
-        if (running + static_cast<int>(ready.size()) >= limit) break;
+        if (building + static_cast<int>(ready.size()) >= limit) break;
         if (item.state != ItemState::queued && item.state != ItemState::rework) continue;
         if (m_active.count(item.id)) continue;
         bool deps_merged = true;
@@ -721,57 +790,33 @@ class Floor {
 
   Status start_items(const LineSetup& setup, const std::string& line, const std::vector<Item>& items) {
     const auto& trunk = setup.blueprint.trunk;
-    // Trunk's head and the items' commits in one read.
-    std::string set;
-    for (const auto& i : items) set += (set.empty() ? "" : "|") + i.change_id;
-    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(fmt::format("bookmarks(exact:{}) | {}", revset_string(trunk), set)));
-    std::string head;
-    std::set<std::string> item_commits;
-    for (const auto& c : commits) {
-      if (std::find(c.bookmarks.begin(), c.bookmarks.end(), trunk) != c.bookmarks.end()) head = c.commit_id;
-      item_commits.insert(c.commit_id);
+    // One rebase onto trunk's head for the items starting now (one per state they start from, so
+    // each operation's cause is exact); jj leaves those already there alone. (Conflicts are not
+    // looked at here: the agent's working copy shows them, and they are checked before merging.)
+    // An item sitting on another item's change (a merge chain cut short by a crash) was put back
+    // on trunk by recovery, so no edge between these changes is carried along.
+    std::map<ItemState, std::pair<std::vector<std::string>, std::vector<std::string>>> groups;
+    for (const auto& i : items) {
+      groups[i.state].first.push_back(i.change_id);
+      groups[i.state].second.push_back(i.id);
     }
-    // One rebase for every item not already on trunk's head (grouped by the state it starts from).
-    // An item sitting on another of these items (a merge chain a crash cut short) is rebased on its
-    // own: a multi-revision `jj rebase -r` would keep it on the other.
-    std::map<ItemState, std::pair<std::vector<ChangeId>, std::vector<std::string>>> to_rebase;
-    std::vector<std::pair<ChangeId, const Item*>> alone;
-    for (const auto& c : commits) {
-      if (c.parents == std::vector<std::string>{head}) continue;
-      for (const auto& i : items) {
-        if (i.change_id != c.change_id.str()) continue;
-        bool on_item = false;
-        for (const auto& p : c.parents) on_item = on_item || item_commits.count(p) > 0;
-        if (on_item) {
-          alone.emplace_back(c.change_id, &i);
-        } else {
-          to_rebase[i.state].first.push_back(c.change_id);
-          to_rebase[i.state].second.push_back(i.id);
-        }
-      }
-    }
-    // (Conflicts are not looked at here: the agent's working copy shows them and the snapshot after
-    // it finishes reports any left.)
-    for (const auto& [from, group] : to_rebase) {
+    for (const auto& [from, group] : groups) {
       std::vector<std::string> args{"rebase"};
       for (const auto& c : group.first) {
         args.push_back("-r");
-        args.push_back(c.str());
+        args.push_back(c);
       }
       args.push_back("-o");
       args.push_back(trunk);
       FAB_TRY(repo_for(line, group.second, fmt::format("{} -> building (rebase onto {})", to_string(from), trunk))
                   .run(args));
     }
-    for (const auto& [change, i] : alone) {
-      FAB_TRY(repo_for(line, {i->id}, fmt::format("{} -> building (rebase onto {})", to_string(i->state), trunk))
-                  .rebase({change}, trunk));
-    }
     for (const auto& item : items) {
       FAB_TRY_ASSIGN(auto change, ChangeId::parse(item.change_id));
       const std::string what = fmt::format("{} -> building", to_string(item.state));
       FAB_TRY_ASSIGN(auto dir, acquire_workspace(line, item.id, change, what));
       Active a{line, item.id, change, item.attempts + 1, Phase::agent, dir, nullptr};
+      a.trunk_moves_at_start = m_trunk_moves[trunk];
       const auto feedback = item.extra.value("feedback", std::string{});
       FAB_TRY_ASSIGN(auto file, write_item_file(m_factory, item, a.attempt, feedback));
       FAB_TRY_ASSIGN(auto moved, move(a, item.state, ItemState::building, fmt::format("attempt {}", a.attempt),
@@ -793,6 +838,9 @@ class Floor {
     while (!m_active.empty()) {
       Active& a = m_active.begin()->second;
       a.job.reset();
+      if (a.phase == Phase::snapshot_pending && !a.workspace.empty()) {
+        FAB_TRY(repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace));
+      }
       FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
       if (item.state == ItemState::building || item.state == ItemState::inspecting ||
           item.state == ItemState::refining) {
@@ -806,6 +854,7 @@ class Floor {
       m_active.erase(m_active.begin());
     }
     m_merge_queue.clear();
+    m_pending.clear();
     return {};
   }
 
@@ -816,6 +865,8 @@ class Floor {
   std::map<std::string, Active> m_active;  // by item id
   std::vector<PoolWorkspace> m_pool;
   std::deque<std::string> m_merge_queue;   // items in refining, waiting for their turn
+  std::vector<std::string> m_pending;      // items in Phase::snapshot_pending, in the order they finished
+  std::map<std::string, int> m_trunk_moves;  // by trunk bookmark: how often this run moved it
   std::string m_merging;                   // the item whose re-inspection holds the merge turn
   bool m_stopping = false;
   bool m_killed = false;

@@ -27,7 +27,7 @@
 namespace fab::engine {
 
 struct RunOptions {
-  std::optional<int> slots;                   // items building at once per line; else the blueprint's
+  std::optional<int> slots;                   // items building at once over the whole run; else each line's blueprint slots
   bool until_idle = false;                    // return when no item can move
   std::string line;                           // only this line; empty: all lines
   std::chrono::milliseconds grace{10000};     // running agents get this long after a stop request

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/cause.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/orphans.h"
@@ -38,6 +39,31 @@ Result<std::set<std::string>> in_trunk(const Repo& repo, const std::vector<std::
   return found;
 }
 
+// Items put back in the queue may sit on another item's change (a merge chain cut short): each goes
+// back onto trunk on its own (a multi-revision `jj rebase -r` would keep the edge), so its next
+// agent does not see the other's unmerged work.
+Status unstack(Factory& factory, const LineRecord& record, const std::string& trunk,
+               const std::vector<std::string>& requeued, std::vector<Repair>& repairs) {
+  if (requeued.empty()) return {};
+  std::string items, mine;
+  std::map<std::string, std::string> item_of;
+  for (const auto& item : record.items) {
+    if (item.change_id.empty()) continue;
+    items += (items.empty() ? "" : "|") + item.change_id;
+    item_of[item.change_id] = item.id;
+  }
+  for (const auto& change : requeued) mine += (mine.empty() ? "" : "|") + change;
+  FAB_TRY_ASSIGN(auto stacked, factory.repo().query(
+                                   fmt::format("({}) & children(({}) ~ ::{})", mine, items, revset_string(trunk))));
+  for (const auto& c : stacked) {
+    const auto& id = item_of[c.change_id.str()];
+    Repo repo = factory.repo().with_cause(format_cause(record.line.id, {id}, "queued (recovered: back onto " + trunk + ")"));
+    FAB_TRY(repo.run({"rebase", "-r", c.change_id.str(), "-o", trunk}));
+    repairs.push_back({record.line.id, id, "moved back onto " + trunk + " (it sat on another item's change)"});
+  }
+  return {};
+}
+
 Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
   Store& store = factory.store();
   FAB_TRY_ASSIGN(auto lines, store.lines());
@@ -51,6 +77,7 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
       if (!item.change_id.empty()) ids.push_back(item.change_id);
     }
     FAB_TRY_ASSIGN(auto merged_changes, in_trunk(factory.repo(), ids, trunk));
+    std::vector<std::string> requeued;
     for (const auto& item : record.items) {
       const bool on_trunk = merged_changes.count(item.change_id) > 0;
       const auto from = std::string(to_string(item.state));
@@ -66,12 +93,15 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
           if (i.attempts > 0) --i.attempts;
         }, TransitionKind::recovery));
         repairs.push_back({line.id, item.id, fmt::format("{} -> queued: {}", from, reason.substr(11))});
+        if (!item.change_id.empty()) requeued.push_back(item.change_id);
       } else if (item.state == ItemState::merged && !on_trunk && !item.change_id.empty()) {
         auto reason = fmt::format("recovered: merged, but {} does not contain its change", trunk);
         FAB_TRY(store.rollback(item.id, reason, extra));
         repairs.push_back({line.id, item.id, "merged -> queued: " + reason.substr(11)});
+        requeued.push_back(item.change_id);
       }
     }
+    FAB_TRY(unstack(factory, record, trunk, requeued, repairs));
   }
   return {};
 }

@@ -17,6 +17,7 @@ struct Commit {
   bool empty = false;
   bool conflict = false;
   std::vector<std::string> bookmarks;  // local bookmarks pointing here
+  std::optional<std::string> diff;     // its diff against its parent in git's format, when asked for
 };
 
 struct Operation {

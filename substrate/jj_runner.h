@@ -1,6 +1,7 @@
 #pragma once
 // The one runner for every jj call fab makes. It finds jj (FAB_JJ, then the bootstrap prefix, then
-// PATH), checks its version once, and runs it with fixed flags: --no-pager --color=never, a fixed
+// PATH), checks its version once (a bootstrap wrapper is run through its `# fab-exec:` loader line
+// directly, saving a shell per call), and runs it with fixed flags: --no-pager --color=never, a fixed
 // user and email, -R <repo>, and --ignore-working-copy unless the call asks for a snapshot.
 // stdout, stderr, exit status and duration are captured; each call logs one debug line. A failing
 // call becomes an Error that names the command and carries jj's own message.
@@ -46,14 +47,16 @@ class JjRunner {
   Result<JjOutput> run(const std::vector<std::string>& args, const JjCall& call) const;
 
   const std::filesystem::path& binary() const { return m_jj; }
+  const JjIdentity& identity() const { return m_identity; }
   const std::string& version() const { return m_version; }
   // The full argv run() would use (for the benchmark and for error messages).
   std::vector<std::string> argv_for(const std::vector<std::string>& args, const JjCall& call) const;
 
  private:
-  JjRunner(std::filesystem::path jj, std::string version, JjIdentity id)
-      : m_jj(std::move(jj)), m_version(std::move(version)), m_identity(std::move(id)) {}
+  JjRunner(std::filesystem::path jj, std::vector<std::string> exec, std::string version, JjIdentity id)
+      : m_jj(std::move(jj)), m_exec(std::move(exec)), m_version(std::move(version)), m_identity(std::move(id)) {}
   std::filesystem::path m_jj;
+  std::vector<std::string> m_exec;  // what actually runs: m_jj, or the loader line of its bootstrap wrapper
   std::string m_version;
   JjIdentity m_identity;
 };

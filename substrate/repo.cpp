@@ -27,11 +27,21 @@ constexpr const char* kCommitTemplate =
     ++ ",\"empty\":" ++ json(empty) ++ ",\"conflict\":" ++ json(conflict)
     ++ ",\"bookmarks\":" ++ json(local_bookmarks.map(|b| b.name())) ++ "}\n")";
 
+// The same object with a "diff" member for the commits in `diff_revset` (null for the others).
+std::string commit_template_with_diffs(const std::string& diff_revset) {
+  std::string t = kCommitTemplate;
+  const std::string end = R"("}\n")";
+  t.resize(t.size() - end.size());
+  return t + fmt::format(R"(",\"diff\":" ++ if(self.contained_in({}), json(stringify(self.diff().git())), "null") ++ "}}\n")",
+                         quoted_string(diff_revset, OtherControls::drop));
+}
+
 Result<Commit> commit_from_json(const nlohmann::json& j) {
   FAB_TRY_ASSIGN(auto change, ChangeId::parse(j.at("change_id").get<std::string>()));
   Commit c{change, j.at("commit_id").get<std::string>(), j.at("parents").get<std::vector<std::string>>(),
            j.at("description").get<std::string>(), j.at("empty").get<bool>(), j.at("conflict").get<bool>(),
-           j.at("bookmarks").get<std::vector<std::string>>()};
+           j.at("bookmarks").get<std::vector<std::string>>(), std::nullopt};
+  if (auto d = j.find("diff"); d != j.end() && d->is_string()) c.diff = d->get<std::string>();
   return c;
 }
 
@@ -151,6 +161,11 @@ Result<JjOutput> Repo::run(const std::vector<std::string>& args, JjCall call) co
 
 Result<std::vector<Commit>> Repo::query(const std::string& revset, const std::optional<std::string>& at_op) const {
   FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset, "-T", kCommitTemplate}, {.at_operation = at_op}));
+  return parse_commits(o.out);
+}
+
+Result<std::vector<Commit>> Repo::query_with_diffs(const std::string& revset, const std::string& diff_revset) const {
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset, "-T", commit_template_with_diffs(diff_revset)}));
   return parse_commits(o.out);
 }
 
@@ -506,6 +521,10 @@ Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_di
 
 Status Repo::update_stale_workspace(const fs::path& dir) const {
   return run({"workspace", "update-stale"}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
+}
+
+Status Repo::restore_workspace(const fs::path& dir, const std::string& commit_id) const {
+  return run({"restore", "--from", commit_id}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
 }
 
 // --- operation log -------------------------------------------------------------------------------

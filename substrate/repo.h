@@ -31,6 +31,8 @@ class Repo {
   // --- reads ---
   Result<std::vector<Commit>> query(const std::string& revset,
                                     const std::optional<std::string>& at_operation = std::nullopt) const;
+  // The same, and for the commits also in `diff_revset` their diff (Commit::diff), in the same call.
+  Result<std::vector<Commit>> query_with_diffs(const std::string& revset, const std::string& diff_revset) const;
   Result<Commit> commit(const ChangeId& id) const;
   Result<ChangeId> resolve_change(std::string_view prefix) const;
   Result<std::string> current_operation() const;
@@ -73,6 +75,10 @@ class Repo {
   Result<Commit> snapshot_workspace(const std::filesystem::path& dir, std::string* git_diff = nullptr) const;
   // Brings a stale workspace up to date; unsnapshotted edits are kept (jj saves them if needed).
   Status update_stale_workspace(const std::filesystem::path& dir) const;
+  // Puts the workspace's files and its working-copy change back to `commit_id`'s tree: whatever was
+  // written since (an inspector's build output, say) is dropped from both. jj snapshots those edits
+  // first, so the change's evolution log still shows them.
+  Status restore_workspace(const std::filesystem::path& dir, const std::string& commit_id) const;
 
   // --- operation log ---
   Result<std::vector<Operation>> operations(std::size_t limit = 0) const;  // newest first; 0: all

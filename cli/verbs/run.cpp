@@ -48,7 +48,7 @@ Verb make_run_verb() {
               double grace_s = 10;
             };
             auto args = std::make_shared<Args>();
-            app.add_option("--slots", args->slots, "Items building at once (default: the blueprint's slots)")
+            app.add_option("--slots", args->slots, "Items building at once over all lines (default: each line's blueprint slots)")
                 ->check(CLI::Range(1, 256));
             app.add_flag("--until-idle", args->until_idle, "Stop when no item can move");
             app.add_option("--line", args->line, "Only this line");
