@@ -1,10 +1,55 @@
 #include "blueprints/stamp.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "workgraph/durable_file.h"
+#include "workgraph/file_lock.h"
+#include "workgraph/holder_lock.h"
 
 namespace fab {
+namespace {
+
+std::filesystem::path stamping_file(const Factory& factory, const std::string& line_id) {
+  return factory.factory_dir() / "stamping" / line_id;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> repairs;
+  std::error_code ec;
+  const auto dir = factory.factory_dir() / "stamping";
+  if (!fs::is_directory(dir, ec)) return repairs;
+  std::vector<std::string> ids;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.rfind(".tmp-", 0) == 0) {
+      // A marker being set up, or one a stamp died setting up (it had made no changes yet).
+      if (auto attempt = HolderLock::try_acquire(it->path()); attempt && attempt->lock) fs::remove(it->path(), ec);
+      continue;
+    }
+    ids.push_back(std::move(name));
+  }
+  for (const auto& line_id : ids) {
+    FAB_TRY_ASSIGN(auto attempt, HolderLock::try_acquire(stamping_file(factory, line_id)));
+    if (!attempt.lock) continue;  // a stamp is still at work on it
+    if (!fs::exists(factory.store().line_dir(line_id) / "line.json", ec)) {
+      Repo repo = factory.repo().with_cause(fmt::format("{}: stamp interrupted, undo", line_id));
+      FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("description(substring:{}) & mutable()",
+                                                       revset_string("\nfab-line: " + line_id + "\n"))));
+      std::vector<ChangeId> changes;
+      for (const auto& c : left) changes.push_back(c.change_id);
+      FAB_TRY(repo.abandon(changes));
+      repairs.push_back(fmt::format("abandoned the {} change(s) of line {}, whose stamp was interrupted",
+                                    changes.size(), line_id));
+    }
+    fs::remove(stamping_file(factory, line_id), ec);
+  }
+  return repairs;
+}
 
 std::string item_change_description(const std::string& title, const std::string& line_id,
                                     const std::string& item_id) {
@@ -45,6 +90,25 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
     result.items.push_back(std::move(item));
   }
   if (dry_run) return result;
+
+  // Leftovers of an interrupted stamp go first; then this stamp marks itself in progress.
+  FAB_TRY(clean_interrupted_stamps(factory));
+  // The marker is locked under a temporary name and then renamed into place, so a cleanup never
+  // sees the marker of a live stamp unlocked.
+  const auto marker = stamping_file(factory, line_id);
+  const auto marker_tmp = marker.parent_path() / fmt::format(".tmp-{}-{}", line_id, ::getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(marker.parent_path(), ec);
+  FAB_TRY_ASSIGN(auto in_progress, FileLock::acquire(marker_tmp));
+  std::filesystem::rename(marker_tmp, marker, ec);
+  if (ec) return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
+  struct Done {
+    std::filesystem::path file;
+    ~Done() {
+      std::error_code e;
+      std::filesystem::remove(file, e);
+    }
+  } done{stamping_file(factory, line_id)};
 
   Repo repo = factory.repo().with_cause(fmt::format("{}: stamp", line_id));
   FAB_TRY_ASSIGN(auto trunk, repo.bookmark(blueprint.trunk));

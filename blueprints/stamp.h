@@ -32,4 +32,10 @@ std::string item_change_description(const std::string& title, const std::string&
 // {"line": ID, "blueprint": NAME, "items": [ITEM...]}
 nlohmann::json to_json(const StampResult& result);
 
+// A stamp in progress holds a lock on `.factory/stamping/<line>` from before it creates its changes
+// until its line is recorded. A file there nobody holds is a stamp that died in between: its
+// changes (described `fab-line: <line>`) are abandoned unless the line was recorded after all.
+// Returns one sentence per repair. Run by `fab stamp` and by crash repair.
+Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory);
+
 }  // namespace fab

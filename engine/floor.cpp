@@ -108,6 +108,25 @@ std::string first_line(const std::string& s) {
   auto nl = s.find('\n');
   return nl == std::string::npos ? s : s.substr(0, nl);
 }
+// One line saying why an attempt failed: the feedback's first line, and when that only introduces
+// what follows ("inspector command failed:"), the first line that says something.
+std::string summary_of(const std::string& feedback) {
+  std::string out = first_line(feedback);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\r')) out.pop_back();
+  if (out.empty() || out.back() != ':') return out;
+  std::size_t at = feedback.find('\n');
+  while (at != std::string::npos && at + 1 < feedback.size()) {
+    std::string next = first_line(feedback.substr(at + 1));
+    const auto b = next.find_first_not_of(" \t\r");
+    if (b != std::string::npos) {
+      next = next.substr(b);
+      if (next.size() > 200) next = next.substr(0, 197) + "...";
+      return out + " " + next;
+    }
+    at = feedback.find('\n', at + 1);
+  }
+  return out;
+}
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -370,12 +389,12 @@ class Floor {
     FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
     if (item.attempts >= bp.rework_limit) {
       auto reason = fmt::format("failed {} of {} attempts; last: {}", item.attempts, bp.rework_limit,
-                                first_line(feedback));
+                                summary_of(feedback));
       FAB_TRY(move(a, from, ItemState::dropped, reason, {{"feedback", feedback}},
                    [&](Item& i) { i.drop_reason = reason; i.extra["feedback"] = feedback; }));
       ++m_report.dropped;
     } else {
-      FAB_TRY(move(a, from, ItemState::rework, first_line(feedback), {{"feedback", feedback}},
+      FAB_TRY(move(a, from, ItemState::rework, summary_of(feedback), {{"feedback", feedback}},
                    [&](Item& i) { i.extra["feedback"] = feedback; }));
       ++m_report.reworked;
     }

@@ -15,7 +15,11 @@ namespace fs = std::filesystem;
 
 bool names_repo(const std::vector<std::string>& argv, const std::string& root) {
   for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
-    if (argv[i] == "-R" && argv[i + 1].compare(0, root.size(), root) == 0) return true;
+    // The repo itself or a directory inside it (a workspace under .factory/): not /tmp/ab for /tmp/a.
+    const auto& r = argv[i + 1];
+    if (argv[i] == "-R" && r.compare(0, root.size(), root) == 0 && (r.size() == root.size() || r[root.size()] == '/')) {
+      return true;
+    }
   }
   return false;
 }

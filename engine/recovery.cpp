@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "blueprints/stamp.h"
 #include "engine/cause.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
@@ -26,17 +27,29 @@ std::string trim(std::string s) {
   return s;
 }
 
-// The item changes (among `ids`) that trunk contains.
-Result<std::set<std::string>> in_trunk(const Repo& repo, const std::vector<std::string>& ids, const std::string& trunk) {
-  std::set<std::string> found;
-  if (ids.empty()) return found;
-  FAB_TRY_ASSIGN(auto bm, repo.bookmark(trunk));
-  if (!bm) return found;
+// `present(a) | present(b) | ...`: the changes among `ids` that exist (no error for those that don't).
+std::string present_set(const std::vector<std::string>& ids) {
   std::string set;
-  for (const auto& id : ids) set += (set.empty() ? "" : "|") + id;
-  FAB_TRY_ASSIGN(auto commits, repo.query(fmt::format("({}) & ::{}", set, revset_string(trunk))));
-  for (const auto& c : commits) found.insert(c.change_id.str());
-  return found;
+  for (const auto& id : ids) set += (set.empty() ? "" : " | ") + fmt::format("present({})", id);
+  return set.empty() ? "none()" : set;
+}
+
+struct Where {
+  std::set<std::string> exists;    // item changes in the repo
+  std::set<std::string> in_trunk;  // ... that trunk contains
+};
+
+// Where the item changes `ids` are: one read.
+Result<Where> locate(const Repo& repo, const std::vector<std::string>& ids, const std::string& trunk) {
+  Where w;
+  if (ids.empty()) return w;
+  FAB_TRY_ASSIGN(auto bm, repo.bookmark(trunk));
+  FAB_TRY_ASSIGN(auto commits, repo.query(present_set(ids)));
+  for (const auto& c : commits) w.exists.insert(c.change_id.str());
+  if (!bm) return w;
+  FAB_TRY_ASSIGN(auto on_trunk, repo.query(fmt::format("({}) & ::{}", present_set(ids), revset_string(trunk))));
+  for (const auto& c : on_trunk) w.in_trunk.insert(c.change_id.str());
+  return w;
 }
 
 // Items put back in the queue may sit on another item's change (a merge chain cut short): each goes
@@ -76,13 +89,21 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
     for (const auto& item : record.items) {
       if (!item.change_id.empty()) ids.push_back(item.change_id);
     }
-    FAB_TRY_ASSIGN(auto merged_changes, in_trunk(factory.repo(), ids, trunk));
+    FAB_TRY_ASSIGN(auto where, locate(factory.repo(), ids, trunk));
     std::vector<std::string> requeued;
     for (const auto& item : record.items) {
-      const bool on_trunk = merged_changes.count(item.change_id) > 0;
+      const bool on_trunk = where.in_trunk.count(item.change_id) > 0;
       const auto from = std::string(to_string(item.state));
       nlohmann::json extra{{"op", op}};
-      if (item.state == ItemState::refining && on_trunk) {
+      if (!item.change_id.empty() && !where.exists.count(item.change_id) && item.state != ItemState::dropped) {
+        // Someone abandoned it (or restored the repo to before it existed): the item cannot be
+        // built any more. Dropped, with the reason, so the line can finish.
+        auto reason = fmt::format("recovered: its change {} is no longer in the repo", item.change_id.substr(0, 12));
+        if (item.state == ItemState::merged) FAB_TRY(store.rollback(item.id, reason, extra));
+        FAB_TRY(store.transition(item.id, ItemState::dropped, reason, extra,
+                                 [&](Item& i) { i.drop_reason = reason.substr(11); }, TransitionKind::recovery));
+        repairs.push_back({line.id, item.id, fmt::format("{} -> dropped: {}", from, reason.substr(11))});
+      } else if (item.state == ItemState::refining && on_trunk) {
         auto reason = fmt::format("recovered: {} already contains its change", trunk);
         FAB_TRY(store.transition(item.id, ItemState::merged, reason, extra));
         repairs.push_back({line.id, item.id, "refining -> merged: " + reason.substr(11)});
@@ -128,7 +149,7 @@ Status repair_workspaces(Factory& factory, std::vector<Repair>& repairs) {
   return {};
 }
 
-void journal_repairs(Store& store, const std::vector<Repair>& repairs, const std::string& context) {
+Status journal_repairs(Store& store, const std::vector<Repair>& repairs, const std::string& context) {
   std::map<std::string, std::vector<std::string>> by_line;
   for (const auto& r : repairs) {
     if (!r.line.empty()) by_line[r.line].push_back(r.item + " " + r.what);
@@ -137,8 +158,9 @@ void journal_repairs(Store& store, const std::vector<Repair>& repairs, const std
     JournalRecord rec;
     rec.kind = "recovery";
     rec.fields = {{"line", line}, {"context", context}, {"repairs", whats}};
-    (void)store.append_journal(line, rec);
+    FAB_TRY(store.append_journal(line, rec));
   }
+  return {};
 }
 
 }  // namespace
@@ -146,9 +168,11 @@ void journal_repairs(Store& store, const std::vector<Repair>& repairs, const std
 Result<std::vector<Repair>> repair_after_crash(Factory& factory) {
   std::vector<Repair> repairs;
   wait_for_orphaned_jj(factory.root(), std::chrono::seconds(10));
+  FAB_TRY_ASSIGN(auto stamps, clean_interrupted_stamps(factory));
+  for (auto& s : stamps) repairs.push_back({"", "", std::move(s)});
   FAB_TRY(repair_items(factory, repairs));
   FAB_TRY(repair_workspaces(factory, repairs));
-  journal_repairs(factory.store(), repairs, "crash repair");
+  FAB_TRY(journal_repairs(factory.store(), repairs, "crash repair"));
   return repairs;
 }
 
@@ -168,6 +192,37 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
     if (id.empty()) continue;
     if (full_op.empty()) full_op = id;
     before.insert(id);
+  }
+
+  // A line stamped after `op` has no changes there: rolling back past its stamp would leave its
+  // items with changes that do not exist. Refused, naming the lines.
+  {
+    FAB_TRY_ASSIGN(auto all_lines, factory.store().lines());
+    std::vector<std::string> probes;
+    std::map<std::string, std::string> line_of;
+    for (const auto& line : all_lines) {
+      FAB_TRY_ASSIGN(auto record, factory.store().load_line(line.id));
+      for (const auto& item : record.items) {
+        if (item.change_id.empty()) continue;
+        probes.push_back(item.change_id);
+        line_of[item.change_id] = line.id;
+        break;
+      }
+    }
+    if (!probes.empty()) {
+      FAB_TRY_ASSIGN(auto there, repo.query(present_set(probes), full_op));
+      std::set<std::string> found;
+      for (const auto& c : there) found.insert(c.change_id.str());
+      std::string missing;
+      for (const auto& p : probes) {
+        if (!found.count(p)) missing += (missing.empty() ? "" : ", ") + line_of[p];
+      }
+      if (!missing.empty()) {
+        return fail(fmt::format("operation {} is older than the stamp of line(s) {}: their changes did not exist yet",
+                                full_op.substr(0, 12), missing),
+                    "pick an operation after those lines were stamped (see `fab oplog`)");
+      }
+    }
   }
 
   // Each item's state and attempts as of `op`, from its journal.
@@ -216,7 +271,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
       repairs.push_back({line.id, item.id, fmt::format("{} -> queued: {}", to_string(item.state), reason.substr(11))});
     }
   }
-  journal_repairs(store, repairs, "rollback to " + full_op);
+  FAB_TRY(journal_repairs(store, repairs, "rollback to " + full_op));
   FAB_TRY_ASSIGN(auto more, repair_after_crash(factory));
   repairs.insert(repairs.end(), more.begin(), more.end());
   return repairs;

@@ -1,0 +1,287 @@
+// `fab run`'s controls and the repairs around it: signals, --line, --slots, `fab recover` on a
+// half-done factory, `fab recover --to` past a stamp, changes that vanished, interrupted stamps, and
+// what inspectors leave behind in a workspace.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/engine/engine_fixture.h"
+
+using namespace fab;
+using namespace fab::test;
+
+namespace {
+
+const std::string kAppendOwnFile = R"(mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
+
+// The pid of the `fab run` holding the factory's run lock (0 until it has taken it).
+long run_pid(const FactoryFixture& f) {
+  std::ifstream in(f.root() / ".factory" / "run.lock");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) return 0;
+  try {
+    return nlohmann::json::parse(text).value("pid", 0L);
+  } catch (const nlohmann::json::exception&) {
+    return 0;
+  }
+}
+
+// Waits (up to 15 s) until `done` holds.
+template <class F>
+bool wait_for(F done) {
+  for (int i = 0; i < 300; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+bool alive(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0; }
+
+int count_transitions(const std::vector<JournalRecord>& j, const std::string& item, const std::string& to) {
+  int n = 0;
+  for (const auto& r : j) n += (r.kind == "transition" && r.str("item") == item && r.str("to") == to) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("SIGTERM stops the floor after the grace period; the attempt is not counted", "[engine][stop]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml("sleep 60"), requirement_md(1));
+  ProcessResult run;
+  std::thread runner([&] { run = f.fab({"run", "--grace", "1"}); });
+  CHECK(wait_for([&] { return f.line(line).items.at(0).state == ItemState::building; }));
+  const long pid = run_pid(f);
+  REQUIRE(alive(pid));
+  ::kill(static_cast<pid_t>(pid), SIGTERM);
+  runner.join();
+  INFO(run.err);
+  CHECK(run.ok());
+  CHECK(run.err.find("stopping") != std::string::npos);
+  CHECK(run.err.find("grace period over") != std::string::npos);
+  auto item = f.line(line).items.at(0);
+  CHECK(item.state == ItemState::queued);
+  CHECK(item.attempts == 0);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+}
+
+TEST_CASE("a second SIGINT stops at once, and the next run repairs and finishes", "[engine][stop]") {
+  FactoryFixture f;
+  // The first call hangs; the next one (after the repair) works.
+  const auto marker = f.root().parent_path() / "hung-once";
+  const std::string agent = "if [ ! -e '" + marker.string() + "' ]; then touch '" + marker.string() + "'; sleep 60; fi; " +
+                            kAppendOwnFile;
+  auto line = f.stamp(blueprint_yaml(agent), requirement_md(1));
+  ProcessResult run;
+  std::thread runner([&] { run = f.fab({"run", "--grace", "30"}); });
+  CHECK(wait_for([&] { return f.line(line).items.at(0).state == ItemState::building; }));
+  const long pid = run_pid(f);
+  REQUIRE(alive(pid));
+  ::kill(static_cast<pid_t>(pid), SIGINT);
+  CHECK(wait_for([&] { return run_pid(f) == pid; }));  // still there: the grace period runs
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(static_cast<pid_t>(pid), SIGINT);
+  runner.join();
+  INFO(run.err);
+  CHECK(run.exit_code == 130);
+  CHECK(run.err.find("second stop signal") != std::string::npos);
+  CHECK_FALSE(run.timed_out);
+  // The item was left building; the next run repairs that and finishes it.
+  CHECK(f.line(line).items.at(0).state == ItemState::building);
+  auto again = f.fab({"run", "--until-idle"});
+  INFO(again.err);
+  REQUIRE(again.ok());
+  CHECK(again.err.find("recovered") != std::string::npos);
+  auto item = f.line(line).items.at(0);
+  CHECK(item.state == ItemState::merged);
+  CHECK(item.attempts == 1);  // the interrupted attempt was not counted
+  check_invariants(f, line);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+}
+
+TEST_CASE("fab run --line runs only that line", "[engine][floor]") {
+  FactoryFixture f;
+  auto first = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
+  auto second = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
+  auto run = f.fab({"run", "--until-idle", "--line", second});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(second).items) CHECK(item.state == ItemState::merged);
+  for (const auto& item : f.line(first).items) CHECK(item.state == ItemState::queued);
+  auto unknown = f.fab({"run", "--until-idle", "--line", "nosuch"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no line 'nosuch'") != std::string::npos);
+}
+
+TEST_CASE("fab run --slots caps the items building at once over all lines", "[engine][floor]") {
+  FactoryFixture f;
+  // Each agent notes when it starts and ends in one shared log outside the workspaces.
+  const auto log = f.root().parent_path() / "agents.log";
+  const std::string agent = "echo \"start $FAB_ITEM_ID\" >> '" + log.string() + "'; sleep 0.3; " + kAppendOwnFile +
+                            "; echo \"end $FAB_ITEM_ID\" >> '" + log.string() + "'";
+  auto a = f.stamp(blueprint_yaml(agent, "", 3), requirement_md(3));
+  auto b = f.stamp(blueprint_yaml(agent, "", 3), requirement_md(3));
+  auto run = f.fab({"run", "--until-idle", "--slots", "2"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& line : {a, b}) {
+    for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
+  }
+  std::istringstream in(read_file(log));
+  int running = 0, most = 0, starts = 0;
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("start ", 0) == 0) {
+      ++starts;
+      most = std::max(most, ++running);
+    } else if (l.rfind("end ", 0) == 0) {
+      --running;
+    }
+  }
+  CHECK(starts == 6);
+  CHECK(most == 2);  // two at once (both lines' blueprints would allow three each), never more
+}
+
+TEST_CASE("inspectors' leftovers in a workspace never land in an item's change", "[engine][floor][inspect]") {
+  FactoryFixture f;
+  // The inspector builds something in the workspace (untracked build output) and passes.
+  const std::string inspect = R"(echo built > "build-$FAB_ITEM_ID.o"; test -s "items/$FAB_ITEM_ID.txt")";
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, inspect, 1), requirement_md(3));
+  const auto before = f.files_on_trunk();
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  std::set<std::string> expected;
+  for (const auto& [path, text] : before) expected.insert(path);
+  for (const auto& item : f.line(line).items) {
+    CHECK(item.state == ItemState::merged);
+    expected.insert("items/" + item.id + ".txt");
+  }
+  std::set<std::string> on_trunk;
+  for (const auto& [path, text] : f.files_on_trunk()) on_trunk.insert(path);
+  CHECK(on_trunk == expected);
+  check_invariants(f, line);
+}
+
+TEST_CASE("fab recover repairs what a killed run left half done", "[engine][recover]") {
+  FactoryFixture f;
+  const std::string agent = std::string(R"(if [ "$FAB_ATTEMPT" = 1 ]; then sleep 60; fi; )") + kAppendOwnFile;
+  auto line = f.stamp(blueprint_yaml(agent, "", 2), requirement_md(2));
+  ProcessResult run;
+  std::thread runner([&] { run = f.fab({"run"}, std::chrono::minutes(1)); });
+  CHECK(wait_for([&] {
+    auto items = f.line(line).items;
+    return items.at(0).state == ItemState::building && items.at(1).state == ItemState::building;
+  }));
+  CHECK(wait_for([&] { return f.workspaces().size() == 3; }));
+  const long pid = run_pid(f);
+  REQUIRE(alive(pid));
+  ::kill(static_cast<pid_t>(pid), SIGKILL);
+  runner.join();
+  CHECK(run.signal == SIGKILL);
+
+  auto r = f.fab({"recover"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(r.out.find(line + ".1: building -> queued") != std::string::npos);
+  CHECK(r.out.find(line + ".2: building -> queued") != std::string::npos);
+  CHECK(r.out.find("forgot workspace fab-pool-") != std::string::npos);
+  for (const auto& item : f.line(line).items) {
+    CHECK(item.state == ItemState::queued);
+    CHECK(item.attempts == 0);
+  }
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  bool noted = false;
+  for (const auto& rec : f.journal(line)) noted = noted || rec.kind == "recovery";
+  CHECK(noted);
+  // Once repaired, there is nothing left to do.
+  auto again = f.fab({"recover"});
+  CHECK(again.out == "nothing to repair\n");
+}
+
+TEST_CASE("fab recover --to an operation before a line's stamp is refused and changes nothing", "[engine][recover]") {
+  FactoryFixture f;
+  auto first = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
+  auto run = f.fab({"run", "--until-idle"});
+  REQUIRE(run.ok());
+  auto j = f.journal(first);
+  std::string op;
+  for (const auto& r : j) {
+    if (r.kind == "transition" && r.str("to") == "merged") op = r.str("op");
+  }
+  REQUIRE_FALSE(op.empty());
+  auto second = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
+  const auto ops_before = f.jj({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""});
+  auto r = f.fab({"recover", "--to", op});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("older than the stamp of line(s) " + second) != std::string::npos);
+  CHECK(r.err.find("Hint:") != std::string::npos);
+  CHECK(f.jj({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""}) == ops_before);
+  // The factory still works.
+  auto more = f.fab({"run", "--until-idle"});
+  INFO(more.err);
+  REQUIRE(more.ok());
+  for (const auto& item : f.line(second).items) CHECK(item.state == ItemState::merged);
+}
+
+TEST_CASE("an item whose change was abandoned behind fab's back is dropped with the reason", "[engine][recover]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
+  const auto gone = f.line(line).items.at(0);
+  f.jj({"abandon", gone.change_id});
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto items = f.line(line).items;
+  CHECK(items.at(0).state == ItemState::dropped);
+  CHECK(items.at(0).drop_reason.find("is no longer in the repo") != std::string::npos);
+  CHECK(items.at(1).state == ItemState::merged);
+  check_invariants(f, line);
+}
+
+TEST_CASE("the changes of a stamp that died before recording its line are abandoned", "[engine][recover][stamp]") {
+  FactoryFixture f;
+  auto kept = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
+  // What a `fab stamp` killed between creating its changes and recording its line leaves: its
+  // in-progress marker (nobody holds its lock any more) and changes named for a line that does
+  // not exist.
+  const std::string dead = "zzdead";
+  auto repo = f.factory().repo();
+  auto changes = repo.create_changes("main", {"Item 1\n\nfab-line: zzdead\nfab-item: zzdead.1\n",
+                                              "Item 2\n\nfab-line: zzdead\nfab-item: zzdead.2\n"});
+  REQUIRE(changes);
+  std::filesystem::create_directories(f.root() / ".factory" / "stamping");
+  write_file(f.root() / ".factory" / "stamping" / dead, "");
+  auto r = f.fab({"recover"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(r.out.find("abandoned the 2 change(s) of line zzdead") != std::string::npos);
+  CHECK(f.jj({"log", "--no-graph", "-r", "description(substring:\"fab-line: zzdead\")", "-T", "change_id"}).empty());
+  CHECK_FALSE(std::filesystem::exists(f.root() / ".factory" / "stamping" / dead));
+  // The recorded line is untouched.
+  CHECK(f.line(kept).items.size() == 1);
+  CHECK(f.jj({"log", "--no-graph", "-r", f.line(kept).items.at(0).change_id, "-T", "change_id"}).size() == 32);
+  // And a stamp after that works as usual (and leaves no marker behind).
+  f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
+  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "stamping"));
+}
+
+TEST_CASE("every merged item has exactly one merged transition in its journal", "[engine][floor]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(8));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto j = f.journal(line);
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id);
+    CHECK(item.state == ItemState::merged);
+    CHECK(count_transitions(j, item.id, "merged") == 1);
+  }
+  check_invariants(f, line);
+}
