@@ -388,9 +388,16 @@ Error git_failure(const std::vector<std::string>& argv, const ProcessResult& r) 
   for (std::size_t i = 1; i < argv.size(); ++i) cmd += " " + argv[i];
   Error e(fmt::format("`{}` failed ({})", cmd, r.describe()));
   std::istringstream in(r.err.empty() ? r.out : r.err);
+  std::size_t more = 0;
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) e.causes.push_back(line);
+    if (line.empty()) continue;
+    if (e.causes.size() < 10) {
+      e.causes.push_back(line);
+    } else {
+      ++more;
+    }
   }
+  if (more > 0) e.causes.push_back(fmt::format("(and {} more lines)", more));
   e.hint = "fab writes new changes in batches with git fast-import; FAB_BATCH=duplicate makes it use jj alone";
   return e;
 }

@@ -597,9 +597,12 @@ TEST_CASE("a failing git fast-import names the command, carries git's message an
   // A ref named refs/heads/fab-import leaves no room for refs/heads/fab-import/...
   REQUIRE(repo.set_bookmark("fab-import", base.str()));
   REQUIRE(repo.run({"git", "export"}));
-  auto r = repo.create_changes(base.str(), {"doomed 1", "doomed 2"});
+  std::vector<std::string> descs;
+  for (int i = 0; i < 12; ++i) descs.push_back("doomed " + std::to_string(i));
+  auto r = repo.create_changes(base.str(), descs);
   REQUIRE_FALSE(r);
   INFO(r.error().render());
+  CHECK(r.error().render().find("(and 2 more lines)") != std::string::npos);  // one per ref
   CHECK(r.error().render().find("git --git-dir=") != std::string::npos);
   CHECK(r.error().render().find("fast-import") != std::string::npos);
   CHECK(r.error().render().find("fab-import") != std::string::npos);
