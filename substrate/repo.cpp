@@ -513,7 +513,7 @@ Status Repo::clean_import_leftovers(const fs::path& git, const fs::path& git_dir
   // bookmarks (before its `jj bookmark delete` + `jj git export`). No refs: nothing to clean.
   FAB_TRY_ASSIGN(auto refs, import_refs(git, git_dir));
   if (refs.empty()) return {};
-  spdlog::warn("removing {} temporary ref(s) under {} in {}, left over from an interrupted batch creation",
+  spdlog::warn("removing {} temporary ref(s) under {} in {}, left by an interrupted or failed batch creation",
                refs.size(), kImportRefs, git_dir.string());
   const std::string glob = "glob:" + revset_string(kImportRefs.substr(11) + "*");
   FAB_TRY_ASSIGN(auto listed, run({"bookmark", "list", "--all-remotes", "-T", R"(name ++ "\n")", glob}));
