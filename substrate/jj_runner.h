@@ -49,6 +49,8 @@ class JjRunner {
   const std::filesystem::path& binary() const { return m_jj; }
   const JjIdentity& identity() const { return m_identity; }
   const std::string& version() const { return m_version; }
+  // The author and committer of every commit this runner's jj calls write.
+  const JjIdentity& identity() const { return m_identity; }
   // The full argv run() would use (for the benchmark and for error messages).
   std::vector<std::string> argv_for(const std::vector<std::string>& args, const JjCall& call) const;
 

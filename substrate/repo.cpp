@@ -5,15 +5,23 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "substrate/process.h"
 
 namespace fab {
 namespace {
@@ -304,8 +312,8 @@ constexpr std::size_t kMaxTemplateBytes = 96 * 1024;
 
 }  // namespace
 
-Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
-                                                   const std::vector<std::string>& descriptions) const {
+Result<std::vector<ChangeId>> Repo::create_changes_by_duplicate(const std::string& parent,
+                                                                const std::vector<std::string>& descriptions) const {
   if (descriptions.empty()) return std::vector<ChangeId>{};
   // One `jj new` for the first change, then `jj duplicate` doubles what exists until there are
   // enough: O(log n) operations. A duplicate_description template keyed by the source's commit ID
@@ -353,6 +361,292 @@ Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
   for (const auto& c : made) {
     FAB_TRY_ASSIGN(auto id, ChangeId::parse(c.change_id));
     ids.push_back(id);
+  }
+  return ids;
+}
+
+// --- batch creation through git fast-import --------------------------------------------------------
+
+namespace {
+
+constexpr const char* kRootCommit = "0000000000000000000000000000000000000000";
+const std::string kImportRefs = "refs/heads/fab-import/";  // and the bookmarks jj makes of them: fab-import/...
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+// The jj repo directory: .jj/repo, or where a secondary workspace's .jj/repo file points.
+fs::path jj_repo_dir(const fs::path& root) {
+  const auto p = root / ".jj" / "repo";
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return p;
+  fs::path target = trimmed(read_text(p));
+  return (target.is_absolute() ? target : root / ".jj" / target).lexically_normal();
+}
+
+// The git repo behind a git-backed jj store (store/git_target is relative to the store), or empty.
+fs::path backing_git_dir(const fs::path& repo_dir) {
+  const auto store = repo_dir / "store";
+  std::error_code ec;
+  if (trimmed(read_text(store / "type")) != "git") return {};
+  fs::path target = trimmed(read_text(store / "git_target"));
+  if (target.empty()) return {};
+  auto dir = (target.is_absolute() ? target : store / target).lexically_normal();
+  return fs::is_directory(dir, ec) ? dir : fs::path{};
+}
+
+// A failing git call, like jj_failure: the command, then git's stderr as causes.
+Error git_failure(const std::vector<std::string>& argv, const ProcessResult& r) {
+  std::string cmd = "git";
+  for (std::size_t i = 1; i < argv.size(); ++i) cmd += " " + argv[i];
+  Error e(fmt::format("`{}` failed ({})", cmd, r.describe()));
+  std::istringstream in(r.err.empty() ? r.out : r.err);
+  std::size_t more = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (e.causes.size() < 10) {
+      e.causes.push_back(line);
+    } else {
+      ++more;
+    }
+  }
+  if (more > 0) e.causes.push_back(fmt::format("(and {} more lines)", more));
+  e.hint = "fab writes new changes in batches with git fast-import; FAB_BATCH=duplicate makes it use jj alone";
+  return e;
+}
+
+Result<ProcessResult> run_git(const fs::path& git, const fs::path& git_dir, const std::vector<std::string>& args,
+                              std::optional<std::string> stdin_data = std::nullopt) {
+  std::vector<std::string> argv{git.string(), "--git-dir=" + git_dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // Nothing from a surrounding git invocation (a hook, say) may redirect this one.
+  auto r = run_process({.argv = argv,
+                        .env_remove = {"GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE",
+                                       "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE"},
+                        .stdin_data = std::move(stdin_data)});
+  if (!r) return fail(r.error().context("cannot run git"));
+  spdlog::debug("git {} -> {} in {:.1f} ms", fmt::join(args, " "), r->signal ? -r->signal : r->exit_code,
+                static_cast<double>(r->duration.count()) / 1000.0);
+  if (!r->ok()) return fail(git_failure(argv, *r));
+  return *r;
+}
+
+// The refs under refs/heads/fab-import/ (full names).
+Result<std::vector<std::string>> import_refs(const fs::path& git, const fs::path& git_dir) {
+  FAB_TRY_ASSIGN(auto r, run_git(git, git_dir, {"for-each-ref", "--format=%(refname)", kImportRefs}));
+  std::vector<std::string> refs;
+  for (auto& line : lines_of(r.out)) {
+    if (!line.empty()) refs.push_back(std::move(line));
+  }
+  return refs;
+}
+
+// Unique per call, across threads and processes.
+std::string import_token() {
+  static std::atomic<unsigned> counter{0};
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+  return fmt::format("{}-{}-{}", ::getpid(), ns, counter++);
+}
+
+// A description as jj stores what `jj new -m` is given: a final newline added if missing.
+std::string jj_description(const std::string& d) { return d.empty() || d.back() == '\n' ? d : d + "\n"; }
+
+// "Name <email> <seconds> <+hhmm>" (in the local time zone, as jj writes its own commits).
+std::string git_signature(const JjIdentity& id, std::int64_t when) {
+  auto clean = [](std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c != '<' && c != '>' && c != '\n' && c != '\0') out += c;
+    }
+    return trimmed(out);
+  };
+  std::time_t t = static_cast<std::time_t>(when);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  const long minutes = tm.tm_gmtoff / 60;
+  const auto name = clean(id.name);
+  return fmt::format("{}<{}> {} {}{:02}{:02}", name.empty() ? "" : name + " ", clean(id.email), when,
+                     minutes < 0 ? '-' : '+', std::abs(minutes) / 60, std::abs(minutes) % 60);
+}
+
+// The import lock file holds the last committer timestamp a batch used.
+std::int64_t read_clock(int fd) {
+  char buf[32] = {};
+  const auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+  return n > 0 ? std::strtoll(buf, nullptr, 10) : 0;
+}
+
+void write_clock(int fd, std::int64_t t) {
+  const auto text = std::to_string(t) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    spdlog::warn("cannot record the last import timestamp in the import lock file");
+  }
+}
+
+}  // namespace
+
+Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
+                                                   const std::vector<std::string>& descriptions) const {
+  if (descriptions.empty()) return std::vector<ChangeId>{};
+  const char* env = std::getenv("FAB_BATCH");
+  const std::string method = env ? env : "";
+  if (method == "duplicate") return create_changes_by_duplicate(parent, descriptions);
+  if (!method.empty() && method != "auto") {
+    return fail(fmt::format("FAB_BATCH is '{}', which fab does not know", method),
+                "set FAB_BATCH to `duplicate` (create changes with jj alone) or `auto`, or unset it");
+  }
+  const auto repo_dir = jj_repo_dir(m_root);
+  const auto git_dir = backing_git_dir(repo_dir);
+  const auto git = git_dir.empty() ? fs::path{} : find_on_path("git");
+  if (git.empty()) return create_changes_by_duplicate(parent, descriptions);
+
+  // `parent` as exactly one commit (jj new's rule for a single revision).
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", parent, "-T", R"(commit_id ++ " " ++ conflict ++ "\n")"}));
+  std::vector<std::string> parents;
+  for (auto& line : lines_of(o.out)) {
+    if (!line.empty()) parents.push_back(std::move(line));
+  }
+  if (parents.size() != 1) {
+    return fail(fmt::format("the parent '{}' of the new changes names {} commits, not one", parent, parents.size()),
+                "give a revision that names exactly one commit (a change ID, a bookmark, a commit ID)");
+  }
+  const auto space = parents[0].find(' ');
+  const auto commit_id = parents[0].substr(0, space);
+  // A fast-import child keeps its parent's git tree, which for a conflicted jj commit is jj's
+  // encoding of the conflict, not the conflict: only jj can make children of those.
+  if (space == std::string::npos || parents[0].substr(space + 1) != "false") {
+    return create_changes_by_duplicate(commit_id, descriptions);
+  }
+  return create_changes_by_import(git, git_dir, repo_dir.parent_path() / "fab-import.lock", commit_id, descriptions);
+}
+
+Status Repo::clean_import_leftovers(const fs::path& git, const fs::path& git_dir) const {
+  // A crashed call leaves its refs in git: unknown to jj (before its `jj git import`), or known as
+  // bookmarks (before its `jj bookmark delete` + `jj git export`). No refs: nothing to clean.
+  FAB_TRY_ASSIGN(auto refs, import_refs(git, git_dir));
+  if (refs.empty()) return {};
+  spdlog::warn("removing {} temporary ref(s) under {} in {}, left by an interrupted or failed batch creation",
+               refs.size(), kImportRefs, git_dir.string());
+  const std::string glob = "glob:" + revset_string(kImportRefs.substr(11) + "*");
+  FAB_TRY_ASSIGN(auto listed, run({"bookmark", "list", "--all-remotes", "-T", R"(name ++ "\n")", glob}));
+  std::set<std::string> known;
+  for (auto& line : lines_of(listed.out)) {
+    if (!line.empty()) known.insert("refs/heads/" + line);
+  }
+  if (!known.empty()) {
+    // Through jj, so that it stops recording them: a ref that vanished behind its back would make
+    // the next `jj git import` abandon the commits only it reached.
+    FAB_TRY(run({"bookmark", "delete", glob}));
+    FAB_TRY(run({"git", "export"}));
+    FAB_TRY_ASSIGN(refs, import_refs(git, git_dir));
+  }
+  std::string deletes;
+  for (const auto& ref : refs) {
+    if (known.count(ref) == 0) deletes += "delete " + ref + "\n";
+  }
+  if (!deletes.empty()) FAB_TRY(run_git(git, git_dir, {"update-ref", "--stdin"}, deletes));
+  return {};
+}
+
+Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git, const fs::path& git_dir,
+                                                             const fs::path& lock_file, const std::string& parent_commit,
+                                                             const std::vector<std::string>& descriptions) const {
+  static std::mutex in_process;
+  std::lock_guard guard(in_process);
+  // And across processes: an flock on a file inside .jj/.
+  int fd = ::open(lock_file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return fail_internal(fmt::format("cannot open the import lock '{}'", lock_file.string()));
+  ::flock(fd, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{fd};
+
+  FAB_TRY(clean_import_leftovers(git, git_dir));
+
+  // One commit per description, each on its own temporary ref, all in one fast-import. Committer
+  // times start now or just past the previous batch's, and repeats of a description within the
+  // batch get a second more each: equal commits would be one commit, so one change, not two.
+  const auto token = import_token();
+  const std::string bookmark_prefix = kImportRefs.substr(11) + token + "/";
+  const std::int64_t base = std::max<std::int64_t>(std::time(nullptr), read_clock(fd) + 1);
+  std::int64_t last = base;
+  std::unordered_map<std::string, std::int64_t> repeats;
+  std::string stream;
+  for (std::size_t i = 0; i < descriptions.size(); ++i) {
+    const auto text = jj_description(descriptions[i]);
+    const auto when = base + repeats[text]++;
+    last = std::max(last, when);
+    const auto who = git_signature(m_jj.identity(), when);
+    stream += fmt::format("commit refs/heads/{}{}\nauthor {}\ncommitter {}\ndata {}\n", bookmark_prefix, i, who, who,
+                          text.size());
+    stream += text;
+    stream += '\n';
+    // jj's root commit is not a git commit: its children have no parent in git.
+    if (parent_commit != kRootCommit) stream += fmt::format("from {}\n", parent_commit);
+  }
+  stream += "done\n";  // with --done, a cut-off stream writes nothing
+  write_clock(fd, last);
+  if (auto written = run_git(git, git_dir, {"fast-import", "--quiet", "--done"}, stream); !written) {
+    (void)clean_import_leftovers(git, git_dir);
+    return fail(written.error().context("cannot write the new changes' commits"));
+  }
+
+  // From here on jj may know the commits: a failure abandons them (all or nothing).
+  const std::string ours = fmt::format("bookmarks(glob:{})", revset_string(bookmark_prefix + "*"));
+  auto undo = [&](Error e, const std::vector<ChangeId>& ids) -> tl::unexpected<Error> {
+    auto abandoned = run({"abandon", ids.empty() ? ours : revset_of(ids)});
+    if (!abandoned) return fail(e.caused_by("and abandoning its new changes failed too: " + abandoned.error().message));
+    if (auto cleaned = clean_import_leftovers(git, git_dir); !cleaned) {
+      e.caused_by("its new changes were abandoned, but removing its temporary bookmarks failed: " +
+                  cleaned.error().message);
+    }
+    return fail(std::move(e));
+  };
+  if (auto imported = run({"git", "import"}); !imported) {
+    return undo(imported.error().context("cannot import the new changes' commits into jj"), {});
+  }
+  auto mapped = run({"log", "--no-graph", "-r", ours, "-T",
+                     R"(change_id ++ " " ++ local_bookmarks.map(|b| b.name()).join(" ") ++ "\n")"});
+  if (!mapped) return undo(mapped.error().context("cannot read the new changes' IDs"), {});
+  std::vector<std::optional<ChangeId>> slots(descriptions.size());
+  std::size_t filled = 0;
+  for (const auto& line : lines_of(mapped->out)) {
+    std::istringstream words(line);
+    std::string change, name;
+    words >> change;
+    auto id = ChangeId::parse(change);
+    while (id && words >> name) {
+      if (name.rfind(bookmark_prefix, 0) != 0) continue;
+      const auto index = name.substr(bookmark_prefix.size());
+      if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos) continue;
+      const auto i = std::stoul(index);
+      if (i < slots.size() && !slots[i]) {
+        slots[i] = *id;
+        ++filled;
+      }
+    }
+  }
+  std::vector<ChangeId> ids;
+  for (auto& slot : slots) {
+    if (slot) ids.push_back(*slot);
+  }
+  if (filled != descriptions.size() || std::set<ChangeId>(ids.begin(), ids.end()).size() != ids.size()) {
+    return undo(Error(fmt::format("jj made {} distinct changes of {} imported commits", 
+                                  std::set<ChangeId>(ids.begin(), ids.end()).size(), descriptions.size()),
+                      ErrorKind::internal)
+                    .caused_by(mapped->out.substr(0, 2000)),
+                {});
+  }
+  if (auto removed = run({"bookmark", "delete", "glob:" + revset_string(bookmark_prefix + "*")}); !removed) {
+    return undo(removed.error().context("cannot remove the new changes' temporary bookmarks"), ids);
+  }
+  // A non-colocated repo does not export by itself; without it the refs would stay in git.
+  if (auto exported = run({"git", "export"}); !exported) {
+    return undo(exported.error().context("cannot remove the new changes' temporary refs"), ids);
   }
   return ids;
 }

@@ -41,7 +41,28 @@ class Repo {
   Result<std::map<std::string, std::string>> git_diffs(const std::vector<ChangeId>& ids) const;
 
   // --- changes ---
-  // Creates one empty change per description, all children of `parent`, in O(log n) operations.
+  // Creates one empty change per description, all children of `parent` (a revset naming exactly
+  // one commit); returns their IDs in the order of `descriptions`. A description shows in jj as jj
+  // itself stores `-m` text: with a final newline added when it lacks one. All or nothing.
+  //
+  // In a git-backed repo with `git` on PATH (the usual case), whatever n is: one `jj log` resolves
+  // `parent`; ONE `git fast-import` writes all n commits, each on a temporary ref
+  // `refs/heads/fab-import/<token>/<i>`; one `jj git import` makes them changes (jj derives an
+  // imported commit's change ID from its commit ID); one `jj log` maps the temporary bookmarks to
+  // the change IDs; `jj bookmark delete` + `jj git export` remove the bookmarks and refs. Three jj
+  // operations in all (two in a colocated repo, where jj exports by itself), each with the cause. Calls are serialized across threads and processes
+  // by an flock on .jj/fab-import.lock, which also holds the last committer timestamp a batch
+  // used: every batch starts past it and repeats of a description within a batch get a second
+  // more each, so no two commits are byte-identical (equal commits would be one change). Under the
+  // lock, temporary bookmarks and refs a crashed call left are removed first (one `git
+  // for-each-ref` when there are none); the changes such a call made stay. A failure after the
+  // import abandons the new changes.
+  //
+  // Otherwise (another backend, no git, a conflicted parent, or FAB_BATCH=duplicate in the
+  // environment) it falls back to jj alone: one `jj new`, then `jj duplicate` doubling what
+  // exists: O(log n) operations, but jj writes every commit separately (for 1000 changes, several
+  // times slower than the import).
+  // FAB_BATCH accepts `duplicate` or `auto` (the default, also when unset or empty).
   Result<std::vector<ChangeId>> create_changes(const std::string& parent,
                                                const std::vector<std::string>& descriptions) const;
   Result<ChangeId> create_change(const std::string& parent, const std::string& description) const;
@@ -89,6 +110,17 @@ class Repo {
 
  private:
   Repo(std::filesystem::path root, JjRunner jj) : m_root(std::move(root)), m_jj(std::move(jj)) {}
+
+  // create_changes' two ways (see there); `parent` is resolved to one commit first for the import.
+  Result<std::vector<ChangeId>> create_changes_by_duplicate(const std::string& parent,
+                                                            const std::vector<std::string>& descriptions) const;
+  Result<std::vector<ChangeId>> create_changes_by_import(const std::filesystem::path& git,
+                                                         const std::filesystem::path& git_dir,
+                                                         const std::filesystem::path& lock_file,
+                                                         const std::string& parent_commit,
+                                                         const std::vector<std::string>& descriptions) const;
+  // Removes temporary fab-import/* bookmarks and refs a crashed create_changes left (under its lock).
+  Status clean_import_leftovers(const std::filesystem::path& git, const std::filesystem::path& git_dir) const;
 
   std::filesystem::path m_root;
   JjRunner m_jj;
