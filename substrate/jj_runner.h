@@ -47,7 +47,6 @@ class JjRunner {
   Result<JjOutput> run(const std::vector<std::string>& args, const JjCall& call) const;
 
   const std::filesystem::path& binary() const { return m_jj; }
-  const JjIdentity& identity() const { return m_identity; }
   const std::string& version() const { return m_version; }
   // The author and committer of every commit this runner's jj calls write.
   const JjIdentity& identity() const { return m_identity; }
