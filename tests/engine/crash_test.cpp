@@ -25,11 +25,22 @@ void kill_and_check(const std::string& inspect, int slots, int kill_count) {
   const std::string agent = R"(sleep 0.1; mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
   std::vector<std::string> lines{f.stamp(blueprint_yaml(agent, inspect, slots, 3), requirement_md(20))};
 
+  // Journal records so far: a kill that lands before the run got to work (on a loaded machine its
+  // start-up alone can take longer than the delay) adds none; then the next delays grow, so the
+  // kills keep landing in the middle of real work.
+  auto records = [&] {
+    std::size_t n = 0;
+    for (const auto& line : lines) n += f.journal(line).size();
+    return n;
+  };
+  double scale = 1.0;
   int kills = 0, finished_runs = 0;
   const int kKills = kill_count;
   while (kills < kKills) {
-    const int ms = delay_ms(rng);
+    const int ms = static_cast<int>(delay_ms(rng) * scale);
+    const auto before = records();
     auto run = f.fab({"-q", "run", "--until-idle"}, std::chrono::milliseconds(ms), 9);
+    scale = records() > before ? std::max(1.0, scale * 0.8) : std::min(8.0, scale * 1.5);
     if (run.timed_out) {
       ++kills;
     } else {
@@ -48,10 +59,17 @@ void kill_and_check(const std::string& inspect, int slots, int kill_count) {
   std::size_t items = 0;
   for (const auto& line : lines) {
     check_invariants(f, line);
+    const auto journal = f.journal(line);
     for (const auto& item : f.line(line).items) {
       ++items;
       INFO(item.id << " drop reason: " << item.drop_reason);
       CHECK(item.state == ItemState::merged);
+      // Merged exactly once in the work graph too: one "-> merged" transition, never rolled back.
+      int merged = 0;
+      for (const auto& r : journal) {
+        if (r.kind == "transition" && r.str("item") == item.id && r.str("to") == "merged") ++merged;
+      }
+      CHECK(merged == 1);
       auto content = f.file_on_trunk("items/" + item.id + ".txt");
       CHECK(content.find(item.id + "\n") == 0);
     }
