@@ -94,7 +94,10 @@ class Repo {
   // Snapshots the workspace's files into its working-copy change and returns that change; with
   // `git_diff`, also that change's diff against its parent (as git_diffs gives it), in the same call.
   Result<Commit> snapshot_workspace(const std::filesystem::path& dir, std::string* git_diff = nullptr) const;
-  // Brings a stale workspace up to date; unsnapshotted edits are kept (jj saves them if needed).
+  // Brings a stale workspace up to date (its files become the rewritten commit's). Edits made after
+  // its last snapshot are not lost, but jj records them on top of the change as it was, next to the
+  // rewritten commit: the change becomes divergent. So snapshot a workspace before rewriting its
+  // change from outside (the floor always does).
   Status update_stale_workspace(const std::filesystem::path& dir) const;
   // Puts the workspace's files and its working-copy change back to `commit_id`'s tree: whatever was
   // written since (an inspector's build output, say) is dropped from both. jj snapshots those edits

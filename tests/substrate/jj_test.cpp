@@ -238,6 +238,58 @@ TEST_CASE("a stale workspace is updated without losing its change", "[substrate]
   CHECK(read_file(ws / "c.txt") == "c\n");
 }
 
+TEST_CASE("edits made in a workspace after it went stale are not lost by update-stale", "[substrate][workspaces]") {
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
+  auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
+  auto item = repo.create_change(base.str(), "item");
+  REQUIRE(item);
+  auto ws = dir / "ws";
+  REQUIRE(repo.add_workspace("item", ws, *item));
+  write_file(ws / "c.txt", "c\n");
+  REQUIRE(repo.snapshot_workspace(ws));
+  REQUIRE(repo.rebase({*item}, other.str()));  // stale now
+  write_file(ws / "d.txt", "d\n");             // and edited without a snapshot
+  REQUIRE(repo.update_stale_workspace(ws));
+  CHECK(read_file(ws / "b.txt") == "b\n");  // the workspace shows the rebased commit
+  // jj records the late edit on top of the change as it was before the rebase, next to the rebased
+  // one: the change is now divergent, and one of its two commits holds the edit. (The floor never
+  // gets here: it snapshots a workspace before rewriting its change from outside.)
+  auto commits = repo.query("change_id(" + item->str() + ")");
+  REQUIRE(commits);
+  CHECK(commits->size() == 2);
+  int with_edit = 0;
+  for (const auto& c : *commits) {
+    auto o = repo.run({"file", "list", "-r", c.commit_id});
+    REQUIRE(o);
+    with_edit += o->out.find("d.txt") != std::string::npos ? 1 : 0;
+  }
+  CHECK(with_edit >= 1);
+}
+
+TEST_CASE("the bootstrap wrapper's loader line is run directly, anything else as is", "[substrate][runner]") {
+  auto jj = fab::JjRunner::with_binary(jj_for_tests());
+  REQUIRE(jj);
+  const auto argv = jj->argv_for({"log"}, {});
+  const auto wrapper = read_file(jj_for_tests());
+  if (wrapper.find("# fab-exec: ") != std::string::npos) {
+    CHECK(argv.at(0).find("ld-linux") != std::string::npos);
+    CHECK(argv.at(1) == "--library-path");
+    CHECK(std::filesystem::path(argv.at(3)).filename() == "jj");
+  }
+  // A script whose loader line names a missing file runs as itself (and still works).
+  TempDir dir;
+  const auto script = dir / "jj";
+  write_file(script, "#!/bin/sh\n# fab-exec: /nonexistent/ld.so\t--library-path\t/x\t/nonexistent/jj\nexec '" +
+                         jj_for_tests().string() + "' \"$@\"\n");
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto plain = fab::JjRunner::with_binary(script);
+  REQUIRE(plain);
+  CHECK(plain->argv_for({"log"}, {}).at(0) == script.string());
+  CHECK(plain->version().rfind("jj 0.", 0) == 0);
+}
+
 TEST_CASE("restoring an earlier operation undoes later ones and causes are recorded", "[substrate][oplog]") {
   TempDir dir;
   auto repo = make_repo(dir);
