@@ -73,9 +73,9 @@ Result<std::pair<int, int>> cloexec_pipe() {
 
 std::string ProcessResult::describe() const {
   if (timed_out) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
-    if (ms >= 1000 && ms % 1000 < 100) return fmt::format("timed out after {} s", ms / 1000);
-    return fmt::format("timed out after {:.1f} s", static_cast<double>(ms) / 1000.0);
+    const auto ms = timeout.count();
+    if (ms % 1000 == 0) return fmt::format("timed out after {} s", ms / 1000);
+    return fmt::format("timed out after {:g} s", static_cast<double>(ms) / 1000.0);
   }
   if (signal != 0) {
     const char* name = ::strsignal(signal);
@@ -172,6 +172,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   }
 
   ProcessResult result;
+  result.timeout = spec.timeout;
   using clock = std::chrono::steady_clock;
   const auto deadline = spec.timeout.count() > 0 ? started + spec.timeout : clock::time_point::max();
   clock::time_point kill_at = clock::time_point::max();

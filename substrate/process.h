@@ -28,12 +28,14 @@ struct ProcessResult {
   int exit_code = -1;   // valid when signal == 0 and !timed_out
   int signal = 0;       // the signal that killed it, 0 if it exited
   bool timed_out = false;
+  std::chrono::milliseconds timeout{0};  // the limit it was given (ProcessSpec::timeout)
   std::string out;
   std::string err;
   std::chrono::microseconds duration{0};
 
   bool ok() const { return !timed_out && signal == 0 && exit_code == 0; }
   // "exited with status 3" / "killed by signal 11 (Segmentation fault)" / "timed out after 600 s"
+  // (the configured timeout, not the measured duration, which includes the kill grace)
   std::string describe() const;
 };
 
