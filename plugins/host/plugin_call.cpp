@@ -1,6 +1,7 @@
 #include "plugins/host/plugin_call.h"
 
 #include <algorithm>
+#include <csignal>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -60,6 +61,8 @@ Result<json> run_child(const std::string& who, const fs::path& fab_exe, std::vec
   spec.stdin_data = std::move(stdin_data);
   spec.cwd = cwd;
   spec.timeout = timeout;
+  // If this process dies (kill -9), the child hears SIGTERM and stops what its plugin started.
+  spec.parent_death_signal = SIGTERM;
   auto run = run_process(spec);
   if (!run) return fail(run.error().context(fmt::format("cannot start the child process for plugin '{}'", who)));
   proc = std::move(*run);

@@ -19,8 +19,9 @@ namespace {
 using nlohmann::json;
 
 extern "C" void on_terminate(int sig) {
-  // The host gave up on this call (timeout): take down whatever run_process() started for us.
-  fab::kill_all_children();
+  // The host gave up on this call (timeout, stop, or the host died: SIGTERM is this process's
+  // parent-death signal): take down whatever run_process() started for us, then go.
+  fab::kill_all_children(fab::kStopGrandchildrenGrace);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
