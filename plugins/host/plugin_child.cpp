@@ -58,10 +58,11 @@ void write_all(int fd, const std::string& text) {
 
 }  // namespace
 
-void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind) {
+void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
-  const std::string request = kind ? read_stdin() : std::string{};
+  const bool call = kind && !info_only;
+  const std::string request = call ? read_stdin() : std::string{};
 
   // The envelope goes to the real stdout; the plugin's own prints go to stderr.
   std::fflush(stdout);
@@ -84,7 +85,7 @@ void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind>
     if (kind) {
       if (auto k = expect_kind(info, *kind); !k) {
         envelope["error"] = error_json(k.error());
-      } else {
+      } else if (call) {
         std::string result;
         const int status = loaded->abi->call(request.c_str(), &append_result, &result);
         envelope["status"] = status;
