@@ -177,10 +177,12 @@ class Validator {
   Result<PluginUse> plugin_use(const YAML::Node& value, const YAML::Node* owner, const std::string& path,
                                const std::string& plugin_example) const {
     PluginUse use;
+    use.key_path = path;
     const std::vector<Field> fields = {
         {"plugin", true, "plugin: " + plugin_example,
          [&](const YAML::Node& k, const YAML::Node& v) -> Status {
            FAB_TRY_ASSIGN(use.plugin, string_value(k, v, path + ".plugin", "plugin: " + plugin_example));
+           use.plugin_at = at(k);
            return {};
          }},
         {"timeout", false, "timeout: 600",
@@ -310,7 +312,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
   };
   FAB_TRY(v.walk_map(root, nullptr, "", fields));
   if (!refine_given) {
-    bp.refine = {PluginUse{.plugin = "deterministic"}};
+    bp.refine = {PluginUse{.plugin = "deterministic", .key_path = "refine[0]"}};
   }
   return bp;
 }

@@ -19,6 +19,8 @@ struct PluginUse {
   std::string plugin;
   int timeout_s = 600;
   nlohmann::json with = nlohmann::json::object();  // the YAML `with:` map, passed through as-is
+  std::string key_path;   // where it is in the blueprint: "agent", "inspect[0]", "refine[1]"
+  std::string plugin_at;  // "bp.yaml:5:3", the `plugin:` key's location; empty for a default
 };
 
 struct Blueprint {

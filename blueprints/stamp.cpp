@@ -63,9 +63,10 @@ nlohmann::json to_json(const StampResult& result) {
 }
 
 Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
-                          const std::filesystem::path& requirement_file, bool dry_run) {
+                          const std::filesystem::path& requirement_file, bool dry_run, const BlueprintCheck& check) {
   FAB_TRY_ASSIGN(auto blueprint, parse_blueprint_file(blueprint_file));
   FAB_TRY_ASSIGN(auto requirement, parse_requirement_file(requirement_file, blueprint.decompose));
+  if (check) FAB_TRY(check(blueprint));
 
   StampResult result;
   result.blueprint = blueprint;

@@ -3,6 +3,7 @@
 // per requirement section, each with its own new jj change on trunk (created in a batch). All or
 // nothing: if anything fails, no line is recorded and the changes made for it are abandoned.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,15 @@ struct StampResult {
   bool dry_run = false;
 };
 
-// Validates both files; with dry_run, returns the plan (items without change IDs, line id
-// "(dry-run)") and touches nothing.
+// A check of the parsed blueprint that must pass before anything is written (the CLI's checks that
+// every plugin it names exists and is of the right kind: this library knows nothing of plugins).
+using BlueprintCheck = std::function<Status(const Blueprint&)>;
+
+// Validates both files (and runs `check` on the blueprint); with dry_run, returns the plan (items
+// without change IDs, line id "(dry-run)") and touches nothing.
 Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
-                          const std::filesystem::path& requirement_file, bool dry_run = false);
+                          const std::filesystem::path& requirement_file, bool dry_run = false,
+                          const BlueprintCheck& check = {});
 
 // The description a stamped item's change carries: its title, then trailers naming line and item.
 std::string item_change_description(const std::string& title, const std::string& line_id,

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <array>
@@ -73,9 +75,9 @@ Result<std::pair<int, int>> cloexec_pipe() {
 
 std::string ProcessResult::describe() const {
   if (timed_out) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
-    if (ms >= 1000 && ms % 1000 < 100) return fmt::format("timed out after {} s", ms / 1000);
-    return fmt::format("timed out after {:.1f} s", static_cast<double>(ms) / 1000.0);
+    const auto ms = timeout.count();
+    if (ms % 1000 == 0) return fmt::format("timed out after {} s", ms / 1000);
+    return fmt::format("timed out after {:g} s", static_cast<double>(ms) / 1000.0);
   }
   if (signal != 0) {
     const char* name = ::strsignal(signal);
@@ -89,11 +91,57 @@ std::filesystem::path find_on_path(const std::string& name) {
   return p.empty() ? std::filesystem::path{} : std::filesystem::path(p.string());
 }
 
-void kill_all_children() noexcept {
+namespace {
+
+// True once `pid` (a child of this process) has ended: it is a zombie, or already reaped by the
+// run_process call that started it. Does not reap it (WNOWAIT): that call still does.
+bool child_ended(pid_t pid) noexcept {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno != EINTR;
+  return info.si_pid == pid;
+}
+
+long long monotonic_ms() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+void kill_all_children(std::chrono::milliseconds grace) noexcept {
+  // Only async-signal-safe calls from here on: kill, waitid, clock_gettime, nanosleep.
+  const int saved_errno = errno;
+  pid_t groups[kMaxTracked];
+  bool ended[kMaxTracked];
+  std::size_t n = 0;
   for (auto& slot : g_running) {
-    pid_t pid = slot.load();
-    if (pid > 0) ::kill(-pid, SIGKILL);
+    const pid_t pid = slot.load();
+    if (pid > 0) {
+      groups[n] = pid;
+      ended[n] = false;
+      ++n;
+      ::kill(-pid, SIGTERM);
+    }
   }
+  if (n == 0) {
+    errno = saved_errno;
+    return;
+  }
+  const long long deadline = monotonic_ms() + grace.count();
+  for (;;) {
+    bool all_ended = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!ended[i]) ended[i] = child_ended(groups[i]);
+      all_ended = all_ended && ended[i];
+    }
+    if (all_ended || monotonic_ms() >= deadline) break;
+    timespec pause{0, 10 * 1000 * 1000};
+    ::nanosleep(&pause, nullptr);
+  }
+  // Whatever is left in the groups (a child that ignored SIGTERM, what it started in its group).
+  for (std::size_t i = 0; i < n; ++i) ::kill(-groups[i], SIGKILL);
+  errno = saved_errno;
 }
 
 Result<ProcessResult> run_process(const ProcessSpec& spec) {
@@ -128,7 +176,15 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
     in_pipe.emplace(in_p.first, in_p.second);
   }
 
-  auto setpgid_hook = bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); };
+  const pid_t parent = ::getpid();
+  const int death_signal = spec.parent_death_signal;
+  auto setpgid_hook = bp::extend::on_exec_setup = [parent, death_signal](auto&) {
+    ::setpgid(0, 0);
+    if (death_signal != 0) {
+      ::prctl(PR_SET_PDEATHSIG, death_signal);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl: nobody waits for us
+    }
+  };
   std::error_code ec;
   bp::child child;
   const std::string cwd = spec.cwd.empty() ? std::filesystem::current_path().string() : spec.cwd.string();
@@ -172,6 +228,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   }
 
   ProcessResult result;
+  result.timeout = spec.timeout;
   using clock = std::chrono::steady_clock;
   const auto deadline = spec.timeout.count() > 0 ? started + spec.timeout : clock::time_point::max();
   clock::time_point kill_at = clock::time_point::max();

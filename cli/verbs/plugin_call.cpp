@@ -1,4 +1,4 @@
-// `fab __plugin-call <path.so> <kind>` / `fab __plugin-call --info <path.so>`: the hidden verb that
+// `fab __plugin-call <path.so> <kind>` / `fab __plugin-call --info <path.so> [kind]`: the hidden verb that
 // runs one plugin call in its own process (see plugins/host/plugin_child.h). Never typed by users.
 #include <memory>
 
@@ -17,15 +17,17 @@ Verb make_plugin_call_verb() {
             auto info = std::make_shared<bool>(false);
             app.add_flag("--info", *info, "Only load and validate the plugin, and report what it is");
             app.add_option("plugin", *path, "The plugin's .so")->required();
-            app.add_option("kind", *kind, "agent, inspector or refinery (read the request on stdin)");
+            app.add_option("kind", *kind,
+                           "agent, inspector or refinery (read the request on stdin; with --info: only check "
+                           "the plugin is of this kind)");
             return [=]() -> Status {
-              if (*info) plugins::run_plugin_child(*path, std::nullopt);
+              if (*info && kind->empty()) plugins::run_plugin_child(*path, std::nullopt, true);
               auto k = plugins::parse_plugin_kind(*kind);
               if (!k) {
                 return fail(Error(fmt::format("unknown plugin kind '{}'", *kind), ErrorKind::usage)
                                 .with_hint("use agent, inspector or refinery, or --info"));
               }
-              plugins::run_plugin_child(*path, *k);
+              plugins::run_plugin_child(*path, *k, *info);
             };
           }};
 }

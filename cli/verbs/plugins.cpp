@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/blueprint_plugins.h"
 #include "cli/verbs/verbs.h"
 #include "plugins/host/plugin_call.h"
 #include "plugins/host/plugin_search.h"
@@ -19,16 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// The factory this command runs in: the nearest directory upward holding `.factory/` (or none).
-fs::path find_factory_dir() {
-  std::error_code ec;
-  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
-    if (fs::is_directory(dir / ".factory", ec)) return dir;
-    if (dir == dir.root_path()) break;
-  }
-  return {};
-}
 
 json info_json(const plugins::PluginInfo& info) {
   return {{"name", info.name},

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "blueprints/stamp.h"
+#include "cli/blueprint_plugins.h"
 #include "cli/table.h"
 #include "cli/verbs/verbs.h"
 
@@ -22,7 +23,9 @@ Verb make_stamp_verb() {
             app.add_flag("--dry-run", o->dry_run, "Validate and print the plan; change nothing");
             return [o, &global]() -> Status {
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
-              FAB_TRY_ASSIGN(auto result, stamp(factory, o->blueprint, o->requirement, o->dry_run));
+              const auto host = plugins::host_options_from_env(factory.root());
+              FAB_TRY_ASSIGN(auto result, stamp(factory, o->blueprint, o->requirement, o->dry_run,
+                                                [&host](const Blueprint& bp) { return check_blueprint_plugins(bp, host); }));
               if (o->json) {
                 std::puts(to_json(result).dump().c_str());
                 return {};

@@ -7,8 +7,9 @@ namespace fab::builtin {
 namespace {
 
 extern "C" void on_terminate(int sig) {
-  // fab stopped this call (timeout, Ctrl-C): the command runs in its own process group, take it too.
-  fab::kill_all_children();
+  // fab stopped this call (timeout, stop, or fab died): the command runs in its own process group,
+  // take it too (SIGTERM, a moment to finish, then SIGKILL).
+  fab::kill_all_children(fab::kStopGrandchildrenGrace);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -32,6 +33,7 @@ CommandRun run_work_command(const WorkRequest& request) {
               {"FAB_ATTEMPT", std::to_string(request.attempt)}, {"FAB_WORKSPACE", request.workspace},
               {"FAB_ITEM_FILE", request.item_file}};
   if (request.timeout_s > 0) spec.timeout = std::chrono::seconds(request.timeout_s);
+  spec.parent_death_signal = SIGKILL;  // the plugin child SIGKILLed: the command goes too
   auto run = run_process(spec);
   if (!run) throw std::runtime_error(run.error().render());
   return {run->ok(), run->out + run->err, run->describe()};

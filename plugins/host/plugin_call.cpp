@@ -1,6 +1,7 @@
 #include "plugins/host/plugin_call.h"
 
 #include <algorithm>
+#include <csignal>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -60,6 +61,8 @@ Result<json> run_child(const std::string& who, const fs::path& fab_exe, std::vec
   spec.stdin_data = std::move(stdin_data);
   spec.cwd = cwd;
   spec.timeout = timeout;
+  // If this process dies (kill -9), the child hears SIGTERM and stops what its plugin started.
+  spec.parent_death_signal = SIGTERM;
   auto run = run_process(spec);
   if (!run) return fail(run.error().context(fmt::format("cannot start the child process for plugin '{}'", who)));
   proc = std::move(*run);
@@ -145,6 +148,15 @@ Status normalise(json& r, PluginKind kind, const std::string& who) {
   return {};
 }
 
+// A plugin found by name must call itself by that name.
+Status check_name(const PluginRef& ref, const PluginInfo& info) {
+  if (!ref.by_name || info.name == ref.spec) return {};
+  return fail(Error(fmt::format("file '{}' holds plugin '{}', not '{}'", ref.path.string(), info.name, ref.spec))
+                  .with_hint(fmt::format("rename the file to {} (fab finds a plugin by the name in its file name "
+                                         "and checks the plugin agrees)",
+                                         plugin_file_name(info.name))));
+}
+
 }  // namespace
 
 Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, std::chrono::milliseconds timeout) {
@@ -173,12 +185,7 @@ Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, 
   result.plugin = info_from_json(envelope.value("plugin", json::object()));
   result.diagnostics = std::move(proc.err);
   result.duration = proc.duration;
-  if (ref.by_name && result.plugin.name != ref.spec) {
-    return fail(Error(fmt::format("file '{}' holds plugin '{}', not '{}'", ref.path.string(), result.plugin.name, ref.spec))
-                    .with_hint(fmt::format("rename the file to {} (fab finds a plugin by the name in its file name "
-                                           "and checks the plugin agrees)",
-                                           plugin_file_name(result.plugin.name))));
-  }
+  FAB_TRY(check_name(ref, result.plugin));
   const std::string text = envelope.value("result", std::string{});
   if (const int status = envelope.value("status", 0); status != 0) {
     Error e(fmt::format("plugin '{}' returned status {} without a result", who, status));
@@ -209,11 +216,22 @@ Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, 
   return result;
 }
 
-Result<PluginInfo> probe_plugin(const fs::path& path, const fs::path& fab_exe, std::chrono::milliseconds timeout) {
+Result<PluginInfo> probe_plugin(const fs::path& path, const fs::path& fab_exe, std::chrono::milliseconds timeout,
+                                std::optional<PluginKind> kind) {
+  std::vector<std::string> args{"--info", path.string()};
+  if (kind) args.push_back(to_string(*kind));
   ProcessResult proc;
-  FAB_TRY_ASSIGN(json envelope, run_child(path.filename().string(), fab_exe, {"--info", path.string()},
-                                          std::nullopt, {}, timeout, proc));
+  FAB_TRY_ASSIGN(json envelope, run_child(path.filename().string(), fab_exe, std::move(args), std::nullopt, {},
+                                          timeout, proc));
   return info_from_json(envelope.value("plugin", json::object()));
+}
+
+Result<PluginRef> find_valid_plugin(const std::string& spec, PluginKind kind, const HostOptions& options,
+                                    std::chrono::milliseconds timeout) {
+  FAB_TRY_ASSIGN(auto ref, find_plugin(spec, kind, options));
+  FAB_TRY_ASSIGN(auto info, probe_plugin(ref.path, ref.fab_exe, timeout, kind));
+  FAB_TRY(check_name(ref, info));
+  return ref;
 }
 
 }  // namespace fab::plugins

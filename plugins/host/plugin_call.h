@@ -5,6 +5,7 @@
 // "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on.
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -31,8 +32,18 @@ struct PluginCallResult {
 Result<PluginCallResult> call_plugin(const PluginRef& ref, const nlohmann::json& request,
                                      std::chrono::milliseconds timeout);
 
-// Loads and validates a plugin in a child process and reports what it says about itself.
+// Loads and validates a plugin in a child process and reports what it says about itself. With
+// `kind`, a plugin of another kind is an error too (the same one a call would give).
 Result<PluginInfo> probe_plugin(const std::filesystem::path& path, const std::filesystem::path& fab_exe,
-                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                                std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                std::optional<PluginKind> kind = std::nullopt);
+
+// A plugin named in a blueprint, found and checked before anything is built with it: find_plugin(),
+// then a probe in a child process (so a plugin that crashes on load fails only the check): it loads,
+// its ABI version, struct size, name, version and callbacks are valid, it is of kind `kind`, and,
+// found by name, it calls itself `spec`. Each failure is the error `fab plugins check` (or a call)
+// gives for it. The returned ref is ready for call_plugin().
+Result<PluginRef> find_valid_plugin(const std::string& spec, PluginKind kind, const HostOptions& options,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace fab::plugins

@@ -19,8 +19,9 @@ namespace {
 using nlohmann::json;
 
 extern "C" void on_terminate(int sig) {
-  // The host gave up on this call (timeout): take down whatever run_process() started for us.
-  fab::kill_all_children();
+  // The host gave up on this call (timeout, stop, or the host died: SIGTERM is this process's
+  // parent-death signal): take down whatever run_process() started for us, then go.
+  fab::kill_all_children(fab::kStopGrandchildrenGrace);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -57,10 +58,11 @@ void write_all(int fd, const std::string& text) {
 
 }  // namespace
 
-void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind) {
+void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
-  const std::string request = kind ? read_stdin() : std::string{};
+  const bool call = kind && !info_only;
+  const std::string request = call ? read_stdin() : std::string{};
 
   // The envelope goes to the real stdout; the plugin's own prints go to stderr.
   std::fflush(stdout);
@@ -83,7 +85,7 @@ void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind>
     if (kind) {
       if (auto k = expect_kind(info, *kind); !k) {
         envelope["error"] = error_json(k.error());
-      } else {
+      } else if (call) {
         std::string result;
         const int status = loaded->abi->call(request.c_str(), &append_result, &result);
         envelope["status"] = status;

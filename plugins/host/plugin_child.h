@@ -2,7 +2,9 @@
 // The child side of a plugin call, run as the hidden verb `fab __plugin-call`:
 //   fab __plugin-call <path.so> <kind>   reads the request JSON on stdin, loads and validates the
 //                                        plugin, calls it, writes an envelope on stdout
-//   fab __plugin-call --info <path.so>   loads and validates only, writes an envelope on stdout
+//   fab __plugin-call --info <path.so> [kind]
+//                                        loads and validates only (with a kind: also that the plugin
+//                                        is of that kind), writes an envelope on stdout
 // Before the plugin is loaded, stdout is moved aside and fd 1 is pointed at stderr, so whatever the
 // plugin prints is kept as diagnostics and cannot corrupt the envelope. The envelope is one JSON
 // object: {"fab_plugin_child": 1, "plugin": {name, version, kind, abi_version, description, path},
@@ -16,7 +18,8 @@
 
 namespace fab::plugins {
 
-// Never returns. kind == nullopt: --info.
-[[noreturn]] void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind);
+// Never returns. info_only (or no kind): --info.
+[[noreturn]] void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind,
+                                   bool info_only = false);
 
 }  // namespace fab::plugins

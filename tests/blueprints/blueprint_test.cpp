@@ -85,6 +85,25 @@ TEST_CASE("a minimal blueprint gets the defaults", "[blueprint]") {
   CHECK(r->refine[0].with == nlohmann::json::object());
 }
 
+TEST_CASE("each plugin use knows where the blueprint names it", "[blueprint]") {
+  auto r = fab::parse_blueprint(kFull, "bp.yaml");
+  REQUIRE(r);
+  CHECK(r->agent.key_path == "agent");
+  CHECK(r->agent.plugin_at == "bp.yaml:7:3");
+  REQUIRE(r->inspect.size() == 2);
+  CHECK(r->inspect[1].key_path == "inspect[1]");
+  CHECK(r->inspect[1].plugin_at == "bp.yaml:13:5");
+  REQUIRE(r->refine.size() == 2);
+  CHECK(r->refine[1].key_path == "refine[1]");
+  CHECK(r->refine[1].plugin_at == "bp.yaml:18:5");
+  // The default resolver is named nowhere in the file.
+  auto minimal = fab::parse_blueprint("name: x\nagent: {plugin: shell}\n", "bp.yaml");
+  REQUIRE(minimal);
+  CHECK(minimal->agent.plugin_at == "bp.yaml:2:9");
+  CHECK(minimal->refine.at(0).key_path == "refine[0]");
+  CHECK(minimal->refine.at(0).plugin_at.empty());
+}
+
 TEST_CASE("an explicitly empty refine list stays empty and a null one gets the default", "[blueprint]") {
   auto empty = fab::parse_blueprint("name: x\nagent: {plugin: shell}\nrefine: []\ninspect: []\n", "bp.yaml");
   REQUIRE(empty);

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "plugins/host/plugin_call.h"
 #include "plugins/host/plugin_search.h"
 #include "substrate/process.h"
+#include "tests/support/processes.h"
 #include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -399,4 +402,63 @@ TEST_CASE("a timed-out shell agent takes the command it started down with it") {
   }
   CHECK(gone);
   if (!gone) ::kill(pid, SIGKILL);
+}
+
+namespace {
+// A plugin call on a thread of its own; if the test fails before it ends, it is stopped and joined.
+struct CallThread {
+  std::optional<fab::Result<PluginCallResult>> result;
+  std::thread thread;
+  CallThread(const PluginRef& ref, const json& request)
+      : thread([this, ref, request] { result = call_plugin(ref, request, 120s); }) {}
+  ~CallThread() {
+    if (thread.joinable()) {
+      fab::kill_all_children();
+      thread.join();
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("kill_all_children stops a plugin call and everything its shell agent started", "[stop]") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  std::string command = "sleep 60 & echo $! > sleep.pid; wait";
+  SECTION("a command that ends on SIGTERM") {}
+  SECTION("a command that ignores SIGTERM is killed after the plugin child's grace") {
+    command = "trap '' TERM; " + command;
+  }
+  req["with"] = {{"command", command}};
+  const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
+  CallThread call(ref, req);
+  const pid_t sleep_pid = std::stoi(fab::test::wait_for_file(ws / "sleep.pid"));
+  REQUIRE_FALSE(fab::test::process_gone(sleep_pid));
+
+  const auto start = std::chrono::steady_clock::now();
+  fab::kill_all_children();
+  const auto took = std::chrono::steady_clock::now() - start;
+  call.thread.join();
+  CHECK(took < fab::kStopChildrenGrace + 500ms);  // bounded, even for a command that ignores SIGTERM
+  // The `sleep` ran in the agent's own process group, under the plugin child: it is gone all the same.
+  CHECK(fab::test::gone_within(sleep_pid, 2s));
+  REQUIRE(call.result);
+  REQUIRE_FALSE(*call.result);
+  CHECK(call.result->error().message.find("failed: killed by signal") != std::string::npos);
+}
+
+TEST_CASE("a plugin child killed with SIGKILL takes its agent's command with it", "[stop]") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  // $PPID is the plugin child; `exec` keeps the shell's pid for the sleep.
+  req["with"] = {{"command", "echo $PPID > child.pid; echo $$ > sleep.pid; exec sleep 60"}};
+  const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
+  CallThread call(ref, req);
+  const pid_t sleep_pid = std::stoi(fab::test::wait_for_file(ws / "sleep.pid"));
+  const pid_t child_pid = std::stoi(fab::test::wait_for_file(ws / "child.pid"));
+  REQUIRE(::kill(child_pid, SIGKILL) == 0);  // no handler runs: only the parent-death signal can help
+  call.thread.join();
+  CHECK(fab::test::gone_within(sleep_pid, 2s));
+  REQUIRE(call.result);
+  REQUIRE_FALSE(*call.result);
+  CHECK(call.result->error().message.find("killed by signal 9") != std::string::npos);
 }

@@ -1,18 +1,13 @@
 #include <catch2/catch.hpp>
 
-#include <httplib.h>
 #include <stdlib.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "plugins/resolve/llm_resolver.h"
 #include "plugins/resolve/merge3.h"
+#include "tests/support/fake_llm_provider.h"
 
 using fab::resolve::llm_resolve;
 using fab::resolve::LlmConfig;
@@ -25,97 +20,12 @@ namespace {
 constexpr const char* k_key_env = "FAB_TEST_LLM_KEY";
 constexpr const char* k_key = "sk-test-very-secret-4711";
 
-struct Seen {
-  std::string body;
-  std::string authorization;
-  bool has_authorization = false;
-};
+using fab::test::completion;
+using fab::test::FakeProvider;
+using fab::test::reply_ok;
+using Seen = fab::test::SeenRequest;
 
-// A real HTTP stand-in for the provider on 127.0.0.1, answering POST /v1/chat/completions with
-// `handler` (called with the 1-based number of the request).
-class FakeProvider {
- public:
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&, int)>;
-
-  explicit FakeProvider(Handler handler) : m_handler(std::move(handler)) {
-    m_server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      int n = 0;
-      {
-        std::lock_guard lock(m_mutex);
-        m_seen.push_back({req.body, req.get_header_value("Authorization"), req.has_header("Authorization")});
-        n = static_cast<int>(m_seen.size());
-      }
-      m_handler(req, res, n);
-    });
-    m_port = m_server.bind_to_any_port("127.0.0.1");
-    REQUIRE(m_port > 0);
-    m_thread = std::thread([this] { m_server.listen_after_bind(); });
-    while (!m_server.is_running()) {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  ~FakeProvider() {
-    release_sleepers();
-    m_server.stop();
-    m_thread.join();
-  }
-
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(m_port) + "/v1"; }
-  int requests() {
-    std::lock_guard lock(m_mutex);
-    return static_cast<int>(m_seen.size());
-  }
-  Seen request(int n) {
-    std::lock_guard lock(m_mutex);
-    return m_seen.at(static_cast<std::size_t>(n - 1));
-  }
-
-  // Sleeps up to `d` in a handler, cut short when the test ends.
-  void slow_sleep(std::chrono::milliseconds d) {
-    std::unique_lock lock(m_mutex);
-    m_cv.wait_for(lock, d, [this] { return m_released; });
-  }
-
- private:
-  void release_sleepers() {
-    std::lock_guard lock(m_mutex);
-    m_released = true;
-    m_cv.notify_all();
-  }
-
-  Handler m_handler;
-  httplib::Server m_server;
-  int m_port = 0;
-  std::thread m_thread;
-  std::mutex m_mutex;
-  std::condition_variable m_cv;
-  bool m_released = false;
-  std::vector<Seen> m_seen;
-};
-
-// An OpenAI chat-completions reply carrying `content`.
-std::string completion(const json& content, const std::string& finish = "stop", const json& refusal = nullptr) {
-  json message = {{"role", "assistant"}, {"content", content}};
-  if (!refusal.is_null()) {
-    message["refusal"] = refusal;
-  }
-  return json{{"id", "chatcmpl-1"},
-              {"object", "chat.completion"},
-              {"choices", json::array({{{"index", 0}, {"message", message}, {"finish_reason", finish}}})}}
-      .dump();
-}
-
-std::string answer(const std::vector<std::pair<int, std::string>>& hunks) {
-  json list = json::array();
-  for (const auto& [id, text] : hunks) {
-    list.push_back({{"id", id}, {"resolution", text}});
-  }
-  return json{{"hunks", list}}.dump();
-}
-
-void reply_ok(httplib::Response& res, const std::string& content) {
-  res.set_content(completion(content), "application/json");
-}
+std::string answer(const std::vector<std::pair<int, std::string>>& hunks) { return fab::test::hunks_answer(hunks); }
 
 // One conflict: both sides changed `x` and both added the log line.
 const std::string k_base = "int main() {\n  int x = 1;\n  return x;\n}\n";

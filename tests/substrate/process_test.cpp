@@ -49,6 +49,26 @@ TEST_CASE("run_process kills the whole group on timeout", "[process]") {
   CHECK_FALSE(std::filesystem::exists(marker));  // the background grandchild died with the group
 }
 
+TEST_CASE("a timeout is reported as the limit given, not the time the kill took", "[process]") {
+  // The child ignores SIGTERM, so it dies only at SIGKILL, a whole kill grace after the timeout:
+  // measured, that is about 2 s; the limit was 1 s.
+  auto r = fab::run_process({.argv = {"sh", "-c", "trap '' TERM; sleep 30"},
+                             .timeout = 1000ms,
+                             .kill_grace = 1000ms});
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(r->timeout == 1000ms);
+  CHECK(r->duration >= 1900ms);
+  CHECK(r->describe() == "timed out after 1 s");
+
+  auto fraction = fab::run_process({.argv = {"sh", "-c", "trap '' TERM; sleep 30"},
+                                    .timeout = 250ms,
+                                    .kill_grace = 900ms});
+  REQUIRE(fraction);
+  CHECK(fraction->duration >= 1100ms);
+  CHECK(fraction->describe() == "timed out after 0.25 s");
+}
+
 TEST_CASE("run_process fails cleanly for a missing program", "[process]") {
   auto r = fab::run_process({.argv = {"fab-no-such-program-xyz"}});
   REQUIRE_FALSE(r);

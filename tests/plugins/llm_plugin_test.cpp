@@ -1,0 +1,210 @@
+// The built-in `llm` refinery (fab-plugin-llm.so) called the way the factory calls it: through the
+// host, in a crash-isolated `fab __plugin-call` child, against a stand-in provider on 127.0.0.1.
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugins/host/plugin_call.h"
+#include "plugins/host/plugin_search.h"
+#include "tests/support/fake_llm_provider.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace fab::plugins;
+using namespace fab::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kKeyEnv = "FAB_TEST_LLM_PLUGIN_KEY";
+constexpr const char* kKey = "sk-plugin-test-secret-0815";
+
+// One conflict: both sides changed `x` and both added the log line.
+const std::string kBase = "int main() {\n  int x = 1;\n  return x;\n}\n";
+const std::string kOurs = "int main() {\n  int x = 2;\n  log(x);\n  return x;\n}\n";
+const std::string kTheirs = "int main() {\n  int x = 3;\n  log(x);\n  return x;\n}\n";
+const std::string kGood = "  int x = 5;\n  log(x);\n";
+const std::string kResolved = "int main() {\n  int x = 5;\n  log(x);\n  return x;\n}\n";
+
+// The API key in the environment the plugin child inherits, for one test.
+struct KeyInEnv {
+  KeyInEnv() { ::setenv(kKeyEnv, kKey, 1); }
+  ~KeyInEnv() { ::unsetenv(kKeyEnv); }
+};
+
+PluginRef builtin(const std::string& name) {
+  HostOptions o;
+  o.fab_exe = fs::path(FAB_TEST_BIN_DIR) / "fab";
+  o.builtin_dirs = {FAB_TEST_BIN_DIR};
+  auto ref = find_plugin(name, PluginKind::refinery, o);
+  REQUIRE(ref);
+  return *ref;
+}
+
+json request_for(const FakeProvider& p, int max_attempts = 3, int timeout_s = 10) {
+  return {{"path", "src/main.cpp"},
+          {"base", kBase},
+          {"ours", kOurs},
+          {"theirs", kTheirs},
+          {"with",
+           {{"endpoint", p.endpoint()},
+            {"model", "test-model"},
+            {"api_key_env", kKeyEnv},
+            {"timeout_s", timeout_s},
+            {"max_attempts", max_attempts}}}};
+}
+
+// Calls the llm plugin through the host and checks the key shows up nowhere fab could print or keep.
+PluginCallResult call_llm(const json& request) {
+  auto r = call_plugin(builtin("llm"), request, 60s);
+  if (!r) {
+    const std::string text = r.error().render();
+    CHECK(text.find(kKey) == std::string::npos);
+    FAIL("the llm plugin gave no answer:\n" << text);
+  }
+  INFO(r->response.dump(2) << "\n--- diagnostics ---\n" << r->diagnostics);
+  CHECK(r->plugin.name == "llm");
+  CHECK(r->response.dump().find(kKey) == std::string::npos);
+  CHECK(r->diagnostics.find(kKey) == std::string::npos);
+  return *r;
+}
+
+std::string message_of(const PluginCallResult& r) { return r.response["message"].get<std::string>(); }
+
+// What the deterministic refinery leaves: the partial merge with one diff3 block.
+const std::string kPartial =
+    "int main() {\n<<<<<<< ours\n  int x = 2;\n  log(x);\n||||||| base\n  int x = 1;\n=======\n  int x = 3;\n"
+    "  log(x);\n>>>>>>> theirs\n  return x;\n}\n";
+
+// The answer was not used: the file goes on to the next resolver as it came, markers and all.
+void check_unresolved(const PluginCallResult& r) {
+  CHECK_FALSE(r.ok);
+  CHECK(r.response["resolved"] == false);
+  CHECK(r.response["unresolved"] == 1);
+  CHECK(r.response["content"] == kPartial);
+}
+
+}  // namespace
+
+TEST_CASE("the llm plugin settles a conflict through the host", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, kGood}})); });
+  json req = request_for(p);
+  SECTION("from the three sides") {}
+  SECTION("from what the deterministic refinery left, as the factory hands it on") {
+    auto det = call_plugin(builtin("deterministic"), json{{"path", "src/main.cpp"}, {"base", kBase}, {"ours", kOurs},
+                                                         {"theirs", kTheirs}, {"with", json::object()}}, 60s);
+    REQUIRE(det);
+    REQUIRE(det->response["resolved"] == false);
+    REQUIRE(det->response["content"] == kPartial);
+    req["content"] = det->response["content"];
+  }
+  auto r = call_llm(req);
+  CHECK(r.ok);
+  CHECK(r.response["resolved"] == true);
+  CHECK(r.response["unresolved"] == 0);
+  CHECK(r.response["content"] == kResolved);
+  CHECK(message_of(r) == "model test-model settled 1 hunk(s) in 1 request(s)");
+  REQUIRE(p.requests() == 1);
+  const auto seen = p.request(1);
+  CHECK(seen.authorization == std::string("Bearer ") + kKey);  // the key went where it belongs, only there
+  const auto prompt = json::parse(seen.body)["messages"][1]["content"].get<std::string>();
+  CHECK(prompt.find("src/main.cpp") != std::string::npos);
+  CHECK(prompt.find("  int x = 2;\n  log(x);\n") != std::string::npos);
+  CHECK(prompt.find("  int x = 3;\n  log(x);\n") != std::string::npos);
+}
+
+TEST_CASE("the llm plugin gives up on a provider that keeps failing, after max_attempts requests", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 500;
+    res.set_content("internal trouble", "text/plain");
+  });
+  auto r = call_llm(request_for(p, 2));
+  check_unresolved(r);
+  CHECK(message_of(r).find("provider returned HTTP 500") != std::string::npos);
+  CHECK(message_of(r).find("internal trouble") != std::string::npos);
+  CHECK(message_of(r).find("gave up after 2 attempts") != std::string::npos);
+  CHECK(p.requests() == 2);
+}
+
+TEST_CASE("the llm plugin waits out a 429 and settles on the retry", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int n) {
+    if (n == 1) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+      res.set_content("{\"error\":\"slow down\"}", "application/json");
+    } else {
+      reply_ok(res, hunks_answer({{1, kGood}}));
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto r = call_llm(request_for(p, 3));
+  CHECK(std::chrono::steady_clock::now() - start >= 1s);  // waited as told
+  CHECK(r.ok);
+  CHECK(r.response["resolved"] == true);
+  CHECK(r.response["content"] == kResolved);
+  CHECK(message_of(r) == "model test-model settled 1 hunk(s) in 2 request(s)");
+  CHECK(p.requests() == 2);
+}
+
+TEST_CASE("the llm plugin stops waiting for a slow provider at its timeout", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider* self = nullptr;
+  FakeProvider p([&self](const httplib::Request&, httplib::Response& res, int) {
+    self->slow_sleep(20s);
+    reply_ok(res, hunks_answer({{1, kGood}}));
+  });
+  self = &p;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = call_llm(request_for(p, 1, 1));
+  CHECK(std::chrono::steady_clock::now() - start < 15s);
+  check_unresolved(r);
+  CHECK(message_of(r).find("timed out after 1 s") != std::string::npos);
+  CHECK(p.requests() == 1);
+}
+
+TEST_CASE("the llm plugin refuses a provider reply that is not JSON", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
+    res.set_content("{\"choices\": [ oops", "application/json");
+  });
+  auto r = call_llm(request_for(p, 2));
+  check_unresolved(r);
+  CHECK(message_of(r).find("invalid JSON from provider at offset 15") != std::string::npos);
+  CHECK(p.requests() == 2);
+}
+
+TEST_CASE("the llm plugin refuses an answer that still has conflict markers", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
+    reply_ok(res, hunks_answer({{1, "<<<<<<< ours\n  int x = 2;\n  log(x);\n=======\n  int x = 3;\n  log(x);\n>>>>>>> theirs\n"}}));
+  });
+  auto r = call_llm(request_for(p, 2));
+  check_unresolved(r);
+  CHECK(message_of(r).find("answer still has conflict markers") != std::string::npos);
+  CHECK(r.response["content"].get<std::string>().find("<<<<<<< ours") != std::string::npos);
+  CHECK(p.requests() == 2);
+}
+
+TEST_CASE("the llm plugin never repeats the API key, even when the provider echoes it", "[llm][plugins]") {
+  KeyInEnv key;
+  FakeProvider p([](const httplib::Request& req, httplib::Response& res, int) {
+    res.status = 401;
+    res.set_content("{\"error\":\"Incorrect API key provided: " + req.get_header_value("Authorization") + "\"}",
+                    "application/json");
+  });
+  auto r = call_llm(request_for(p, 3));  // call_llm checks response and diagnostics for the key
+  check_unresolved(r);
+  CHECK(message_of(r).find("provider returned HTTP 401") != std::string::npos);
+  CHECK(message_of(r).find("Incorrect API key provided") != std::string::npos);
+  CHECK(message_of(r).find("[redacted]") != std::string::npos);
+  CHECK(message_of(r).find(kKeyEnv) != std::string::npos);  // the hint names the variable, not its value
+  CHECK(p.requests() == 1);                                   // a 401 is not retried
+}
