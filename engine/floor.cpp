@@ -253,7 +253,8 @@ class Floor {
     FAB_TRY_ASSIGN(auto bp, load_line_blueprint(m_factory.store(), line));
     LineSetup s;
     auto resolve = [&](const PluginUse& use, PluginKind kind) -> Result<PluginStep> {
-      auto ref = plugins::find_plugin(use.plugin, kind, m_options.host);
+      // Found and checked (loads, ABI, callbacks, kind) in a child, once per run, before any call.
+      auto ref = plugins::find_valid_plugin(use.plugin, kind, m_options.host);
       if (!ref) return fail(ref.error().context(fmt::format("line {}: blueprint {}", line.id, bp.source_path)));
       return PluginStep{use, *ref};
     };
@@ -715,6 +716,7 @@ class Floor {
       }
       std::optional<std::string> content;
       bool resolved = false;
+      std::string settled_by;
       for (const auto& step : setup.refiners) {
         nlohmann::json request{{"path", path},          {"base", sides->base}, {"ours", sides->ours},
                                {"theirs", sides->theirs}, {"with", step.use.with}};
@@ -729,12 +731,18 @@ class Floor {
         content = r->response.value("content", std::string{});
         if (r->response.value("resolved", false)) {
           resolved = true;
+          settled_by = step.use.plugin;
           break;
         }
       }
       if (resolved) {
-        FAB_TRY(repo_for(a.line, {a.item}, "refining (resolve " + path + ")").write_resolution(a.change, path, *content));
-        say(fmt::format("{} refining: settled the conflict in {}", a.item, path));
+        FAB_TRY(repo_for(a.line, {a.item}, "refining (resolve " + path + " by " + settled_by + ")")
+                    .write_resolution(a.change, path, *content));
+        say(fmt::format("{} refining: settled the conflict in {} ({})", a.item, path, settled_by));
+        JournalRecord note;
+        note.kind = "resolved";
+        note.fields = {{"item", a.item}, {"path", path}, {"resolver", settled_by}};
+        FAB_TRY(m_factory.store().append_journal(a.line, note));
       } else {
         left.push_back(path);
       }

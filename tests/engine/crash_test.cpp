@@ -47,8 +47,9 @@ void kill_and_check(const std::string& inspect, int slots, int kill_count) {
       INFO("fab run exited early: " << run.describe() << "\n" << run.err);
       REQUIRE(run.ok());
       ++finished_runs;
-      // Everything merged before we were done killing: give the floor more work.
-      if (lines.size() < 4) lines.push_back(f.stamp(blueprint_yaml(agent, inspect, slots, 3), requirement_md(10)));
+      // Everything merged before we were done killing: give the floor more work (always: a floor
+      // with nothing to do would finish every run and never be killed again).
+      lines.push_back(f.stamp(blueprint_yaml(agent, inspect, slots, 3), requirement_md(10)));
     }
     for (const auto& line : lines) check_invariants(f, line);
   }

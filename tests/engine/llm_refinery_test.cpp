@@ -69,7 +69,13 @@ TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm re
   CHECK(prompt.find("beta from " + line + ".3") != std::string::npos);
 
   // stderr says the conflict was settled; the item's refine log says by whom.
-  CHECK(run.err.find("refining: settled the conflict in shared.txt") != std::string::npos);
+  CHECK(run.err.find("refining: settled the conflict in shared.txt (llm)") != std::string::npos);
+  // And the journal records which resolver settled which file.
+  int by_llm = 0;
+  for (const auto& r : f.journal(line)) {
+    if (r.kind == "resolved" && r.str("path") == "shared.txt" && r.str("resolver") == "llm") ++by_llm;
+  }
+  CHECK(by_llm == 1);
   std::vector<std::string> refine_logs;
   for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
     if (e.path().filename().string().ends_with(".refine.txt")) refine_logs.push_back(read_file(e.path()));
