@@ -38,7 +38,7 @@ Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
 
 }  // namespace
 
-Result<Factory> Factory::init(const fs::path& dir, const std::string& trunk) {
+Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk) {
   FAB_TRY_ASSIGN(auto jj, JjRunner::locate());
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -53,14 +53,17 @@ Result<Factory> Factory::init(const fs::path& dir, const std::string& trunk) {
   // workspaces) out of every snapshot of the user's working copy.
   FAB_TRY(write_file_atomic(fdir / ".gitignore", "# fab's state: never snapshot it into a commit\n*\n"));
 
+  // A second init keeps the factory's trunk unless --trunk asks for another.
+  const bool configured = fs::exists(fdir / "config.json", ec);
   FAB_TRY_ASSIGN(auto config, read_config(fdir));
-  config.trunk = trunk;
-  FAB_TRY(write_config(fdir, config));
+  const std::string before = config.trunk;
+  if (trunk) config.trunk = *trunk;
+  if (!configured || config.trunk != before) FAB_TRY(write_config(fdir, config));
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");
-  FAB_TRY_ASSIGN(auto existing, r.bookmark(trunk));
-  if (!existing) FAB_TRY(r.set_bookmark(trunk, "@-"));
+  FAB_TRY_ASSIGN(auto existing, r.bookmark(config.trunk));
+  if (!existing) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
   return Factory(std::move(*repo), std::move(store), std::move(config));
 }
 
