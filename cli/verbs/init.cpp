@@ -14,9 +14,10 @@ Verb make_init_verb() {
           [](CLI::App& app, const GlobalOptions& global) {
             auto dir = std::make_shared<std::string>(".");
             auto trunk = std::make_shared<std::string>();
-            app.add_option("DIR", *dir, "The directory (created if missing)");
-            auto* trunk_option =
-                app.add_option("--trunk", *trunk, "The bookmark merged work lands on (default: the factory's, else main)");
+            app.add_option("DIR", *dir, "The directory (created if missing); a git repository there is used as is");
+            auto* trunk_option = app.add_option(
+                "--trunk", *trunk,
+                "The bookmark merged work lands on (default: the factory's, else git's current branch, else main)");
             return [dir, trunk, trunk_option, &global]() -> Status {
               std::optional<std::string> wanted;
               if (trunk_option->count() > 0) wanted = *trunk;
