@@ -13,7 +13,7 @@ std::string item_change_description(const std::string& title, const std::string&
 
 nlohmann::json to_json(const StampResult& result) {
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : result.items) items.push_back(to_json(item));
+  for (const auto& item : result.items) items.push_back(to_public_json(item));
   return {{"line", result.line.id}, {"blueprint", result.blueprint.name}, {"items", items}};
 }
 
