@@ -320,6 +320,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
 }  // namespace
 
 Result<Blueprint> parse_blueprint(std::string_view text, std::string source_name) {
+  FAB_TRY(check_utf8(text, source_name));  // yaml-cpp passes bad bytes through without a word
   const Validator v(source_name);
   Result<Blueprint> parsed;
   try {

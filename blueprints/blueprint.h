@@ -36,7 +36,8 @@ struct Blueprint {
   std::string source_text;         // the YAML as read
 };
 
-// Parses and validates blueprint YAML. `source_name` prefixes error locations ("bp.yaml:4:3: ...").
+// Parses and validates blueprint YAML (which must be UTF-8). `source_name` prefixes error locations
+// ("bp.yaml:4:3: ...").
 // Returns the first error in document order (missing required keys come after the keys present).
 Result<Blueprint> parse_blueprint(std::string_view text, std::string source_name);
 

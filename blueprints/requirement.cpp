@@ -419,6 +419,7 @@ std::vector<std::size_t> find_cycle(const std::vector<Section>& sections) {
 }  // namespace
 
 Result<Requirement> parse_requirement(std::string_view text, std::string source_name, Decompose mode) {
+  FAB_TRY(check_utf8(text, source_name));  // titles become jj descriptions, which must be UTF-8
   if (text.starts_with("\xEF\xBB\xBF")) {
     text.remove_prefix(3);  // a UTF-8 byte order mark would hide a heading on the first line
   }
@@ -426,7 +427,7 @@ Result<Requirement> parse_requirement(std::string_view text, std::string source_
   FAB_TRY_ASSIGN(Scan scan, mode == Decompose::headings ? scan_headings(lines, source_name)
                                                         : scan_checklist(lines, source_name));
   if (scan.items.empty()) {
-    return fail(source_name + ": requirement has no items", no_items_hint(mode, scan));
+    return fail(at(source_name, 1) + ": requirement has no items", no_items_hint(mode, scan));
   }
 
   Requirement req;

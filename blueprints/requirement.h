@@ -32,9 +32,9 @@ struct Requirement {
   std::vector<Section> sections;  // in document order
 };
 
-// Splits and validates a requirement. Errors name `source_name:line[:col]`: empty or duplicate
-// titles, unknown titles in Depends on (with a did-you-mean), self-dependencies, dependency cycles
-// (`A -> B -> A`), and a document with no items.
+// Splits and validates a requirement. Errors name `source_name:line[:col]`: text that is not UTF-8,
+// empty or duplicate titles, unknown titles in Depends on (with a did-you-mean), self-dependencies,
+// dependency cycles (`A -> B -> A`), and a document with no items (line 1).
 Result<Requirement> parse_requirement(std::string_view text, std::string source_name, Decompose mode);
 Result<Requirement> parse_requirement_file(const std::filesystem::path& path, Decompose mode);
 

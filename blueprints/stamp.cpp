@@ -58,7 +58,7 @@ std::string item_change_description(const std::string& title, const std::string&
 
 nlohmann::json to_json(const StampResult& result) {
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : result.items) items.push_back(to_json(item));
+  for (const auto& item : result.items) items.push_back(to_public_json(item));
   return {{"line", result.line.id}, {"blueprint", result.blueprint.name}, {"items", items}};
 }
 
@@ -114,9 +114,14 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   Repo repo = factory.repo().with_cause(fmt::format("{}: stamp", line_id));
   FAB_TRY_ASSIGN(auto trunk, repo.bookmark(blueprint.trunk));
   if (!trunk) {
+    const auto& factory_trunk = factory.config().trunk;
     return fail(fmt::format("the blueprint's trunk bookmark '{}' does not exist in this repo", blueprint.trunk),
-                fmt::format("create it with `fab init --trunk {}` or `jj bookmark create {} -r <rev>`",
-                            blueprint.trunk, blueprint.trunk));
+                factory_trunk != blueprint.trunk
+                    ? fmt::format("this factory's trunk is '{}': write `trunk: {}` in the blueprint (a blueprint "
+                                  "without `trunk:` lands on main), or create '{}' with `jj bookmark create {} -r <rev>`",
+                                  factory_trunk, factory_trunk, blueprint.trunk, blueprint.trunk)
+                    : fmt::format("create it with `fab init --trunk {}` or `jj bookmark create {} -r <rev>`",
+                                  blueprint.trunk, blueprint.trunk));
   }
   std::vector<std::string> descriptions;
   for (const auto& item : result.items) descriptions.push_back(item_change_description(item.title, line_id, item.id));

@@ -47,6 +47,10 @@ int fab_main(int argc, char** argv) {
     app.add_option("-C,--directory", global.directory, "Run as if fab was started in this directory");
     app.add_flag("-q,--quiet", global.quiet, "Silence progress and status output on stderr");
     app.add_flag("--debug", global.debug, "Log every jj and plugin call to stderr");
+    // The global options are also accepted after the verb (`fab run --quiet`): an option a verb does
+    // not know falls through to here. Sub-commands inherit this, sub-verbs (`fab line list`) too.
+    app.fallthrough();
+    app.footer("Global options (-C DIR, -q/--quiet, --debug) may also follow the verb.");  // inherited too
 
     std::map<CLI::App*, std::function<std::function<Status()>(CLI::App&, const GlobalOptions&)>> setups;
     std::map<CLI::App*, std::function<Status()>> actions;

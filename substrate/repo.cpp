@@ -122,12 +122,13 @@ std::string revset_of(const std::vector<ChangeId>& ids) {
   return out.empty() ? "none()" : out;
 }
 
-Result<Repo> Repo::init(const fs::path& dir, JjRunner jj) {
+Result<Repo> Repo::init(const fs::path& dir, JjRunner jj, Backing backing) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
   auto root = fs::canonical(dir);
-  auto r = jj.run({"git", "init", "--no-colocate", root.string()}, JjCall{.repo = {}, .snapshot = true});
+  const char* mode = backing == Backing::existing_git ? "--colocate" : "--no-colocate";
+  auto r = jj.run({"git", "init", mode, root.string()}, JjCall{.repo = {}, .snapshot = true});
   if (!r) return fail(r.error().context(fmt::format("cannot create a jj repo in '{}'", root.string())));
   return Repo(root, std::move(jj));
 }
@@ -758,8 +759,10 @@ Status Repo::add_workspace(const std::string& name, const fs::path& dir, const C
 
   std::error_code ec;
   fs::create_directories(dir.parent_path(), ec);
-  // (jj must update the new working copy, so this call cannot use --ignore-working-copy.)
-  FAB_TRY(run({"workspace", "add", "--name", name, "-r", at.str(), dir.string()}, {.snapshot = true}));
+  // (jj must update the new working copy, so this call cannot use --ignore-working-copy.) Never a
+  // git worktree, even in a repo colocated with the user's git (which needs git >= 2.42 and would
+  // list fab's workspaces in `git worktree list`).
+  FAB_TRY(run({"workspace", "add", "--no-colocate", "--name", name, "-r", at.str(), dir.string()}, {.snapshot = true}));
   // `workspace add` puts a new empty change on top of `at`; editing `at` itself makes the agent's
   // edits land in the item's change (jj abandons the empty one).
   return edit_in_workspace(dir, at);

@@ -16,8 +16,14 @@ namespace fab {
 
 class Repo {
  public:
-  // Creates a non-colocated jj repo in `dir` (created if missing).
-  static Result<Repo> init(const std::filesystem::path& dir, JjRunner jj);
+  // What Repo::init builds the jj repo on.
+  enum class Backing {
+    own_git,       // a new git store hidden in .jj/ (non-colocated)
+    existing_git,  // the git repository already in `dir` (.git): colocated, so its commits and
+                   // branches become jj commits and bookmarks, and jj keeps git's refs up to date
+  };
+  // Creates a jj repo in `dir` (created if missing).
+  static Result<Repo> init(const std::filesystem::path& dir, JjRunner jj, Backing backing = Backing::own_git);
   // Opens the repo whose root is `dir`.
   static Result<Repo> open(const std::filesystem::path& dir, JjRunner jj);
   // The root of the jj repo (or workspace) containing `from`.

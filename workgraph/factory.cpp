@@ -30,6 +30,25 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
   return config;
 }
 
+// The branch checked out in the git repository at `dir` (`.git/HEAD` names it), if any: none when
+// HEAD is detached or cannot be read.
+std::optional<std::string> git_current_branch(const fs::path& dir) {
+  auto git = dir / ".git";
+  std::error_code ec;
+  if (fs::is_regular_file(git, ec)) {  // a linked worktree or submodule: "gitdir: <path>"
+    auto text = read_file_text(git);
+    if (!text || !text->starts_with("gitdir: ")) return std::nullopt;
+    fs::path target = text->substr(8, text->find_first_of("\r\n") - 8);
+    git = target.is_absolute() ? target : dir / target;
+  }
+  auto head = read_file_text(git / "HEAD");
+  constexpr std::string_view kRef = "ref: refs/heads/";
+  if (!head || !head->starts_with(kRef)) return std::nullopt;
+  auto branch = head->substr(kRef.size(), head->find_first_of("\r\n") - kRef.size());
+  if (branch.empty()) return std::nullopt;
+  return branch;
+}
+
 Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
   nlohmann::json j{{"trunk", config.trunk},
                    {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
@@ -38,29 +57,39 @@ Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
 
 }  // namespace
 
-Result<Factory> Factory::init(const fs::path& dir, const std::string& trunk) {
+Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk) {
   FAB_TRY_ASSIGN(auto jj, JjRunner::locate());
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
-  auto repo = fs::is_directory(dir / ".jj") ? Repo::open(dir, jj) : Repo::init(dir, jj);
+  const bool has_git = fs::exists(dir / ".git", ec);
+  Result<Repo> repo = fs::is_directory(dir / ".jj")
+                          ? Repo::open(dir, jj)
+                          : Repo::init(dir, jj, has_git ? Repo::Backing::existing_git : Repo::Backing::own_git);
   if (!repo) return fail(repo.error());
 
   const auto fdir = repo->root() / ".factory";
   fs::create_directories(fdir / "workspaces", ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", fdir.string(), ec.message()));
-  // jj honours .gitignore files in any directory: this one keeps all of .factory/ (state, journal,
-  // workspaces) out of every snapshot of the user's working copy.
+  // jj (and git) honour .gitignore files in any directory: this one keeps all of .factory/ (state,
+  // journal, workspaces) out of every snapshot of the user's working copy.
   FAB_TRY(write_file_atomic(fdir / ".gitignore", "# fab's state: never snapshot it into a commit\n*\n"));
 
+  // A second init keeps the factory's trunk unless --trunk asks for another.
+  const bool configured = fs::exists(fdir / "config.json", ec);
   FAB_TRY_ASSIGN(auto config, read_config(fdir));
-  config.trunk = trunk;
-  FAB_TRY(write_config(fdir, config));
+  const std::string before = config.trunk;
+  if (trunk) {
+    config.trunk = *trunk;
+  } else if (!configured) {
+    config.trunk = has_git ? git_current_branch(repo->root()).value_or("main") : "main";
+  }
+  if (!configured || config.trunk != before) FAB_TRY(write_config(fdir, config));
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");
-  FAB_TRY_ASSIGN(auto existing, r.bookmark(trunk));
-  if (!existing) FAB_TRY(r.set_bookmark(trunk, "@-"));
+  FAB_TRY_ASSIGN(auto existing, r.bookmark(config.trunk));
+  if (!existing) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
   return Factory(std::move(*repo), std::move(store), std::move(config));
 }
 

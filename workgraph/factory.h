@@ -2,6 +2,7 @@
 // A factory: a jj repo plus its `.factory/` directory (state, journal, workspaces), as made by
 // `fab init`. Every command except init starts by opening one.
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "substrate/error.h"
@@ -17,10 +18,13 @@ struct FactoryConfig {
 
 class Factory {
  public:
-  // Makes `dir` a factory: opens the jj repo there or creates one (non-colocated), creates
-  // `.factory/` (ignored by jj, so it is never snapshotted into a commit), and the trunk bookmark
-  // if it is missing (at the working copy's parent). Running it twice is harmless.
-  static Result<Factory> init(const std::filesystem::path& dir, const std::string& trunk = "main");
+  // Makes `dir` a factory: opens the jj repo there, or creates one — on the git repository already
+  // in `dir` if there is one (its commits and branches become jj's), else non-colocated — creates
+  // `.factory/` (ignored by jj and git, so it is never snapshotted into a commit), and the trunk
+  // bookmark if it is missing (at the working copy's parent).
+  // The trunk is `trunk` when given; otherwise the one the factory already has, or for a new
+  // factory the git repository's current branch, or `main`. Running it twice is harmless.
+  static Result<Factory> init(const std::filesystem::path& dir, const std::optional<std::string>& trunk = std::nullopt);
   // The factory containing `from` (walks up; a workspace inside the factory finds its factory).
   static Result<Factory> open(const std::filesystem::path& from);
 

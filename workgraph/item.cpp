@@ -74,27 +74,35 @@ std::size_t LineSummary::total() const {
   return n;
 }
 
+json to_public_json(const Item& item) {
+  return {{"id", item.id},
+          {"line", item.line},
+          {"title", item.title},
+          {"state", std::string(to_string(item.state))},
+          {"change_id", null_if_empty(item.change_id)},
+          {"depends_on", item.depends_on},
+          {"attempts", item.attempts},
+          {"drop_reason", null_if_empty(item.drop_reason)}};
+}
+
+json to_public_json(const Line& line) {
+  return {{"id", line.id},
+          {"blueprint", line.blueprint},
+          {"requirement", line.requirement},
+          {"created", line.created},
+          {"items", line.items}};
+}
+
 json to_json(const Item& item) {
   json j = item.extra.is_object() ? item.extra : json::object();
-  j["id"] = item.id;
-  j["line"] = item.line;
-  j["title"] = item.title;
-  j["state"] = std::string(to_string(item.state));
-  j["change_id"] = null_if_empty(item.change_id);
-  j["depends_on"] = item.depends_on;
-  j["attempts"] = item.attempts;
-  j["drop_reason"] = null_if_empty(item.drop_reason);
+  j.update(to_public_json(item));
   j["body"] = item.body;
   return j;
 }
 
 json to_json(const Line& line) {
   json j = line.extra.is_object() ? line.extra : json::object();
-  j["id"] = line.id;
-  j["blueprint"] = line.blueprint;
-  j["requirement"] = line.requirement;
-  j["created"] = line.created;
-  j["items"] = line.items;
+  j.update(to_public_json(line));
   return j;
 }
 

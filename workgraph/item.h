@@ -3,7 +3,8 @@
 // (the work items it was split into), with their JSON forms.
 //   Item: {"id","line","title","state","change_id","depends_on","attempts","drop_reason","body"}
 //   Line: {"id","blueprint","requirement","created","items"}
-// Unknown JSON fields are kept in `extra` and written back unchanged.
+// Unknown JSON fields are kept in `extra` and written back unchanged. That is the stored form; what
+// `--json` outputs show is the public form, without body or extras (to_public_json).
 #include <array>
 #include <cstddef>
 #include <string>
@@ -56,8 +57,14 @@ struct LineSummary {
   std::size_t total() const;
 };
 
+// The stored form (line.json): every field, extras included.
 nlohmann::json to_json(const Item& item);
 nlohmann::json to_json(const Line& line);
+// The public form, for `--json` outputs: exactly
+//   {"id","line","title","state","change_id","depends_on","attempts","drop_reason"} and
+//   {"id","blueprint","requirement","created","items": [item ids]}.
+nlohmann::json to_public_json(const Item& item);
+nlohmann::json to_public_json(const Line& line);
 // `where` names the object in errors ("item 3").
 Result<Item> item_from_json(nlohmann::json j, const std::string& where);
 Result<Line> line_from_json(nlohmann::json j, const std::string& where);

@@ -26,7 +26,7 @@ Verb make_item_verb() {
                 if (r.str("item") == item.id) history.push_back(std::move(r));
               }
               if (*json) {
-                auto j = to_json(item);
+                auto j = to_public_json(item);
                 j["history"] = nlohmann::json::array();
                 for (const auto& r : history) j["history"].push_back(r.to_json());
                 std::puts(j.dump().c_str());

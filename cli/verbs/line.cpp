@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "cli/json_output.h"
 #include "cli/table.h"
 #include "cli/verbs/verbs.h"
 #include "workgraph/factory.h"
@@ -25,7 +24,7 @@ Verb make_line_verb() {
               if (list->parsed()) {
                 FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
                 if (*json) {
-                  for (const auto& s : summaries) std::puts(line_json(s.line).dump().c_str());
+                  for (const auto& s : summaries) std::puts(to_public_json(s.line).dump().c_str());
                   return {};
                 }
                 Table table({"LINE", "BLUEPRINT", "ITEMS", "MERGED", "DROPPED", "CREATED", "REQUIREMENT"});
@@ -39,9 +38,9 @@ Verb make_line_verb() {
               }
               FAB_TRY_ASSIGN(auto record, factory.store().load_line(*id));
               if (*json) {
-                auto j = line_json(record.line);
+                auto j = to_public_json(record.line);
                 j["items"] = nlohmann::json::array();
-                for (const auto& item : record.items) j["items"].push_back(to_json(item));
+                for (const auto& item : record.items) j["items"].push_back(to_public_json(item));
                 std::puts(j.dump().c_str());
                 return {};
               }

@@ -56,8 +56,8 @@ Status list_plugins(bool as_json) {
     }
     rows.push_back(std::move(row));
   }
-  if (as_json) {
-    fmt::print("{}\n", rows.dump(2));
+  if (as_json) {  // JSON Lines, like every other listing
+    for (const auto& r : rows) fmt::print("{}\n", r.dump(-1, ' ', false, json::error_handler_t::replace));
     return {};
   }
   if (rows.empty()) {
@@ -83,7 +83,7 @@ Status check_plugin(const std::string& spec, bool as_json) {
   if (as_json) {
     json j = info_json(info);
     j["found_by_name_as"] = expected_file;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", j.dump(-1, ' ', false, json::error_handler_t::replace));
   } else {
     fmt::print("valid fab plugin: {}\n", info.path.string());
     fmt::print("  name:    {}\n  kind:    {}\n  version: {}\n  abi:     {}\n", info.name, plugins::to_string(info.kind),
@@ -150,13 +150,13 @@ Verb make_plugins_verb() {
             app.require_subcommand(1);
             auto list_json = std::make_shared<bool>(false);
             auto* list = app.add_subcommand("list", "List every plugin fab can find: name, kind, version, path");
-            list->add_flag("--json", *list_json, "Print JSON");
+            list->add_flag("--json", *list_json, "One JSON object per plugin (JSON Lines)");
 
             auto check_spec = std::make_shared<std::string>();
             auto check_json = std::make_shared<bool>(false);
             auto* check = app.add_subcommand("check", "Validate one plugin and print what it is (exit 1 if invalid)");
             check->add_option("plugin", *check_spec, "The plugin's .so (or its name)")->required();
-            check->add_flag("--json", *check_json, "Print JSON");
+            check->add_flag("--json", *check_json, "Print what it is as one JSON object");
 
             auto call_spec = std::make_shared<std::string>();
             auto call_kind = std::make_shared<std::string>();

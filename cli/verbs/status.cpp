@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "cli/json_output.h"
 #include "cli/table.h"
 #include "cli/verbs/verbs.h"
 #include "workgraph/factory.h"
@@ -26,7 +25,7 @@ Verb make_status_verb() {
               if (*json) {
                 std::string out;
                 for (const auto& s : summaries) {
-                  auto j = line_json(s.line);
+                  auto j = to_public_json(s.line);
                   j["counts"] = counts_json(s);
                   out += j.dump() + "\n";
                 }

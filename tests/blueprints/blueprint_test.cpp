@@ -355,6 +355,15 @@ TEST_CASE("malformed YAML is located 1-based", "[blueprint][errors]") {
   }
 }
 
+TEST_CASE("a blueprint that is not UTF-8 is refused at its first bad byte", "[blueprint][errors]") {
+  // yaml-cpp alone passes such bytes through unchecked, into the plugin settings.
+  auto e = error_of("name: x\nagent:\n  plugin: shell\n  with: { command: \"echo d\xe9j\xe0\" }\n");
+  CHECK(e.message == "bp.yaml:4:27: not valid UTF-8 (byte 0xe9)");
+  CHECK(e.hint.find("save the file as UTF-8") == 0);
+  auto comment = error_of("# \xa9 2024\nname: x\nagent: { plugin: shell }\n");
+  CHECK(comment.message == "bp.yaml:1:3: not valid UTF-8 (byte 0xa9)");
+}
+
 TEST_CASE("blueprints are read from files", "[blueprint][file]") {
   fab::test::TempDir dir;
   const auto good = dir / "good.yaml";

@@ -190,24 +190,48 @@ TEST_CASE("requirement errors name the file and line", "[requirement][errors]") 
   }
   SECTION("no items in headings mode") {
     auto e = error_of("# Title\n\nJust prose.\n- [ ] a box\n");
-    CHECK(e.message == "req.md: requirement has no items");
+    CHECK(e.message == "req.md:1: requirement has no items");
     CHECK(e.hint.find("## Add login") != std::string::npos);
     CHECK(e.hint.find("did you mean 'decompose: checklist'?") != std::string::npos);
   }
   SECTION("no items in checklist mode") {
     auto e = error_of("## A heading\n- [x] done\n", fab::Decompose::checklist);
-    CHECK(e.message == "req.md: requirement has no items");
+    CHECK(e.message == "req.md:1: requirement has no items");
     CHECK(e.hint.find("- [ ] Add login") != std::string::npos);
     CHECK(e.hint.find("all 1 checklist entries are already checked") != std::string::npos);
     CHECK(e.hint.find("did you mean 'decompose: headings'?") != std::string::npos);
   }
   SECTION("headings only inside a fence are not items") {
     auto e = error_of("```\n## A\n```\n");
-    CHECK(e.message == "req.md: requirement has no items");
+    CHECK(e.message == "req.md:1: requirement has no items");
   }
   SECTION("an unknown checklist dependency") {
     auto e = error_of("- [ ] A\n- [ ] B\n  Depends on: C\n", fab::Decompose::checklist);
     CHECK(e.message == "req.md:3:15: item 'B' depends on unknown item 'C'");
+  }
+}
+
+TEST_CASE("a requirement that is not UTF-8 is refused at its first bad byte", "[requirement][errors]") {
+  SECTION("a Latin-1 byte in a title: line and character column") {
+    // A UTF-8 "é" then a Latin-1 one: the column counts characters, not bytes.
+    auto e = error_of("# R\u00e9sum\u00e9\n\n## Caf\u00e9 \xe9 menu\n");
+    CHECK(e.message == "req.md:3:9: not valid UTF-8 (byte 0xe9)");
+    CHECK(e.hint.find("save the file as UTF-8") == 0);
+  }
+  SECTION("in a body, in checklist mode too") {
+    auto e = error_of("- [ ] A\n  body \xff\xfe\n", fab::Decompose::checklist);
+    CHECK(e.message == "req.md:2:8: not valid UTF-8 (byte 0xff)");
+  }
+  SECTION("overlong forms, surrogates and truncated sequences") {
+    CHECK(error_of("## A\n\xc0\xaf\n").message == "req.md:2:1: not valid UTF-8 (byte 0xc0)");
+    CHECK(error_of("## A\nx\xed\xa0\x80\n").message == "req.md:2:2: not valid UTF-8 (byte 0xed)");
+    CHECK(error_of("## A\n\xf4\x90\x80\x80\n").message == "req.md:2:1: not valid UTF-8 (byte 0xf4)");
+    CHECK(error_of("## A\nab\xe2\x82").message == "req.md:2:3: not valid UTF-8 (byte 0xe2)");
+  }
+  SECTION("valid multi-byte text and a byte order mark are fine") {
+    auto r = fab::parse_requirement("\xef\xbb\xbf## Caf\u00e9 \u2615 \U0001F600\n", "req.md", fab::Decompose::headings);
+    REQUIRE(r);
+    CHECK(titles(*r) == std::vector<std::string>{"Caf\u00e9 \u2615 \U0001F600"});
   }
 }
 

@@ -2,6 +2,8 @@
 // Runs the real fab binary (built next to the tests) in a directory.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,22 @@ inline std::string jj_read(const std::filesystem::path& repo, std::vector<std::s
   INFO(r->err);
   REQUIRE(r->ok());
   return r->out;
+}
+
+// How many operations the repo's jj op log holds (a command that changed nothing adds none).
+inline std::size_t op_count(const std::filesystem::path& repo) {
+  auto out = jj_read(repo, {"op", "log", "--no-graph", "-T", "id ++ \"\\n\""});
+  return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
+}
+
+// The non-empty lines of `text` (for JSON Lines output).
+inline std::vector<std::string> text_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty()) lines.push_back(l);
+  }
+  return lines;
 }
 
 }  // namespace fab::test

@@ -30,11 +30,6 @@ std::string requirement(int n, const std::string& prefix = "Item") {
   return text;
 }
 
-std::size_t op_count(const fs::path& repo) {
-  auto out = jj_read(repo, {"op", "log", "--no-graph", "-T", "id ++ \"\\n\""});
-  return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
-}
-
 fs::path make_factory(const TempDir& dir) {
   auto root = dir / "repo";
   auto r = run_fab(dir.path(), {"init", root.string()});

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -344,7 +345,15 @@ TEST_CASE("fab plugins list --json shows built-ins and path plugins, and survive
   auto p = run_fab({"plugins", "list", "--json"}, fixture_dir());
   INFO(p.err);
   REQUIRE(p.exit_code == 0);
-  auto rows = json::parse(p.out);
+  // JSON Lines, like every listing: one object per line.
+  json rows = json::array();
+  std::istringstream lines(p.out);
+  for (std::string l; std::getline(lines, l);) {
+    INFO(l);
+    auto row = json::parse(l);
+    REQUIRE(row.is_object());
+    rows.push_back(std::move(row));
+  }
   auto row = [&](const std::string& name) {
     for (const auto& r : rows) {
       if (r["name"] == name) return r;
