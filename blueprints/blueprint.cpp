@@ -260,6 +260,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
       {"trunk", false, "trunk: main",
        [&](const YAML::Node& k, const YAML::Node& value) -> Status {
          FAB_TRY_ASSIGN(bp.trunk, v.string_value(k, value, "trunk", "trunk: main"));
+         bp.trunk_given = true;
          return {};
        }},
       {"slots", false, "slots: 2",

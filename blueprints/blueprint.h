@@ -26,6 +26,7 @@ struct PluginUse {
 struct Blueprint {
   std::string name;              // [a-z0-9-]+
   std::string trunk = "main";    // bookmark merged work lands on
+  bool trunk_given = false;      // false: `trunk:` was left out (stamping uses the factory's trunk)
   int slots = 2;                 // items building at once, >= 1
   int rework_limit = 5;          // failed attempts before an item is dropped, >= 1
   Decompose decompose = Decompose::headings;

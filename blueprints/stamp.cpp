@@ -112,16 +112,16 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   } done{stamping_file(factory, line_id)};
 
   Repo repo = factory.repo().with_cause(fmt::format("{}: stamp", line_id));
+  // A blueprint that names no trunk lands on the factory's (`fab init` chose it: --trunk, git's
+  // current branch, or main). The line records the trunk it was stamped for.
+  if (!blueprint.trunk_given) blueprint.trunk = factory.config().trunk;
+  result.blueprint.trunk = blueprint.trunk;
   FAB_TRY_ASSIGN(auto trunk, repo.bookmark(blueprint.trunk));
   if (!trunk) {
-    const auto& factory_trunk = factory.config().trunk;
     return fail(fmt::format("the blueprint's trunk bookmark '{}' does not exist in this repo", blueprint.trunk),
-                factory_trunk != blueprint.trunk
-                    ? fmt::format("this factory's trunk is '{}': write `trunk: {}` in the blueprint (a blueprint "
-                                  "without `trunk:` lands on main), or create '{}' with `jj bookmark create {} -r <rev>`",
-                                  factory_trunk, factory_trunk, blueprint.trunk, blueprint.trunk)
-                    : fmt::format("create it with `fab init --trunk {}` or `jj bookmark create {} -r <rev>`",
-                                  blueprint.trunk, blueprint.trunk));
+                fmt::format("this factory's trunk is '{}'; create '{}' with `jj bookmark create {} -r <rev>`, or leave "
+                            "`trunk:` out of the blueprint to land on the factory's trunk",
+                            factory.config().trunk, blueprint.trunk, blueprint.trunk));
   }
   std::vector<std::string> descriptions;
   for (const auto& item : result.items) descriptions.push_back(item_change_description(item.title, line_id, item.id));

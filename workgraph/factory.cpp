@@ -63,6 +63,12 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   fs::create_directories(dir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
   const bool has_git = fs::exists(dir / ".git", ec);
+  const bool new_repo = !fs::is_directory(dir / ".jj");
+  bool has_files = false;  // files already here, in a directory no VCS knew
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && !has_git; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    has_files = has_files || (name != ".jj" && name != ".factory");
+  }
   Result<Repo> repo = fs::is_directory(dir / ".jj")
                           ? Repo::open(dir, jj)
                           : Repo::init(dir, jj, has_git ? Repo::Backing::existing_git : Repo::Backing::own_git);
@@ -88,6 +94,11 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");
+  if (new_repo && has_files) {
+    // The project's files become trunk's first commit (so agents build on them), recorded now
+    // that .factory/ is ignored; the working copy moves on to a new empty change on top.
+    FAB_TRY(r.run({"commit", "-m", "Files already here (recorded by fab init)"}, {.snapshot = true}));
+  }
   FAB_TRY_ASSIGN(auto existing, r.bookmark(config.trunk));
   if (!existing) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
   return Factory(std::move(*repo), std::move(store), std::move(config));

@@ -11,11 +11,6 @@ namespace {
 
 fs::path fixture(const std::string& name) { return fs::path(FAB_TEST_PLUGIN_DIR) / ("fab-plugin-" + name + ".so"); }
 
-std::size_t op_count(const fs::path& repo) {
-  auto out = jj_read(repo, {"op", "log", "--no-graph", "-T", "id ++ \"\\n\""});
-  return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
-}
-
 // A blueprint with `agent` as the agent's plugin and, if given, one inspector and one resolver.
 std::string blueprint(const std::string& agent, const std::string& inspector = "", const std::string& refinery = "") {
   std::string y = "name: demo\nagent:\n  plugin: " + agent + "\n  with: { command: \"true\" }\n";

@@ -114,15 +114,23 @@ TEST_CASE("fab init in a git repository keeps its history and trunk is its curre
     CHECK(op_count(root) == ops);
   }
 
-  SECTION("a blueprint without trunk: (so main) is told the factory's trunk") {
+  SECTION("a blueprint without trunk: lands on the factory's trunk; one naming a missing trunk is refused") {
     write_file(dir / "bp.yaml", "name: demo\nagent:\n  plugin: shell\n");
     write_file(dir / "req.md", "## One\n");
+    auto r = run_fab(root, {"stamp", (dir / "bp.yaml").string(), (dir / "req.md").string(), "--json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto line = nlohmann::json::parse(r.out).at("line").get<std::string>();
+    // The item's change sits on develop's head.
+    const auto on_develop = jj_read(root, {"log", "--no-graph", "-r", "children(develop)", "-T", "description"});
+    CHECK(on_develop.find("fab-line: " + line) != std::string::npos);
+
+    write_file(dir / "bp2.yaml", "name: demo\ntrunk: main\nagent:\n  plugin: shell\n");
     const auto ops = op_count(root);
-    auto r = run_fab(root, {"stamp", (dir / "bp.yaml").string(), (dir / "req.md").string()});
-    CHECK(r.exit_code == 1);
-    CHECK(r.err.find("Error: the blueprint's trunk bookmark 'main' does not exist") == 0);
-    CHECK(r.err.find("Hint: this factory's trunk is 'develop': write `trunk: develop` in the blueprint") !=
-          std::string::npos);
+    auto bad = run_fab(root, {"stamp", (dir / "bp2.yaml").string(), (dir / "req.md").string()});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("Error: the blueprint's trunk bookmark 'main' does not exist") == 0);
+    CHECK(bad.err.find("Hint: this factory's trunk is 'develop'") != std::string::npos);
     CHECK(op_count(root) == ops);
   }
 
@@ -180,4 +188,33 @@ TEST_CASE("fab init in a git repository with no commits yet", "[cli][init][git]"
   REQUIRE(init.exit_code == 0);
   CHECK(config_trunk(root) == "trunk");
   CHECK(bookmarks(root) == "trunk\n");
+}
+
+TEST_CASE("fab init in a directory of files no VCS knows makes them trunk's first commit", "[cli][init]") {
+  TempDir dir;
+  const auto root = dir / "project";
+  fs::create_directories(root / "src");
+  write_file(root / "README.md", "# project\n");
+  write_file(root / "src" / "main.c", "int main(void) { return 0; }\n");
+  auto r = run_fab(root, {"init"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(jj_read(root, {"file", "list", "-r", "main"}) == "README.md\nsrc/main.c\n");
+  CHECK(jj_read(root, {"file", "show", "-r", "main", "root-file:\"src/main.c\""}) == "int main(void) { return 0; }\n");
+  // The working copy is a new empty change on top of it; nothing of .factory/ was recorded.
+  CHECK(jj_read(root, {"log", "--no-graph", "-r", "@-", "-T", "bookmarks"}).find("main") != std::string::npos);
+  CHECK(jj_read(root, {"file", "list", "-r", "main"}).find(".factory") == std::string::npos);
+  // A second init records nothing more.
+  const auto ops = op_count(root);
+  REQUIRE(run_fab(root, {"init"}).exit_code == 0);
+  CHECK(op_count(root) == ops);
+}
+
+TEST_CASE("fab init in an empty directory leaves trunk at the root commit", "[cli][init]") {
+  TempDir dir;
+  const auto root = dir / "empty";
+  auto r = run_fab(dir.path(), {"init", root.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(jj_read(root, {"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == std::string(40, '0'));
 }
