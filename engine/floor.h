@@ -2,15 +2,22 @@
 // The production floor: `fab run`'s tick loop. One engineer thread makes every jj mutation and
 // every state write, one at a time; agents and inspectors run on worker threads, each call in its
 // own child process (plugins/host/plugin_call.h). Each tick it:
-//   1. collects finished agent / inspector calls (snapshot the workspace, then the transition);
-//   2. merges passing items in batches: those already on trunk's head and (lines without
-//      inspectors) the rest chained onto each other, then one trunk move for the batch; an item
-//      that conflicts is taken alone: refinery plugins, re-inspection if the rebase changed
-//      anything, its own trunk move. A change that adds conflict markers never lands;
-//   3. drops queued items behind a dropped dependency, then starts ready items (queued or
-//      rework, dependencies merged) up to the slot limit: one `jj rebase` for the batch onto
-//      trunk, then one `jj edit` per item in an idle workspace of the floor's pool (`fab-pool-<n>`,
-//      added when none is idle, all forgotten when the run ends).
+//   1. collects finished agent / inspector calls. On a line with inspectors the workspace is
+//      snapshotted at once (the inspectors run on it), and after the inspectors it is restored to
+//      the inspected commit (what they wrote never lands). On a line without inspectors the
+//      snapshot is left pending for step 2;
+//   2. drops queued items behind a dropped dependency, then starts ready items (queued or rework,
+//      dependencies merged) while fewer than the slot limit are building: one `jj rebase` onto
+//      trunk for the items starting, then one `jj edit` per item in a workspace of the floor's pool
+//      (`fab-pool-<n>`, added when none is free, all forgotten when the run ends) — preferably the
+//      workspace of a finished item whose snapshot is pending, which that edit makes;
+//   3. snapshots the pending items no edit took care of, and sends them on (rework, or refining);
+//   4. merges passing items in batches. An item of a line with inspectors goes alone: if trunk
+//      moved since it was inspected it is rebased, conflicts go to the refinery plugins, and the
+//      result is inspected again before trunk moves to it. Items of a line without inspectors are
+//      chained onto each other (the first onto trunk), read once (parents, conflicts, diffs), and
+//      trunk moves once to the end of the clean run; the first item with a conflict is taken alone
+//      (refinery, its own trunk move). A change that adds conflict markers never lands.
 // Order of writes: the jj mutation first, the state second, so recovery (engine/recovery.h) can
 // always finish or undo a step a crash interrupted. Every transition records the jj operation id in
 // its journal record ("op") and every jj mutation names its item and transition as its cause.
