@@ -217,8 +217,17 @@ TEST_CASE("workspaces are isolated from each other", "[substrate][workspaces]") 
   CHECK(files_of((*ids)[0]) == "one.txt\nshared.txt\n");
 }
 
-TEST_CASE("a stale workspace is updated without losing its change", "[substrate][workspaces]") {
-  TempDir dir;
+namespace {
+
+// A workspace on an item change with c.txt snapshotted into it, made stale by rebasing the item
+// onto another commit (holding b.txt) from outside.
+struct StaleWorkspace {
+  fab::Repo repo;
+  fab::ChangeId item;
+  std::filesystem::path ws;
+};
+
+StaleWorkspace make_stale_workspace(const TempDir& dir) {
   auto repo = make_repo(dir);
   auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
   auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
@@ -229,34 +238,33 @@ TEST_CASE("a stale workspace is updated without losing its change", "[substrate]
   write_file(ws / "c.txt", "c\n");
   REQUIRE(repo.snapshot_workspace(ws));
   REQUIRE(repo.rebase({*item}, other.str()));  // rewrites the workspace's commit from outside
-  CHECK_FALSE(repo.snapshot_workspace(ws));    // jj refuses: the workspace is stale
+  return {repo, *item, ws};
+}
+
+}  // namespace
+
+TEST_CASE("a stale workspace is updated without losing its change", "[substrate][workspaces]") {
+  TempDir dir;
+  auto [repo, item, ws] = make_stale_workspace(dir);
+  CHECK_FALSE(repo.snapshot_workspace(ws));  // jj refuses: the workspace is stale
   REQUIRE(repo.update_stale_workspace(ws));
   auto snap = repo.snapshot_workspace(ws);
   REQUIRE(snap);
-  CHECK(snap->change_id == *item);
+  CHECK(snap->change_id == item);
   CHECK(read_file(ws / "b.txt") == "b\n");
   CHECK(read_file(ws / "c.txt") == "c\n");
 }
 
 TEST_CASE("edits made in a workspace after it went stale are not lost by update-stale", "[substrate][workspaces]") {
   TempDir dir;
-  auto repo = make_repo(dir);
-  auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
-  auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
-  auto item = repo.create_change(base.str(), "item");
-  REQUIRE(item);
-  auto ws = dir / "ws";
-  REQUIRE(repo.add_workspace("item", ws, *item));
-  write_file(ws / "c.txt", "c\n");
-  REQUIRE(repo.snapshot_workspace(ws));
-  REQUIRE(repo.rebase({*item}, other.str()));  // stale now
-  write_file(ws / "d.txt", "d\n");             // and edited without a snapshot
+  auto [repo, item, ws] = make_stale_workspace(dir);
+  write_file(ws / "d.txt", "d\n");  // edited without a snapshot
   REQUIRE(repo.update_stale_workspace(ws));
   CHECK(read_file(ws / "b.txt") == "b\n");  // the workspace shows the rebased commit
   // jj records the late edit on top of the change as it was before the rebase, next to the rebased
   // one: the change is now divergent, and one of its two commits holds the edit. (The floor never
   // gets here: it snapshots a workspace before rewriting its change from outside.)
-  auto commits = repo.query("change_id(" + item->str() + ")");
+  auto commits = repo.query("change_id(" + item.str() + ")");
   REQUIRE(commits);
   CHECK(commits->size() == 2);
   int with_edit = 0;
