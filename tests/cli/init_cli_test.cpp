@@ -54,7 +54,7 @@ fs::path make_git_repo(const TempDir& dir, const std::string& branch) {
 
 }  // namespace
 
-TEST_CASE("a second fab init keeps the trunk; only --trunk changes it", "[cli][init]") {
+TEST_CASE("a second fab init keeps the trunk, only --trunk changes it", "[cli][init]") {
   TempDir dir;
   auto root = dir / "repo";
   auto first = run_fab(dir.path(), {"init", root.string(), "--trunk", "dev"});

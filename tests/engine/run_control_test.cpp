@@ -49,7 +49,7 @@ int count_transitions(const std::vector<JournalRecord>& j, const std::string& it
 
 }  // namespace
 
-TEST_CASE("SIGTERM stops the floor after the grace period; the attempt is not counted", "[engine][stop]") {
+TEST_CASE("SIGTERM stops the floor after the grace period, the attempt not counted", "[engine][stop]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml("sleep 60"), requirement_md(1));
   ProcessResult run;
