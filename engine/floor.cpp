@@ -594,8 +594,8 @@ class Floor {
       requeue(batch.begin() + 1, batch.end());
       return merge_one(front);
     }
-    // The chain: the items of the front item's line (one line per batch, so one cause names them
-    // all) up to the first of a line with inspectors.
+    // The chain: the run of items of the front item's line (one line per chain, so one cause names
+    // them all); the rest wait for the next batch.
     std::size_t n = 0;
     while (n < batch.size() && m_active.at(batch[n]).line == front.line) ++n;
     std::vector<std::string> chain(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
@@ -605,13 +605,14 @@ class Floor {
     std::string onto = trunk;
     std::string onto_name = trunk;
     for (const auto& id : chain) {
-      const Active& a = m_active.at(id);
+      Active& a = m_active.at(id);
       // An item that started on trunk's head, with trunk unmoved since, is already in place (the
       // read below checks it); otherwise one rebase (jj leaves a change already there alone).
       const bool in_place = ids.empty() && a.trunk_moves_at_start == m_trunk_moves[trunk];
       if (!in_place) {
         FAB_TRY(repo_for(a.line, {a.item}, fmt::format("refining (rebase onto {})", onto_name))
                     .run({"rebase", "-r", a.change.str(), "-o", onto}));
+        a.trunk_moves_at_start = -1;  // it sits on another item now, not on trunk's head
       }
       ids.push_back(a.change);
       onto = a.change.str();
