@@ -1,9 +1,8 @@
 #include "engine/orphans.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +23,22 @@ bool names_repo(const std::vector<std::string>& argv, const std::string& root) {
   return false;
 }
 
+// A process's /proc/<pid>/cmdline; empty when it cannot be read. Plain read(2): the process may end
+// mid-read (ESRCH), which std::ifstream reports by throwing from its buffer.
+std::string read_cmdline(const fs::path& file) {
+  std::string all;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return all;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    all.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return all;
+}
+
 int count_jj_on(const std::string& root) {
   int n = 0;
   std::error_code ec;
@@ -31,8 +46,7 @@ int count_jj_on(const std::string& root) {
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos || name == self) continue;
-    std::ifstream f(it->path() / "cmdline", std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string all = read_cmdline(it->path() / "cmdline");
     std::vector<std::string> argv;
     for (std::size_t start = 0; start < all.size();) {
       auto nul = all.find('\0', start);

@@ -22,7 +22,7 @@ std::string trunk_of(const Factory& factory, const Line& line) {
   return bp ? bp->trunk : factory.config().trunk;
 }
 
-std::string trim(std::string s) {
+std::string trim_end(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -81,7 +81,7 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
   Store& store = factory.store();
   FAB_TRY_ASSIGN(auto lines, store.lines());
   FAB_TRY_ASSIGN(auto op, factory.repo().current_operation());
-  op = trim(op);
+  op = trim_end(op);
   for (const auto& line : lines) {
     FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
     const auto trunk = trunk_of(factory, line);
@@ -182,7 +182,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
   auto listed = repo.run({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""}, {.at_operation = op, .allow_failure = true});
   if (!listed) return fail(listed.error());
   if (listed->exit_code != 0) {
-    return fail(Error(fmt::format("'{}' is not an operation of this repo", op)).caused_by(trim(listed->err)),
+    return fail(Error(fmt::format("'{}' is not an operation of this repo", op)).caused_by(trim_end(listed->err)),
                 "pick one from `fab oplog`");
   }
   std::set<std::string> before;

@@ -7,7 +7,7 @@
 
 namespace {
 
-fab::Error error_of(const std::string& text, fab::Decompose mode = fab::Decompose::headings) {
+fab::Error requirement_error_of(const std::string& text, fab::Decompose mode = fab::Decompose::headings) {
   auto r = fab::parse_requirement(text, "req.md", mode);
   REQUIRE_FALSE(r);
   return r.error();
@@ -147,66 +147,66 @@ TEST_CASE("topological order puts dependencies first, then document order", "[re
 
 TEST_CASE("requirement errors name the file and line", "[requirement][errors]") {
   SECTION("unknown title with a did-you-mean") {
-    auto e = error_of("## Parser\n\n## Login\ntext\nDepends on: Parsr\n");
+    auto e = requirement_error_of("## Parser\n\n## Login\ntext\nDepends on: Parsr\n");
     CHECK(e.message == "req.md:5:13: item 'Login' depends on unknown item 'Parsr'");
     CHECK(e.hint == "did you mean 'Parser'?");
   }
   SECTION("unknown title with nothing close") {
-    auto e = error_of("## Parser\n## Login\nDepends on: Parser, Database\n");
+    auto e = requirement_error_of("## Parser\n## Login\nDepends on: Parser, Database\n");
     CHECK(e.message == "req.md:3:21: item 'Login' depends on unknown item 'Database'");
     CHECK(e.hint == "Depends on names other items by their exact titles, separated by commas");
   }
   SECTION("titles are case-sensitive") {
-    auto e = error_of("## Parser\n## Login\nDepends on: parser\n");
+    auto e = requirement_error_of("## Parser\n## Login\nDepends on: parser\n");
     CHECK(e.message == "req.md:3:13: item 'Login' depends on unknown item 'parser'");
     CHECK(e.hint == "did you mean 'Parser'?");
   }
   SECTION("duplicate titles") {
-    auto e = error_of("## A\n## B\n\n## A\n");
+    auto e = requirement_error_of("## A\n## B\n\n## A\n");
     CHECK(e.message == "req.md:4: duplicate item title 'A' (first at line 1)");
     CHECK_FALSE(e.hint.empty());
   }
   SECTION("a self-dependency") {
-    auto e = error_of("## A\n## B\nDepends on: A, B\n");
+    auto e = requirement_error_of("## A\n## B\nDepends on: A, B\n");
     CHECK(e.message == "req.md:3:16: item 'B' depends on itself");
   }
   SECTION("a two-item cycle") {
-    auto e = error_of("## A\nDepends on: B\n## B\nDepends on: A\n");
+    auto e = requirement_error_of("## A\nDepends on: B\n## B\nDepends on: A\n");
     CHECK(e.message == "req.md:2:13: dependency cycle: A -> B -> A");
     CHECK_FALSE(e.hint.empty());
   }
   SECTION("a longer cycle, named from its earliest item") {
-    auto e = error_of("## Free\n## X\nDepends on: Free, Z\n## Y\nDepends on: X\n## Z\nDepends on: Y\n");
+    auto e = requirement_error_of("## Free\n## X\nDepends on: Free, Z\n## Y\nDepends on: X\n## Z\nDepends on: Y\n");
     CHECK(e.message == "req.md:3:19: dependency cycle: X -> Z -> Y -> X");
   }
   SECTION("an empty heading") {
-    auto e = error_of("## A\n\n##\n");
+    auto e = requirement_error_of("## A\n\n##\n");
     CHECK(e.message == "req.md:3: empty item title");
     CHECK(e.hint == "write the title after '## ', e.g. '## Add login'");
   }
   SECTION("an empty checklist title") {
-    auto e = error_of("- [ ] A\n- [ ]   \n", fab::Decompose::checklist);
+    auto e = requirement_error_of("- [ ] A\n- [ ]   \n", fab::Decompose::checklist);
     CHECK(e.message == "req.md:2: empty item title");
   }
   SECTION("no items in headings mode") {
-    auto e = error_of("# Title\n\nJust prose.\n- [ ] a box\n");
+    auto e = requirement_error_of("# Title\n\nJust prose.\n- [ ] a box\n");
     CHECK(e.message == "req.md:1: requirement has no items");
     CHECK(e.hint.find("## Add login") != std::string::npos);
     CHECK(e.hint.find("did you mean 'decompose: checklist'?") != std::string::npos);
   }
   SECTION("no items in checklist mode") {
-    auto e = error_of("## A heading\n- [x] done\n", fab::Decompose::checklist);
+    auto e = requirement_error_of("## A heading\n- [x] done\n", fab::Decompose::checklist);
     CHECK(e.message == "req.md:1: requirement has no items");
     CHECK(e.hint.find("- [ ] Add login") != std::string::npos);
     CHECK(e.hint.find("all 1 checklist entries are already checked") != std::string::npos);
     CHECK(e.hint.find("did you mean 'decompose: headings'?") != std::string::npos);
   }
   SECTION("headings only inside a fence are not items") {
-    auto e = error_of("```\n## A\n```\n");
+    auto e = requirement_error_of("```\n## A\n```\n");
     CHECK(e.message == "req.md:1: requirement has no items");
   }
   SECTION("an unknown checklist dependency") {
-    auto e = error_of("- [ ] A\n- [ ] B\n  Depends on: C\n", fab::Decompose::checklist);
+    auto e = requirement_error_of("- [ ] A\n- [ ] B\n  Depends on: C\n", fab::Decompose::checklist);
     CHECK(e.message == "req.md:3:15: item 'B' depends on unknown item 'C'");
   }
 }
@@ -214,19 +214,19 @@ TEST_CASE("requirement errors name the file and line", "[requirement][errors]") 
 TEST_CASE("a requirement that is not UTF-8 is refused at its first bad byte", "[requirement][errors]") {
   SECTION("a Latin-1 byte in a title: line and character column") {
     // A UTF-8 "é" then a Latin-1 one: the column counts characters, not bytes.
-    auto e = error_of("# R\u00e9sum\u00e9\n\n## Caf\u00e9 \xe9 menu\n");
+    auto e = requirement_error_of("# R\u00e9sum\u00e9\n\n## Caf\u00e9 \xe9 menu\n");
     CHECK(e.message == "req.md:3:9: not valid UTF-8 (byte 0xe9)");
     CHECK(e.hint.find("save the file as UTF-8") == 0);
   }
   SECTION("in a body, in checklist mode too") {
-    auto e = error_of("- [ ] A\n  body \xff\xfe\n", fab::Decompose::checklist);
+    auto e = requirement_error_of("- [ ] A\n  body \xff\xfe\n", fab::Decompose::checklist);
     CHECK(e.message == "req.md:2:8: not valid UTF-8 (byte 0xff)");
   }
   SECTION("overlong forms, surrogates and truncated sequences") {
-    CHECK(error_of("## A\n\xc0\xaf\n").message == "req.md:2:1: not valid UTF-8 (byte 0xc0)");
-    CHECK(error_of("## A\nx\xed\xa0\x80\n").message == "req.md:2:2: not valid UTF-8 (byte 0xed)");
-    CHECK(error_of("## A\n\xf4\x90\x80\x80\n").message == "req.md:2:1: not valid UTF-8 (byte 0xf4)");
-    CHECK(error_of("## A\nab\xe2\x82").message == "req.md:2:3: not valid UTF-8 (byte 0xe2)");
+    CHECK(requirement_error_of("## A\n\xc0\xaf\n").message == "req.md:2:1: not valid UTF-8 (byte 0xc0)");
+    CHECK(requirement_error_of("## A\nx\xed\xa0\x80\n").message == "req.md:2:2: not valid UTF-8 (byte 0xed)");
+    CHECK(requirement_error_of("## A\n\xf4\x90\x80\x80\n").message == "req.md:2:1: not valid UTF-8 (byte 0xf4)");
+    CHECK(requirement_error_of("## A\nab\xe2\x82").message == "req.md:2:3: not valid UTF-8 (byte 0xe2)");
   }
   SECTION("valid multi-byte text and a byte order mark are fine") {
     auto r = fab::parse_requirement("\xef\xbb\xbf## Caf\u00e9 \u2615 \U0001F600\n", "req.md", fab::Decompose::headings);
