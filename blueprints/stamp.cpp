@@ -109,7 +109,7 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
       std::error_code e;
       std::filesystem::remove(file, e);
     }
-  } done{stamping_file(factory, line_id)};
+  } done{marker};
 
   Repo repo = factory.repo().with_cause(fmt::format("{}: stamp", line_id));
   // A blueprint that names no trunk lands on the factory's (`fab init` chose it: --trunk, git's

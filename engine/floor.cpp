@@ -127,10 +127,6 @@ std::string summary_of(const std::string& feedback) {
   }
   return out;
 }
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 std::chrono::milliseconds timeout_of(const PluginUse& use) {
   return std::chrono::seconds(use.timeout_s > 0 ? use.timeout_s : 600);
@@ -294,7 +290,7 @@ class Floor {
   Result<Item> move(const Active& a, ItemState from, ItemState to, const std::string& reason,
                     nlohmann::json extra = nlohmann::json::object(), const ItemMutator& mutate = {}) {
     FAB_TRY_ASSIGN(auto op, m_factory.repo().current_operation());
-    extra["op"] = trim(op);
+    extra["op"] = op;
     FAB_TRY_ASSIGN(auto before, m_factory.store().find_item(a.item));
     Item probe = before;
     if (mutate) mutate(probe);
@@ -473,7 +469,6 @@ class Floor {
         FAB_TRY(release_workspace(a, "snapshot"));
         a.workspace.clear();
       }
-      a.phase = Phase::agent;
       const JobResult result = std::move(a.agent_result);
       if (!result.ok) {
         FAB_TRY(fail_attempt(a, ItemState::building, result.feedback));
@@ -802,7 +797,7 @@ class Floor {
           auto reason = fmt::format("dependency {} ({}) was dropped", d->id, d->title);
           FAB_TRY_ASSIGN(auto op, m_factory.repo().current_operation());
           FAB_TRY(m_factory.store().transition(item.id, ItemState::dropped, reason,
-                                               {{"op", trim(op)}, {"attempts", item.attempts}},
+                                               {{"op", op}, {"attempts", item.attempts}},
                                                [&](Item& i) { i.drop_reason = reason; }));
           say(fmt::format("{} queued -> dropped: {}", item.id, reason));
           item.state = ItemState::dropped;

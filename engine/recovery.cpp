@@ -81,7 +81,6 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
   Store& store = factory.store();
   FAB_TRY_ASSIGN(auto lines, store.lines());
   FAB_TRY_ASSIGN(auto op, factory.repo().current_operation());
-  op = trim_end(op);
   for (const auto& line : lines) {
     FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
     const auto trunk = trunk_of(factory, line);

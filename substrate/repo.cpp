@@ -98,6 +98,11 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
 // A fileset naming exactly one file relative to the repo root.
 std::string root_file(const std::string& path) { return "root-file:" + revset_string(path); }
 
@@ -227,7 +232,7 @@ Result<std::string> Repo::current_operation() const {
   const bool hex = !head.empty() && head.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!ec && heads == 1 && hex) return head;
   FAB_TRY_ASSIGN(auto o, run({"op", "log", "--no-graph", "-n", "1", "-T", "id"}));
-  return o.out;
+  return trimmed(o.out);
 }
 
 Result<std::map<std::string, std::string>> Repo::git_diffs(const std::vector<ChangeId>& ids) const {
@@ -372,11 +377,6 @@ namespace {
 
 constexpr const char* kRootCommit = "0000000000000000000000000000000000000000";
 const std::string kImportRefs = "refs/heads/fab-import/";  // and the bookmarks jj makes of them: fab-import/...
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
-}
 
 // The jj repo directory: .jj/repo, or where a secondary workspace's .jj/repo file points.
 fs::path jj_repo_dir(const fs::path& root) {

@@ -41,7 +41,7 @@ class Repo {
   Result<std::vector<Commit>> query_with_diffs(const std::string& revset, const std::string& diff_revset) const;
   Result<Commit> commit(const ChangeId& id) const;
   Result<ChangeId> resolve_change(std::string_view prefix) const;
-  Result<std::string> current_operation() const;
+  Result<std::string> current_operation() const;  // its full hex ID
   // Each change's diff against its parent in git's format (as `jj diff --git -r <id>` prints it),
   // keyed by full change id; one jj call for all of them.
   Result<std::map<std::string, std::string>> git_diffs(const std::vector<ChangeId>& ids) const;
