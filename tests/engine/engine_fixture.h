@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -100,6 +101,14 @@ class FactoryFixture {
     }
     return out;
   }
+  // The pid the `fab run` holding the factory's run lock recorded there (0: none, or not yet).
+  long run_lock_pid() const {
+    const auto lock = m_root / ".factory" / "run.lock";
+    std::error_code ec;
+    if (!std::filesystem::exists(lock, ec)) return 0;
+    auto j = nlohmann::json::parse(read_file(lock), nullptr, false);
+    return j.is_object() ? j.value("pid", 0L) : 0;
+  }
   std::vector<std::string> workspaces() const {
     auto ws = factory().repo().workspaces();
     REQUIRE(ws);
@@ -123,6 +132,21 @@ class FactoryFixture {
  private:
   TempDir m_dir;
   std::filesystem::path m_root;
+};
+
+// `fab run` on a thread of its own; if the test fails while it runs, it is stopped and joined.
+struct RunThread {
+  ProcessResult result;
+  std::thread thread;
+  RunThread(const FactoryFixture& f, std::vector<std::string> args,
+            std::chrono::milliseconds timeout = std::chrono::minutes(2))
+      : thread([this, &f, args, timeout] { result = f.fab(args, timeout); }) {}
+  ~RunThread() {
+    if (thread.joinable()) {
+      kill_all_children();
+      thread.join();
+    }
+  }
 };
 
 // The lines of `text` that look like jj's or git's conflict markers (written independently of the

@@ -5,10 +5,10 @@
 
 #include <signal.h>
 
-#include <fstream>
 #include <thread>
 
 #include "tests/engine/engine_fixture.h"
+#include "tests/support/processes.h"
 
 using namespace fab;
 using namespace fab::test;
@@ -16,18 +16,6 @@ using namespace fab::test;
 namespace {
 
 const std::string kAppendOwnFile = R"(mkdir -p items && echo "$FAB_ITEM_ID" >> "items/$FAB_ITEM_ID.txt")";
-
-// The pid of the `fab run` holding the factory's run lock (0 until it has taken it).
-long run_pid(const FactoryFixture& f) {
-  std::ifstream in(f.root() / ".factory" / "run.lock");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.empty()) return 0;
-  try {
-    return nlohmann::json::parse(text).value("pid", 0L);
-  } catch (const nlohmann::json::exception&) {
-    return 0;
-  }
-}
 
 // Waits (up to 15 s) until `done` holds.
 template <class F>
@@ -39,7 +27,7 @@ bool wait_for(F done) {
   return done();
 }
 
-bool alive(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0; }
+bool alive(long pid) { return pid > 0 && !process_gone(static_cast<pid_t>(pid)); }
 
 int count_transitions(const std::vector<JournalRecord>& j, const std::string& item, const std::string& to) {
   int n = 0;
@@ -52,13 +40,13 @@ int count_transitions(const std::vector<JournalRecord>& j, const std::string& it
 TEST_CASE("SIGTERM stops the floor after the grace period, the attempt not counted", "[engine][stop]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml("sleep 60"), requirement_md(1));
-  ProcessResult run;
-  std::thread runner([&] { run = f.fab({"run", "--grace", "1"}); });
+  RunThread runner(f, {"run", "--grace", "1"});
   CHECK(wait_for([&] { return f.line(line).items.at(0).state == ItemState::building; }));
-  const long pid = run_pid(f);
+  const long pid = f.run_lock_pid();
   REQUIRE(alive(pid));
   ::kill(static_cast<pid_t>(pid), SIGTERM);
-  runner.join();
+  runner.thread.join();
+  const auto& run = runner.result;
   INFO(run.err);
   CHECK(run.ok());
   CHECK(run.err.find("stopping") != std::string::npos);
@@ -76,16 +64,16 @@ TEST_CASE("a second SIGINT stops at once, and the next run repairs and finishes"
   const std::string agent = "if [ ! -e '" + marker.string() + "' ]; then touch '" + marker.string() + "'; sleep 60; fi; " +
                             kAppendOwnFile;
   auto line = f.stamp(blueprint_yaml(agent), requirement_md(1));
-  ProcessResult run;
-  std::thread runner([&] { run = f.fab({"run", "--grace", "30"}); });
+  RunThread runner(f, {"run", "--grace", "30"});
   CHECK(wait_for([&] { return f.line(line).items.at(0).state == ItemState::building; }));
-  const long pid = run_pid(f);
+  const long pid = f.run_lock_pid();
   REQUIRE(alive(pid));
   ::kill(static_cast<pid_t>(pid), SIGINT);
-  CHECK(wait_for([&] { return run_pid(f) == pid; }));  // still there: the grace period runs
+  CHECK(wait_for([&] { return f.run_lock_pid() == pid; }));  // still there: the grace period runs
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(static_cast<pid_t>(pid), SIGINT);
-  runner.join();
+  runner.thread.join();
+  const auto& run = runner.result;
   INFO(run.err);
   CHECK(run.exit_code == 130);
   CHECK(run.err.find("second stop signal") != std::string::npos);
@@ -170,18 +158,17 @@ TEST_CASE("fab recover repairs what a killed run left half done", "[engine][reco
   FactoryFixture f;
   const std::string agent = std::string(R"(if [ "$FAB_ATTEMPT" = 1 ]; then sleep 60; fi; )") + kAppendOwnFile;
   auto line = f.stamp(blueprint_yaml(agent, "", 2), requirement_md(2));
-  ProcessResult run;
-  std::thread runner([&] { run = f.fab({"run"}, std::chrono::minutes(1)); });
+  RunThread runner(f, {"run"}, std::chrono::minutes(1));
   CHECK(wait_for([&] {
     auto items = f.line(line).items;
     return items.at(0).state == ItemState::building && items.at(1).state == ItemState::building;
   }));
   CHECK(wait_for([&] { return f.workspaces().size() == 3; }));
-  const long pid = run_pid(f);
+  const long pid = f.run_lock_pid();
   REQUIRE(alive(pid));
   ::kill(static_cast<pid_t>(pid), SIGKILL);
-  runner.join();
-  CHECK(run.signal == SIGKILL);
+  runner.thread.join();
+  CHECK(runner.result.signal == SIGKILL);
 
   auto r = f.fab({"recover"});
   INFO(r.out << r.err);

@@ -21,30 +21,13 @@ std::string sleeping_agent(const std::filesystem::path& pid_file) {
   return "sleep 60 & echo $! > '" + pid_file.string() + "'; wait";
 }
 
-// `fab run` on a thread of its own; if the test fails while it runs, it is stopped and joined.
-struct RunThread {
-  ProcessResult result;
-  std::thread thread;
-  RunThread(const FactoryFixture& f, std::vector<std::string> args)
-      : thread([this, &f, args] { result = f.fab(args, std::chrono::minutes(2)); }) {}
-  ~RunThread() {
-    if (thread.joinable()) {
-      kill_all_children();
-      thread.join();
-    }
-  }
-};
-
-// The pid of the `fab run` holding the factory's run lock.
+// The pid of the `fab run` holding the factory's run lock (waits up to 10 s for it).
 pid_t fab_run_pid(const FactoryFixture& f) {
-  const auto lock = f.root() / ".factory" / "run.lock";
   for (int i = 0; i < 500; ++i) {
-    const std::string text = std::filesystem::exists(lock) ? read_file(lock) : "";
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_object() && j.value("pid", 0L) > 0) return static_cast<pid_t>(j["pid"].get<long>());
+    if (const long pid = f.run_lock_pid(); pid > 0) return static_cast<pid_t>(pid);
     std::this_thread::sleep_for(20ms);
   }
-  FAIL("no pid in " << lock);
+  FAIL("no pid in " << f.root() / ".factory" / "run.lock");
   return 0;
 }
 
