@@ -43,31 +43,38 @@ struct Where {
 Result<Where> locate(const Repo& repo, const std::vector<std::string>& ids, const std::string& trunk) {
   Where w;
   if (ids.empty()) return w;
+  const auto items = present_set(ids);
   FAB_TRY_ASSIGN(auto bm, repo.bookmark(trunk));
-  FAB_TRY_ASSIGN(auto commits, repo.query(present_set(ids)));
+  FAB_TRY_ASSIGN(auto commits, repo.query(items));
   for (const auto& c : commits) w.exists.insert(c.change_id.str());
   if (!bm) return w;
-  FAB_TRY_ASSIGN(auto on_trunk, repo.query(fmt::format("({}) & ::{}", present_set(ids), revset_string(trunk))));
+  FAB_TRY_ASSIGN(auto on_trunk, repo.query(fmt::format("({}) & ::{}", items, revset_string(trunk))));
   for (const auto& c : on_trunk) w.in_trunk.insert(c.change_id.str());
   return w;
 }
 
-// Items put back in the queue may sit on another item's change (a merge chain cut short): each goes
-// back onto trunk on its own (a multi-revision `jj rebase -r` would keep the edge), so its next
-// agent does not see the other's unmerged work.
+// An item waiting to start may sit on another item's change: a merge chain cut short by a crash
+// (the items recovery just put back in the queue), or one `fab recover --to` rolled back to (queued
+// again, with the attempts it had then). Each goes back onto trunk on its own (a multi-revision
+// `jj rebase -r` at its start would keep the edge), so its next agent does not see the other's
+// unmerged work. Items that never started sit where stamping put them and are not looked at.
 Status unstack(Factory& factory, const LineRecord& record, const std::string& trunk,
-               const std::vector<std::string>& requeued, std::vector<Repair>& repairs) {
+               std::vector<std::string> requeued, std::vector<Repair>& repairs) {
+  for (const auto& item : record.items) {
+    const bool waiting = item.state == ItemState::queued || item.state == ItemState::rework;
+    if (waiting && item.attempts > 0 && !item.change_id.empty()) requeued.push_back(item.change_id);
+  }
   if (requeued.empty()) return {};
-  std::string items, mine;
+  std::vector<std::string> all;
   std::map<std::string, std::string> item_of;
   for (const auto& item : record.items) {
     if (item.change_id.empty()) continue;
-    items += (items.empty() ? "" : "|") + item.change_id;
+    all.push_back(item.change_id);
     item_of[item.change_id] = item.id;
   }
-  for (const auto& change : requeued) mine += (mine.empty() ? "" : "|") + change;
-  FAB_TRY_ASSIGN(auto stacked, factory.repo().query(
-                                   fmt::format("({}) & children(({}) ~ ::{})", mine, items, revset_string(trunk))));
+  // (present(): an item whose change vanished is dropped, not an error here.)
+  FAB_TRY_ASSIGN(auto stacked, factory.repo().query(fmt::format("({}) & children(({}) ~ ::{})", present_set(requeued),
+                                                                present_set(all), revset_string(trunk))));
   for (const auto& c : stacked) {
     const auto& id = item_of[c.change_id.str()];
     Repo repo = factory.repo().with_cause(format_cause(record.line.id, {id}, "queued (recovered: back onto " + trunk + ")"));

@@ -272,3 +272,27 @@ TEST_CASE("every merged item has exactly one merged transition in its journal", 
   }
   check_invariants(f, line);
 }
+
+TEST_CASE("a queued item left on another item's change goes back onto trunk before it starts again",
+          "[engine][recover]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
+  // What a merge chain cut short (or `fab recover --to` an operation in its middle) leaves: item 2,
+  // which had started before, waiting in the queue on item 1's change.
+  const auto first = f.line(line).items.at(0);
+  const auto second = f.line(line).items.at(1);
+  f.jj({"rebase", "-r", second.change_id, "-o", first.change_id});
+  REQUIRE(f.factory().store().update_item(second.id, [](Item& i) { i.attempts = 1; }));
+  auto r = f.fab({"recover"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(r.out.find(second.id + ": moved back onto main (it sat on another item's change)") != std::string::npos);
+  CHECK(r.out.find(first.id + ":") == std::string::npos);  // never started: left where stamping put it
+  CHECK(f.jj({"log", "--no-graph", "-r", "parents(" + second.change_id + ")", "-T", "commit_id"}) ==
+        f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
+  check_invariants(f, line);
+}
