@@ -1,5 +1,7 @@
 #include "engine/oplog.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace fab::engine {
@@ -8,6 +10,19 @@ Result<std::vector<OplogEntry>> annotated_oplog(const Factory& factory, std::siz
   FAB_TRY_ASSIGN(auto ops, factory.repo().operations(limit));
   std::vector<OplogEntry> out;
   out.reserve(ops.size());
+  // Two kinds of operation jj records without the command that made them, so without fab's cause:
+  // those `jj git init` made for `fab init` (the factory keeps their IDs), and the first of the two
+  // that `jj workspace add` makes (it takes the cause of the second, made by the same command).
+  const auto& init_ops = factory.config().init_ops;
+  for (std::size_t i = ops.size(); i-- > 0;) {
+    auto& op = ops[i];
+    if (!op.cause.empty()) continue;
+    if (std::find(init_ops.begin(), init_ops.end(), op.id) != init_ops.end()) {
+      op.cause = "fab init (create the jj repo)";
+    } else if (op.description.starts_with("add workspace 'fab-")) {
+      op.cause = i > 0 && !ops[i - 1].cause.empty() ? ops[i - 1].cause : "fab run (add workspace)";
+    }
+  }
   for (auto& op : ops) {
     auto cause = parse_cause(op.cause);
     out.push_back({std::move(op), std::move(cause)});
@@ -40,6 +55,8 @@ std::string format_oplog_line(const OplogEntry& e) {
     why = fmt::format("{}: {}", items, e.item_cause->what);
   } else if (!e.op.cause.empty()) {
     why = e.op.cause;
+  } else if (e.op.id.find_first_not_of('0') == std::string::npos) {
+    why = "(root)";
   } else {
     why = "(not fab)";
   }

@@ -23,6 +23,11 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
       config.identity.name = u->value("name", config.identity.name);
       config.identity.email = u->value("email", config.identity.email);
     }
+    if (auto ops = j.find("init_ops"); ops != j.end() && ops->is_array()) {
+      for (const auto& op : *ops) {
+        if (op.is_string()) config.init_ops.push_back(op.get<std::string>());
+      }
+    }
   } catch (const nlohmann::json::exception& e) {
     return fail(Error(fmt::format("{} is not valid JSON", file.string())).caused_by(e.what()),
                 "fix or delete it; `fab init` writes a fresh one");
@@ -52,6 +57,7 @@ std::optional<std::string> git_current_branch(const fs::path& dir) {
 Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
   nlohmann::json j{{"trunk", config.trunk},
                    {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
+  if (!config.init_ops.empty()) j["init_ops"] = config.init_ops;
   return write_file_atomic(factory_dir / "config.json", j.dump(2) + "\n");
 }
 
@@ -90,7 +96,17 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   } else if (!configured) {
     config.trunk = has_git ? git_current_branch(repo->root()).value_or("main") : "main";
   }
-  if (!configured || config.trunk != before) FAB_TRY(write_config(fdir, config));
+  bool changed = !configured || config.trunk != before;
+  if (new_repo) {
+    // Every operation so far is `jj git init`'s (the root operation aside).
+    FAB_TRY_ASSIGN(auto ops, repo->operations());
+    config.init_ops.clear();
+    for (const auto& op : ops) {
+      if (op.id.find_first_not_of('0') != std::string::npos) config.init_ops.push_back(op.id);
+    }
+    changed = true;
+  }
+  if (changed) FAB_TRY(write_config(fdir, config));
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");

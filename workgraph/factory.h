@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "substrate/error.h"
 #include "substrate/repo.h"
@@ -14,6 +15,9 @@ namespace fab {
 struct FactoryConfig {
   std::string trunk = "main";  // the bookmark merged work lands on, unless a blueprint says otherwise
   JjIdentity identity;         // who fab's jj commits are by
+  // The operations `jj git init` made when `fab init` created the repo: jj records no command for
+  // them, so this is how `fab oplog` knows fab caused them.
+  std::vector<std::string> init_ops;
 };
 
 class Factory {

@@ -218,3 +218,51 @@ TEST_CASE("fab init in an empty directory leaves trunk at the root commit", "[cl
   REQUIRE(r.exit_code == 0);
   CHECK(jj_read(root, {"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == std::string(40, '0'));
 }
+
+// jj records no command for the operations `jj git init` makes, so fab init keeps their IDs: every
+// operation of a new factory is fab's in `fab oplog`, and one the user makes is not.
+TEST_CASE("fab oplog counts the operations that created the repo as fab init's", "[cli][init][oplog]") {
+  TempDir dir;
+  SECTION("a directory of files") {
+    const auto root = dir / "project";
+    fs::create_directories(root);
+    write_file(root / "README.md", "# project\n");
+    REQUIRE(run_fab(root, {"init"}).exit_code == 0);
+    auto log = run_fab(root, {"oplog", "--json"});
+    INFO(log.err);
+    REQUIRE(log.exit_code == 0);
+    int ops = 0;
+    for (const auto& line : text_lines(log.out)) {
+      auto op = nlohmann::json::parse(line);
+      if (op.at("op").get<std::string>().find_first_not_of('0') == std::string::npos) continue;  // jj's root
+      ++ops;
+      INFO(line);
+      CHECK(op.at("fab") == true);
+      CHECK(op.at("cause").get<std::string>().starts_with("fab init"));
+    }
+    CHECK(ops >= 3);  // add workspace, snapshot/commit, trunk bookmark
+    const auto text = run_fab(root, {"oplog"}).out;
+    CHECK(text.find("(root)") != std::string::npos);
+    CHECK(text.find("fab init (create the jj repo)") != std::string::npos);
+
+    jj_read(root, {"bookmark", "create", "mine", "-r", "@-"});  // the user's own operation
+    auto after = nlohmann::json::parse(text_lines(run_fab(root, {"oplog", "--json", "--limit", "1"}).out).at(0));
+    CHECK(after.at("fab") == false);
+    CHECK(run_fab(root, {"oplog", "--limit", "1"}).out.find("(not fab)") != std::string::npos);
+  }
+  SECTION("a git repository") {
+    auto root = make_git_repo(dir, "main");
+    REQUIRE(run_fab(root, {"init"}).exit_code == 0);
+    auto log = run_fab(root, {"oplog", "--json"});
+    REQUIRE(log.exit_code == 0);
+    int ops = 0;
+    for (const auto& line : text_lines(log.out)) {
+      auto op = nlohmann::json::parse(line);
+      if (op.at("op").get<std::string>().find_first_not_of('0') == std::string::npos) continue;
+      ++ops;
+      INFO(line);
+      CHECK(op.at("fab") == true);
+    }
+    CHECK(ops >= 2);  // add workspace, import git refs (and head)
+  }
+}
