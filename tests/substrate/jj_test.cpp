@@ -707,3 +707,61 @@ TEST_CASE("batch creation in a colocated repo leaves no temporary refs either", 
   REQUIRE(imported);
   for (const auto& id : *ids) CHECK(repo->commit(id));
 }
+
+// Past `jj git import`, jj knows the new commits: a failure from there on must abandon them and
+// remove the temporary refs. The failure is injected by a wrapper that runs the real jj for every
+// call but one: the first whose arguments contain `fail_on`.
+TEST_CASE("batch creation failing after jj imported its commits abandons them and leaves no refs",
+          "[substrate][changes][import]") {
+  BatchMethod forced("");
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "1\n"}}, "base");
+  const auto heads_before = repo.query("visible_heads()");
+  REQUIRE(heads_before);
+
+  std::string fail_on, expected;
+  SECTION("reading the new changes' IDs fails") {
+    fail_on = "local_bookmarks";
+    expected = "cannot read the new changes' IDs";
+  }
+  SECTION("removing the temporary bookmarks fails") {
+    fail_on = "bookmark delete";
+    expected = "cannot remove the new changes' temporary bookmarks";
+  }
+  SECTION("exporting (removing the temporary git refs) fails") {
+    fail_on = "git export";
+    expected = "cannot remove the new changes' temporary refs";
+  }
+  const auto marker = dir / "failed-once";
+  const auto script = dir / "jj-failing-once";
+  write_file(script, "#!/bin/sh\ncase \"$*\" in *'" + fail_on + "'*)\n  if [ ! -e '" + marker.string() +
+                         "' ]; then : > '" + marker.string() +
+                         "'; echo 'Error: injected failure' >&2; exit 1; fi ;;\nesac\nexec '" +
+                         jj_for_tests().string() + "' \"$@\"\n");
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto failing_jj = fab::JjRunner::with_binary(script);
+  REQUIRE(failing_jj);
+  auto failing = Repo::open(repo.root(), *failing_jj);
+  REQUIRE(failing);
+
+  auto r = failing->create_changes(base.str(), {"doomed 1", "doomed 2", "doomed 3"});
+  REQUIRE(std::filesystem::exists(marker));  // the injected failure happened
+  REQUIRE_FALSE(r);
+  INFO(r.error().render());
+  CHECK(r.error().render().find(expected) != std::string::npos);
+  CHECK(r.error().render().find("injected failure") != std::string::npos);
+  // All or nothing: no new change is visible, no temporary bookmark or ref is left.
+  auto doomed = repo.query("description(glob:\"doomed*\")");
+  REQUIRE(doomed);
+  CHECK(doomed->empty());
+  auto heads_after = repo.query("visible_heads()");
+  REQUIRE(heads_after);
+  CHECK(heads_after->size() == heads_before->size());
+  CHECK(import_leftovers(repo).empty());
+  // And the next batch works.
+  auto ids = repo.create_changes(base.str(), {"fine 1", "fine 2"});
+  REQUIRE(ids);
+  CHECK(ids->size() == 2);
+  CHECK(import_leftovers(repo).empty());
+}
