@@ -219,6 +219,8 @@ class Floor {
           FAB_TRY(start_ready());  // what this tick's merges made ready
           if (m_active.empty()) return {};
         }
+        // Nothing in flight: no workspace is kept while the floor waits for new work.
+        if (m_active.empty()) FAB_TRY(forget_pool());
       }
       std::unique_lock lock(m_mutex);
       m_wake.wait_for(lock, m_options.tick, [this] { return m_finished > 0; });

@@ -296,3 +296,38 @@ TEST_CASE("a queued item left on another item's change goes back onto trunk befo
   for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
   check_invariants(f, line);
 }
+
+TEST_CASE("a fab run left running keeps no workspace while idle and builds a line stamped meanwhile",
+          "[engine][floor]") {
+  FactoryFixture f;
+  auto all_merged = [&](const std::string& line) {
+    for (const auto& item : f.line(line).items) {
+      if (item.state != ItemState::merged) return false;
+    }
+    return true;
+  };
+  auto first = f.stamp(blueprint_yaml(kAppendOwnFile, "", 2), requirement_md(2));
+  RunThread runner(f, {"run"});
+  REQUIRE(wait_for([&] { return all_merged(first); }));
+  // Idle: the pool's workspaces are forgotten and their directories removed.
+  CHECK(wait_for([&] { return f.workspaces() == std::vector<std::string>{"default"}; }));
+  CHECK(wait_for([&] { return std::filesystem::is_empty(f.root() / ".factory" / "workspaces"); }));
+  REQUIRE(alive(f.run_lock_pid()));
+
+  auto second = f.stamp(blueprint_yaml(kAppendOwnFile, "", 2), requirement_md(3));
+  CHECK(wait_for([&] { return all_merged(second); }));
+  CHECK(wait_for([&] { return f.workspaces() == std::vector<std::string>{"default"}; }));
+  auto stop = f.fab({"stop", "--wait"});
+  INFO(stop.err);
+  CHECK(stop.ok());
+  runner.thread.join();
+  INFO(runner.result.err);
+  CHECK(runner.result.ok());
+  for (const auto& line : {first, second}) {
+    for (const auto& item : f.line(line).items) {
+      CHECK(f.file_on_trunk("items/" + item.id + ".txt") == item.id + "\n");
+    }
+  }
+  CHECK(f.trunk_changes().size() >= 5);
+  CHECK(f.workspaces() == std::vector<std::string>{"default"});
+}
