@@ -93,7 +93,7 @@ struct Active {
   int trunk_moves_at_start = -1;  // Floor::m_trunk_moves[trunk] when it was rebased onto trunk's head
 };
 
-// A jj workspace the floor keeps for the whole run and hands from item to item (one `jj edit`
+// A jj workspace the floor keeps while items are in flight and hands from item to item (one `jj edit`
 // instead of `jj workspace add` + `forget`). An idle one stays on the last item's change (items'
 // changes are described, so `jj edit` elsewhere never abandons them).
 struct PoolWorkspace {
