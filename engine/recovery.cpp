@@ -84,11 +84,25 @@ Status unstack(Factory& factory, const LineRecord& record, const std::string& tr
   return {};
 }
 
+// The journal catches up with the saved states: a transition whose record a kill prevented is
+// journaled now (see Store::journal_lost_transitions).
+Status catch_up_journal(Store& store, const std::string& line, const std::string& op, std::vector<Repair>& repairs) {
+  FAB_TRY_ASSIGN(auto lost, store.journal_lost_transitions(
+                                line, "recovered: journaled after a crash (the state was saved, its record was not)",
+                                {{"op", op}}));
+  for (const auto& what : lost) {
+    const auto space = what.find(' ');
+    repairs.push_back({line, what.substr(0, space), what.substr(space + 1) + ": journal record restored"});
+  }
+  return {};
+}
+
 Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
   Store& store = factory.store();
   FAB_TRY_ASSIGN(auto lines, store.lines());
   FAB_TRY_ASSIGN(auto op, factory.repo().current_operation());
   for (const auto& line : lines) {
+    FAB_TRY(catch_up_journal(store, line.id, op, repairs));
     FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
     const auto trunk = trunk_of(factory, line);
     std::vector<std::string> ids;
@@ -231,13 +245,18 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
     }
   }
 
-  // Each item's state and attempts as of `op`, from its journal.
+  // Each item's state and attempts as of `op`, from its journal (caught up first).
   struct Then {
     ItemState state = ItemState::queued;
     int attempts = 0;
   };
   Store& store = factory.store();
   FAB_TRY_ASSIGN(auto lines, store.lines());
+  std::vector<Repair> caught_up;
+  {
+    FAB_TRY_ASSIGN(auto now, repo.current_operation());
+    for (const auto& line : lines) FAB_TRY(catch_up_journal(store, line.id, now, caught_up));
+  }
   std::map<std::string, Then> then;
   for (const auto& line : lines) {
     FAB_TRY_ASSIGN(auto journal, store.journal(line.id));
@@ -255,7 +274,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
 
   FAB_TRY(repo.with_cause(fmt::format("fab recover --to {}", full_op.substr(0, 12))).restore_operation(full_op));
 
-  std::vector<Repair> repairs;
+  std::vector<Repair> repairs = std::move(caught_up);
   for (const auto& line : lines) {
     FAB_TRY_ASSIGN(auto record, store.load_line(line.id));
     for (const auto& item : record.items) {

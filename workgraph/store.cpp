@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -324,6 +325,36 @@ Result<Item> Store::rollback(const std::string& item_id, const std::string& reas
 
 Result<Item> Store::update_item(const std::string& item_id, const ItemMutator& mutate) {
   return modify_item(item_id, std::nullopt, TransitionKind::normal, {}, json::object(), mutate);
+}
+
+Result<std::vector<std::string>> Store::journal_lost_transitions(const std::string& line_id,
+                                                                 const std::string& reason, const json& extra) {
+  FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
+  FAB_TRY_ASSIGN(LineRecord record, load_line(line_id));
+  Journal journal(line_dir(line_id) / kJournalFile);
+  FAB_TRY_ASSIGN(auto records, journal.read());
+  std::map<std::string, std::string> journaled;  // item -> the state its last transition record gave it
+  for (const auto& r : records) {
+    if (r.kind == "transition") journaled[r.str("item")] = r.str("to");
+  }
+  std::vector<std::string> restored;
+  for (const auto& item : record.items) {
+    auto it = journaled.find(item.id);
+    // Items are created queued (the line_created record), before any transition.
+    const std::string from = it == journaled.end() ? std::string(to_string(ItemState::queued)) : it->second;
+    const std::string to(to_string(item.state));
+    if (from == to) continue;
+    JournalRecord entry;
+    entry.kind = "transition";
+    entry.fields = extra.is_object() ? extra : json::object();
+    entry.fields["item"] = item.id;
+    entry.fields["from"] = from;
+    entry.fields["to"] = to;
+    entry.fields["reason"] = reason;
+    FAB_TRY(journal.append(std::move(entry)));
+    restored.push_back(fmt::format("{} {} -> {}", item.id, from, to));
+  }
+  return restored;
 }
 
 Status Store::append_journal(const std::string& line_id, JournalRecord record) {

@@ -70,6 +70,13 @@ class Store {
   // Edits an item without changing its state (not journaled).
   Result<Item> update_item(const std::string& item_id, const ItemMutator& mutate);
 
+  // A transition is saved in line.json first, then journaled: a process killed in between leaves
+  // an item whose state is ahead of its journal. This journals each such missing transition (from
+  // the state the journal last gave the item, to its saved state) with `reason` and `extra`, and
+  // returns "<item> <from> -> <to>" for each. Recovery calls it before anything else.
+  Result<std::vector<std::string>> journal_lost_transitions(const std::string& line_id, const std::string& reason,
+                                                            const nlohmann::json& extra = nlohmann::json::object());
+
   // Appends a record of any kind ("note", ...) to a line's journal; an empty time is set to now.
   Status append_journal(const std::string& line_id, JournalRecord record);
   // A line's journal, oldest first (a torn last record is cut with a warning).

@@ -577,3 +577,45 @@ TEST_CASE("two Store objects in two threads lose nothing", "[workgraph][store][c
   CHECK(failures == 0);
   CHECK(open_store(dir.path()).find_item("shared.1")->attempts == 200);
 }
+
+// A kill between saving a transition and journaling it leaves the state ahead of the journal
+// (made here by cutting the transition's record off the journal's end).
+TEST_CASE("transitions whose journal record a crash lost are journaled by journal_lost_transitions",
+          "[workgraph][store]") {
+  fab::test::TempDir dir;
+  auto store = open_store(dir.path());
+  create(store, "k3x9qa", 3);
+  REQUIRE(store.transition("k3x9qa.1", ItemState::building, "go"));
+  REQUIRE(store.transition("k3x9qa.1", ItemState::inspecting, "built"));
+  REQUIRE(store.transition("k3x9qa.2", ItemState::building, "go"));
+  auto file = store.line_dir("k3x9qa") / "journal.jsonl";
+  const auto whole = read_file(file);
+  // Lose k3x9qa.2's only record and k3x9qa.1's last one.
+  auto cut = whole;
+  for (int i = 0; i < 2; ++i) cut = cut.substr(0, cut.rfind('\n', cut.size() - 2) + 1);
+  write_file(file, cut);
+  // (the cut journal ends with k3x9qa.1 -> building)
+  auto before = store.journal("k3x9qa");
+  REQUIRE(before);
+  REQUIRE(before->back().str("to") == "building");
+
+  auto restored = store.journal_lost_transitions("k3x9qa", "recovered: lost", {{"op", "abc"}});
+  REQUIRE(restored);
+  CHECK(*restored == std::vector<std::string>{"k3x9qa.1 building -> inspecting", "k3x9qa.2 queued -> building"});
+  auto journal = store.journal("k3x9qa");
+  REQUIRE(journal);
+  REQUIRE(journal->size() == before->size() + 2);
+  const auto& r = (*journal)[journal->size() - 2];
+  CHECK(r.kind == "transition");
+  CHECK(r.str("item") == "k3x9qa.1");
+  CHECK(r.str("from") == "building");
+  CHECK(r.str("to") == "inspecting");
+  CHECK(r.str("reason") == "recovered: lost");
+  CHECK(r.str("op") == "abc");
+  CHECK(journal->back().str("item") == "k3x9qa.2");
+  // Caught up: a second call finds nothing, and an item never moved (k3x9qa.3) never had anything.
+  auto again = store.journal_lost_transitions("k3x9qa", "recovered: lost");
+  REQUIRE(again);
+  CHECK(again->empty());
+  CHECK_FALSE(store.journal_lost_transitions("zzzzzz", "x"));
+}
