@@ -351,6 +351,7 @@ Result<std::vector<std::string>> Store::journal_lost_transitions(const std::stri
     entry.fields["from"] = from;
     entry.fields["to"] = to;
     entry.fields["reason"] = reason;
+    if (!entry.fields.contains("attempts")) entry.fields["attempts"] = item.attempts;  // as transitions record it
     FAB_TRY(journal.append(std::move(entry)));
     restored.push_back(fmt::format("{} {} -> {}", item.id, from, to));
   }

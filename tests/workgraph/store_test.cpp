@@ -612,6 +612,7 @@ TEST_CASE("transitions whose journal record a crash lost are journaled by journa
   CHECK(r.str("to") == "inspecting");
   CHECK(r.str("reason") == "recovered: lost");
   CHECK(r.str("op") == "abc");
+  CHECK(r.fields.value("attempts", -1) == 0);
   CHECK(journal->back().str("item") == "k3x9qa.2");
   // Caught up: a second call finds nothing, and an item never moved (k3x9qa.3) never had anything.
   auto again = store.journal_lost_transitions("k3x9qa", "recovered: lost");
