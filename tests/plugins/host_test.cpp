@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -417,14 +418,39 @@ namespace {
 // A plugin call on a thread of its own; if the test fails before it ends, it is stopped and joined.
 struct CallThread {
   std::optional<fab::Result<PluginCallResult>> result;
+  std::atomic<bool> done{false};
   std::thread thread;
   CallThread(const PluginRef& ref, const json& request)
-      : thread([this, ref, request] { result = call_plugin(ref, request, 120s); }) {}
+      : thread([this, ref, request] {
+          result = call_plugin(ref, request, 120s);
+          done = true;
+        }) {}
   ~CallThread() {
     if (thread.joinable()) {
       fab::kill_all_children();
       thread.join();
     }
+  }
+  // The pid the agent's command wrote to `file`. If the call ends before the file is written, the
+  // test fails at once and says how the call ended (instead of waiting out wait_for_file).
+  pid_t wait_for_pid(const fs::path& file) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until) {
+      std::error_code ec;
+      if (fs::exists(file, ec)) {
+        const auto text = fab::test::read_file(file);
+        if (!text.empty() && text.back() == '\n') return std::stoi(text);
+      }
+      if (done) {
+        thread.join();
+        FAIL("the call ended before " << file << " was written: "
+                                      << (result && *result ? (*result)->response.dump()
+                                                             : result ? result->error().render() : "no result"));
+      }
+      ::usleep(20000);
+    }
+    FAIL("no " << file << " after 30 s");
+    return 0;
   }
 };
 }  // namespace
@@ -440,7 +466,7 @@ TEST_CASE("kill_all_children stops a plugin call and everything its shell agent 
   req["with"] = {{"command", command}};
   const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
   CallThread call(ref, req);
-  const pid_t sleep_pid = std::stoi(fab::test::wait_for_file(ws / "sleep.pid"));
+  const pid_t sleep_pid = call.wait_for_pid(ws / "sleep.pid");
   REQUIRE_FALSE(fab::test::process_gone(sleep_pid));
 
   const auto start = std::chrono::steady_clock::now();
@@ -462,8 +488,8 @@ TEST_CASE("a plugin child killed with SIGKILL takes its agent's command with it"
   req["with"] = {{"command", "echo $PPID > child.pid; echo $$ > sleep.pid; exec sleep 60"}};
   const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
   CallThread call(ref, req);
-  const pid_t sleep_pid = std::stoi(fab::test::wait_for_file(ws / "sleep.pid"));
-  const pid_t child_pid = std::stoi(fab::test::wait_for_file(ws / "child.pid"));
+  const pid_t sleep_pid = call.wait_for_pid(ws / "sleep.pid");
+  const pid_t child_pid = call.wait_for_pid(ws / "child.pid");
   REQUIRE(::kill(child_pid, SIGKILL) == 0);  // no handler runs: only the parent-death signal can help
   call.thread.join();
   CHECK(fab::test::gone_within(sleep_pid, 2s));
