@@ -24,13 +24,6 @@ namespace {
 constexpr const char* kKeyEnv = "FAB_TEST_LLM_PLUGIN_KEY";
 constexpr const char* kKey = "sk-plugin-test-secret-0815";
 
-// One conflict: both sides changed `x` and both added the log line.
-const std::string kBase = "int main() {\n  int x = 1;\n  return x;\n}\n";
-const std::string kOurs = "int main() {\n  int x = 2;\n  log(x);\n  return x;\n}\n";
-const std::string kTheirs = "int main() {\n  int x = 3;\n  log(x);\n  return x;\n}\n";
-const std::string kGood = "  int x = 5;\n  log(x);\n";
-const std::string kResolved = "int main() {\n  int x = 5;\n  log(x);\n  return x;\n}\n";
-
 // The API key in the environment the plugin child inherits, for one test.
 struct KeyInEnv {
   KeyInEnv() { ::setenv(kKeyEnv, kKey, 1); }

@@ -25,14 +25,13 @@ using fab::test::FakeProvider;
 using fab::test::reply_ok;
 using Seen = fab::test::SeenRequest;
 
-std::string answer(const std::vector<std::pair<int, std::string>>& hunks) { return fab::test::hunks_answer(hunks); }
-
-// One conflict: both sides changed `x` and both added the log line.
-const std::string k_base = "int main() {\n  int x = 1;\n  return x;\n}\n";
-const std::string k_ours = "int main() {\n  int x = 2;\n  log(x);\n  return x;\n}\n";
-const std::string k_theirs = "int main() {\n  int x = 3;\n  log(x);\n  return x;\n}\n";
-const std::string k_good = "  int x = 5;\n  log(x);\n";
-const std::string k_resolved = "int main() {\n  int x = 5;\n  log(x);\n  return x;\n}\n";
+using fab::test::hunks_answer;
+// The conflict (fake_llm_provider.h).
+using fab::test::kBase;
+using fab::test::kGood;
+using fab::test::kOurs;
+using fab::test::kResolved;
+using fab::test::kTheirs;
 
 struct Env {
   Env() { ::setenv(k_key_env, k_key, 1); }
@@ -67,12 +66,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 TEST_CASE("llm_resolve writes back the model's resolution", "[llm]") {
   Env env;
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({{1, k_good}})); });
-  auto partial = merge3(k_base, k_ours, k_theirs);
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, kGood}})); });
+  auto partial = merge3(kBase, kOurs, kTheirs);
   REQUIRE(partial.unresolved.size() == 1);
-  auto r = llm_resolve(config_for(p), "src/main.cpp", partial, k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", partial, kBase, kOurs, kTheirs);
   REQUIRE(r);
-  CHECK(r->content == k_resolved);
+  CHECK(r->content == kResolved);
   CHECK(r->attempts == 1);
 
   REQUIRE(p.requests() == 1);
@@ -97,7 +96,7 @@ TEST_CASE("llm_resolve accepts an answer in a ```json fence and answers in any o
   auto partial = merge3(base, ours, theirs);
   REQUIRE(partial.unresolved.size() == 2);
   FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
-    reply_ok(res, "Here you go:\n```json\n" + answer({{2, "E\n"}, {1, "B1\nB2"}}) + "\n```\n");
+    reply_ok(res, "Here you go:\n```json\n" + hunks_answer({{2, "E\n"}, {1, "B1\nB2"}}) + "\n```\n");
   });
   LlmConfig c = config_for(p);
   c.api_key_env.clear();
@@ -112,14 +111,14 @@ TEST_CASE("llm_resolve keeps CRLF and a missing final newline", "[llm]") {
   auto partial = merge3(base, ours, theirs);
   REQUIRE(partial.unresolved.size() == 1);
   Env env;
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({{1, "XY\nc23\n"}})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, "XY\nc23\n"}})); });
   auto r = llm_resolve(config_for(p), "f.txt", partial, base, ours, theirs);
   REQUIRE(r);
   CHECK(r->content == "a\r\nXY\r\nc23");
 }
 
 TEST_CASE("llm_resolve makes no request when nothing is left to resolve", "[llm]") {
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({})); });
   auto partial = merge3("a\n", "b\n", "a\n");
   REQUIRE(partial.clean());
   auto r = llm_resolve(config_for(p), "f.txt", partial, "a\n", "b\n", "a\n");
@@ -136,12 +135,12 @@ TEST_CASE("llm_resolve retries after HTTP 500", "[llm]") {
       res.status = 500;
       res.set_content("{\"error\":\"boom\"}", "application/json");
     } else {
-      reply_ok(res, answer({{1, k_good}}));
+      reply_ok(res, hunks_answer({{1, kGood}}));
     }
   });
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   REQUIRE(r);
-  CHECK(r->content == k_resolved);
+  CHECK(r->content == kResolved);
   CHECK(r->attempts == 2);
   CHECK(p.requests() == 2);
 }
@@ -154,13 +153,13 @@ TEST_CASE("llm_resolve honours Retry-After on HTTP 429", "[llm]") {
       res.set_header("Retry-After", "1");
       res.set_content("{\"error\":\"slow down\"}", "application/json");
     } else {
-      reply_ok(res, answer({{1, k_good}}));
+      reply_ok(res, hunks_answer({{1, kGood}}));
     }
   });
   LlmConfig c = config_for(p);
   c.backoff_ms = 0;
   auto start = std::chrono::steady_clock::now();
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   REQUIRE(r);
   CHECK(r->attempts == 2);
   CHECK(std::chrono::steady_clock::now() - start >= 1s);  // waited as told, not backoff_ms (0)
@@ -173,11 +172,11 @@ TEST_CASE("llm_resolve caps a long Retry-After", "[llm]") {
       res.status = 429;
       res.set_header("Retry-After", "3600");
     } else {
-      reply_ok(res, answer({{1, k_good}}));
+      reply_ok(res, hunks_answer({{1, kGood}}));
     }
   });
   auto start = std::chrono::steady_clock::now();
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   REQUIRE(r);
   CHECK(std::chrono::steady_clock::now() - start < 30s);  // did not wait an hour
 }
@@ -188,7 +187,7 @@ TEST_CASE("llm_resolve gives up on a persistent HTTP 500", "[llm]") {
     res.status = 500;
     res.set_content("internal trouble", "text/plain");
   });
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   std::string text = rendered_error(r);
   CHECK(contains(r.error().message, "provider returned HTTP 500"));
   CHECK(contains(r.error().message, "src/main.cpp"));
@@ -202,13 +201,13 @@ TEST_CASE("llm_resolve times out on a slow provider", "[llm]") {
   FakeProvider* self = nullptr;
   FakeProvider p([&self](const httplib::Request&, httplib::Response& res, int) {
     self->slow_sleep(1500ms);
-    reply_ok(res, answer({{1, k_good}}));
+    reply_ok(res, hunks_answer({{1, kGood}}));
   });
   self = &p;
   LlmConfig c = config_for(p);
   c.timeout_ms = 300;
   c.max_attempts = 2;
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   CHECK(contains(r.error().message, "timed out after 0.3 s"));
   CHECK(p.requests() == 2);
@@ -221,7 +220,7 @@ TEST_CASE("llm_resolve rejects a malformed provider body", "[llm]") {
   });
   LlmConfig c = config_for(p);
   c.max_attempts = 2;
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   // nlohmann counts bytes from 1: the "o" of "oops" is the 15th.
   CHECK(contains(r.error().message, "invalid JSON from provider at offset 15"));
@@ -233,7 +232,7 @@ TEST_CASE("llm_resolve rejects an answer that is not the requested JSON", "[llm]
   FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, "Sure! Just use x = 5."); });
   LlmConfig c = config_for(p);
   c.max_attempts = 1;
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   CHECK(contains(r.error().message, "model answer is not valid JSON at offset"));
   CHECK(p.requests() == 1);
@@ -242,7 +241,7 @@ TEST_CASE("llm_resolve rejects an answer that is not the requested JSON", "[llm]
 TEST_CASE("llm_resolve rejects an answer that leaves a hunk out", "[llm]") {
   Env env;
   const std::string base = "a\nb\nc\nd\ne\n", ours = "a\nB1\nc\nd\nE1\n", theirs = "a\nB2\nc\nd\nE2\n";
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({{1, "B\n"}})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, "B\n"}})); });
   LlmConfig c = config_for(p);
   c.max_attempts = 2;
   auto r = llm_resolve(c, "f.txt", merge3(base, ours, theirs), base, ours, theirs);
@@ -254,9 +253,9 @@ TEST_CASE("llm_resolve rejects an answer that leaves a hunk out", "[llm]") {
 TEST_CASE("llm_resolve rejects an answer that still has conflict markers", "[llm]") {
   Env env;
   FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
-    reply_ok(res, answer({{1, "<<<<<<< ours\n  int x = 2;\n  log(x);\n=======\n  int x = 3;\n  log(x);\n>>>>>>> theirs\n"}}));
+    reply_ok(res, hunks_answer({{1, "<<<<<<< ours\n  int x = 2;\n  log(x);\n=======\n  int x = 3;\n  log(x);\n>>>>>>> theirs\n"}}));
   });
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   CHECK(contains(r.error().message, "answer still has conflict markers"));
   CHECK(p.requests() == 3);
@@ -265,20 +264,20 @@ TEST_CASE("llm_resolve rejects an answer that still has conflict markers", "[llm
 TEST_CASE("llm_resolve recovers when a later answer is usable", "[llm]") {
   Env env;
   FakeProvider p([](const httplib::Request&, httplib::Response& res, int n) {
-    reply_ok(res, answer({{1, n == 1 ? "=======\n" + k_good : k_good}}));
+    reply_ok(res, hunks_answer({{1, n == 1 ? "=======\n" + kGood : kGood}}));
   });
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   REQUIRE(r);
-  CHECK(r->content == k_resolved);
+  CHECK(r->content == kResolved);
   CHECK(r->attempts == 2);
 }
 
 TEST_CASE("llm_resolve rejects an answer that drops a line both sides agree on", "[llm]") {
   Env env;
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({{1, "  int x = 5;\n"}})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, "  int x = 5;\n"}})); });
   LlmConfig c = config_for(p);
   c.max_attempts = 2;
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   CHECK(contains(r.error().message, "drops a line both sides agree on: \"  log(x);\""));
   CHECK(p.requests() == 2);
@@ -290,7 +289,7 @@ TEST_CASE("llm_resolve fails at once on a refusal", "[llm]") {
     FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
       res.set_content(completion(nullptr, "stop", "I can't help with that."), "application/json");
     });
-    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
     std::string text = rendered_error(r);
     CHECK(contains(r.error().message, "refused"));
     CHECK(contains(text, "I can't help with that."));
@@ -300,14 +299,14 @@ TEST_CASE("llm_resolve fails at once on a refusal", "[llm]") {
     FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
       res.set_content(completion("", "content_filter"), "application/json");
     });
-    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
     rendered_error(r);
     CHECK(contains(r.error().message, "content_filter"));
     CHECK(p.requests() == 1);
   }
   SECTION("empty answer") {
     FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, ""); });
-    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
     rendered_error(r);
     CHECK(contains(r.error().message, "refused (empty answer)"));
     CHECK(p.requests() == 1);
@@ -322,7 +321,7 @@ TEST_CASE("llm_resolve fails at once on HTTP 401 and never repeats the key", "[l
     res.set_content("{\"error\":\"Incorrect API key provided: " + req.get_header_value("Authorization") + "\"}",
                     "application/json");
   });
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   std::string text = rendered_error(r);
   CHECK(contains(r.error().message, "provider returned HTTP 401"));
   CHECK(contains(text, "Incorrect API key provided"));
@@ -333,10 +332,10 @@ TEST_CASE("llm_resolve fails at once on HTTP 401 and never repeats the key", "[l
 
 TEST_CASE("llm_resolve needs the key variable it was told to use", "[llm]") {
   ::unsetenv("FAB_TEST_LLM_NO_SUCH_KEY");
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, answer({{1, k_good}})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, kGood}})); });
   LlmConfig c = config_for(p);
   c.api_key_env = "FAB_TEST_LLM_NO_SUCH_KEY";
-  auto r = llm_resolve(c, "src/main.cpp", merge3(k_base, k_ours, k_theirs), k_base, k_ours, k_theirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   rendered_error(r);
   CHECK(contains(r.error().message, "FAB_TEST_LLM_NO_SUCH_KEY is not set"));
   CHECK(contains(r.error().hint, "FAB_TEST_LLM_NO_SUCH_KEY"));
