@@ -22,11 +22,6 @@ std::string trunk_of(const Factory& factory, const Line& line) {
   return bp ? bp->trunk : factory.config().trunk;
 }
 
-std::string trim_end(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // `present(a) | present(b) | ...`: the changes among `ids` that exist (no error for those that don't).
 std::string present_set(const std::vector<std::string>& ids) {
   std::string set;
@@ -202,7 +197,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
   auto listed = repo.run({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""}, {.at_operation = op, .allow_failure = true});
   if (!listed) return fail(listed.error());
   if (listed->exit_code != 0) {
-    return fail(Error(fmt::format("'{}' is not an operation of this repo", op)).caused_by(trim_end(listed->err)),
+    return fail(Error(fmt::format("'{}' is not an operation of this repo", op)).caused_by(listed->err),
                 "pick one from `fab oplog`");
   }
   std::set<std::string> before;

@@ -22,9 +22,17 @@ struct Error {
   Error() = default;
   explicit Error(std::string what, ErrorKind k = ErrorKind::user) : message(std::move(what)), kind(k) {}
 
-  Error&& caused_by(std::string cause) && { causes.push_back(std::move(cause)); return std::move(*this); }
+  // A cause is often a tool's whole stderr: its trailing newlines and blanks are dropped, so that
+  // render() shows no empty lines.
+  Error&& caused_by(std::string cause) && { return std::move(caused_by(std::move(cause))); }
   Error&& with_hint(std::string h) && { hint = std::move(h); return std::move(*this); }
-  Error& caused_by(std::string cause) & { causes.push_back(std::move(cause)); return *this; }
+  Error& caused_by(std::string cause) & {
+    while (!cause.empty() && (cause.back() == '\n' || cause.back() == '\r' || cause.back() == ' ' || cause.back() == '\t')) {
+      cause.pop_back();
+    }
+    causes.push_back(std::move(cause));
+    return *this;
+  }
   Error& with_hint(std::string h) & { hint = std::move(h); return *this; }
 
   // Wraps this error as the cause of a new, higher-level one; the hint travels up unless replaced.
