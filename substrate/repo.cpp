@@ -238,19 +238,8 @@ Result<std::string> Repo::current_operation() const {
 Result<std::map<std::string, std::string>> Repo::git_diffs(const std::vector<ChangeId>& ids) const {
   std::map<std::string, std::string> diffs;
   if (ids.empty()) return diffs;
-  // "<change id>\n<diff>\x1e\n" per commit (a git diff never holds a bare \x1e line).
-  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset_of(ids), "-T",
-                              R"(change_id ++ "\n" ++ self.diff().git() ++ "\x1e\n")"}));
-  std::size_t at = 0;
-  while (at < o.out.size()) {
-    const auto nl = o.out.find('\n', at);
-    const auto end = o.out.find("\x1e\n", at);
-    if (nl == std::string::npos || end == std::string::npos || nl > end) {
-      return fail_internal("cannot read jj's diff output");
-    }
-    diffs[o.out.substr(at, nl - at)] = o.out.substr(nl + 1, end - nl - 1);
-    at = end + 2;
-  }
+  FAB_TRY_ASSIGN(auto commits, query_with_diffs(revset_of(ids), revset_of(ids)));
+  for (auto& c : commits) diffs[c.change_id.str()] = std::move(c.diff).value_or("");
   return diffs;
 }
 
@@ -800,19 +789,11 @@ Status Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
 }
 
 Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {
-  std::string tmpl = kCommitTemplate;
-  if (git_diff) tmpl += R"( ++ self.diff().git() ++ "\x1e\n")";
+  const std::string tmpl = git_diff ? commit_template_with_diffs("@") : std::string(kCommitTemplate);
   FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", "@", "-T", tmpl}, {.repo = dir, .snapshot = true}));
-  if (git_diff) {
-    // The commit JSON is the first line; the diff follows up to the "\x1e" line.
-    const auto nl = o.out.find('\n');
-    const auto end = o.out.rfind("\x1e\n");
-    if (nl == std::string::npos || end == std::string::npos || end < nl) return fail_internal("snapshot: cannot read jj's diff");
-    *git_diff = o.out.substr(nl + 1, end - nl - 1);
-    o.out.resize(nl + 1);
-  }
   FAB_TRY_ASSIGN(auto commits, parse_commits(o.out));
   if (commits.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
+  if (git_diff) *git_diff = commits.front().diff.value_or("");
   return commits.front();
 }
 
