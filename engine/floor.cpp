@@ -304,11 +304,10 @@ class Floor {
   }
 
   // The item is done with its workspace: it goes back to the pool (no jj call).
-  Status release_workspace(const Active& a, const std::string&) {
+  void release_workspace(const Active& a) {
     for (auto& w : m_pool) {
       if (w.dir == a.workspace) w.busy = false;
     }
-    return {};
   }
 
   // A pool workspace whose working copy is `change`: the idle one already there; else one holding a
@@ -397,7 +396,7 @@ class Floor {
                    [&](Item& i) { i.extra["feedback"] = feedback; }));
       ++m_report.reworked;
     }
-    FAB_TRY(release_workspace(a, std::string(to_string(from)) + " -> " + (item.attempts >= bp.rework_limit ? "dropped" : "rework")));
+    release_workspace(a);
     m_active.erase(a.item);
     return {};
   }
@@ -468,7 +467,7 @@ class Floor {
       Active& a = m_active.at(id);
       if (!a.workspace.empty()) {
         FAB_TRY(repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace));
-        FAB_TRY(release_workspace(a, "snapshot"));
+        release_workspace(a);
         a.workspace.clear();
       }
       const JobResult result = std::move(a.agent_result);
@@ -549,7 +548,7 @@ class Floor {
     ++m_trunk_moves[trunk];
     FAB_TRY(move(a, ItemState::refining, ItemState::merged, fmt::format("{} moved to its change", trunk)));
     ++m_report.merged;
-    FAB_TRY(release_workspace(a, "merged"));
+    release_workspace(a);
     m_active.erase(a.item);
     return {};
   }
@@ -648,7 +647,7 @@ class Floor {
                      landed.size() == 1 ? fmt::format("{} moved to its change", trunk)
                                         : fmt::format("{} moved to {} ({} items at once)", trunk, last.item, landed.size())));
         ++m_report.merged;
-        FAB_TRY(release_workspace(a, "merged"));
+        release_workspace(a);
         m_active.erase(id);
       }
     }
@@ -875,7 +874,7 @@ class Floor {
                        if (i.attempts > 0) --i.attempts;
                      }));
       }
-      FAB_TRY(release_workspace(a, std::string(to_string(item.state)) + " -> queued"));
+      release_workspace(a);
       m_active.erase(m_active.begin());
     }
     m_merge_queue.clear();
