@@ -607,7 +607,7 @@ class Floor {
       const bool in_place = ids.empty() && a.trunk_moves_at_start == m_trunk_moves[trunk];
       if (!in_place) {
         FAB_TRY(repo_for(a.line, {a.item}, fmt::format("refining (rebase onto {})", onto_name))
-                    .run({"rebase", "-r", a.change.str(), "-o", onto}));
+                    .rebase_revisions({a.change}, onto));
         a.trunk_moves_at_start = -1;  // it sits on another item now, not on trunk's head
       }
       ids.push_back(a.change);
@@ -819,21 +819,15 @@ class Floor {
     // looked at here: the agent's working copy shows them, and they are checked before merging.)
     // An item sitting on another item's change (a merge chain cut short by a crash) was put back
     // on trunk by recovery, so no edge between these changes is carried along.
-    std::map<ItemState, std::pair<std::vector<std::string>, std::vector<std::string>>> groups;
+    std::map<ItemState, std::pair<std::vector<ChangeId>, std::vector<std::string>>> groups;
     for (const auto& i : items) {
-      groups[i.state].first.push_back(i.change_id);
+      FAB_TRY_ASSIGN(auto change, ChangeId::parse(i.change_id));
+      groups[i.state].first.push_back(change);
       groups[i.state].second.push_back(i.id);
     }
     for (const auto& [from, group] : groups) {
-      std::vector<std::string> args{"rebase"};
-      for (const auto& c : group.first) {
-        args.push_back("-r");
-        args.push_back(c);
-      }
-      args.push_back("-o");
-      args.push_back(trunk);
       FAB_TRY(repo_for(line, group.second, fmt::format("{} -> building (rebase onto {})", to_string(from), trunk))
-                  .run(args));
+                  .rebase_revisions(group.first, trunk));
     }
     for (const auto& item : items) {
       FAB_TRY_ASSIGN(auto change, ChangeId::parse(item.change_id));

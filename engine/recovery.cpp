@@ -73,7 +73,7 @@ Status unstack(Factory& factory, const LineRecord& record, const std::string& tr
   for (const auto& c : stacked) {
     const auto& id = item_of[c.change_id.str()];
     Repo repo = factory.repo().with_cause(format_cause(record.line.id, {id}, "queued (recovered: back onto " + trunk + ")"));
-    FAB_TRY(repo.run({"rebase", "-r", c.change_id.str(), "-o", trunk}));
+    FAB_TRY(repo.rebase_revisions({c.change_id}, trunk));
     repairs.push_back({record.line.id, id, "moved back onto " + trunk + " (it sat on another item's change)"});
   }
   return {};

@@ -650,8 +650,8 @@ Status Repo::abandon(const std::vector<ChangeId>& ids) const {
   return run({"abandon", revset_of(ids)}).map([](auto&&) {});
 }
 
-Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, const std::string& destination) const {
-  if (ids.empty()) return std::vector<ChangeId>{};
+Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const {
+  if (ids.empty()) return {};
   std::vector<std::string> args{"rebase"};
   for (const auto& id : ids) {
     args.push_back("-r");
@@ -659,7 +659,12 @@ Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, con
   }
   args.push_back("-o");
   args.push_back(destination);
-  FAB_TRY(run(args));
+  return run(args).map([](auto&&) {});
+}
+
+Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, const std::string& destination) const {
+  if (ids.empty()) return std::vector<ChangeId>{};
+  FAB_TRY(rebase_revisions(ids, destination));
   FAB_TRY_ASSIGN(auto commits, query(fmt::format("({}) & conflicts()", revset_of(ids))));
   std::vector<ChangeId> conflicted;
   for (auto& c : commits) conflicted.push_back(c.change_id);

@@ -74,8 +74,10 @@ class Repo {
   Result<ChangeId> create_change(const std::string& parent, const std::string& description) const;
   Status describe(const ChangeId& id, const std::string& description) const;
   Status abandon(const std::vector<ChangeId>& ids) const;
-  // Rebases each change (alone, not its descendants) onto `destination`, in one operation. Returns
-  // the ones jj recorded a conflict in.
+  // Rebases each change (alone, not its descendants) onto `destination`, in one operation (edges
+  // among them are kept; jj leaves a change already there alone). Reads nothing back.
+  Status rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const;
+  // The same, then one read: the ones jj recorded a conflict in.
   Result<std::vector<ChangeId>> rebase(const std::vector<ChangeId>& ids, const std::string& destination) const;
 
   // --- bookmarks ---
