@@ -34,16 +34,16 @@ struct Where {
   std::set<std::string> in_trunk;  // ... that trunk contains
 };
 
-// Where the item changes `ids` are: one read.
+// Where the item changes `ids` are: two reads.
 Result<Where> locate(const Repo& repo, const std::vector<std::string>& ids, const std::string& trunk) {
   Where w;
   if (ids.empty()) return w;
   const auto items = present_set(ids);
-  FAB_TRY_ASSIGN(auto bm, repo.bookmark(trunk));
   FAB_TRY_ASSIGN(auto commits, repo.query(items));
   for (const auto& c : commits) w.exists.insert(c.change_id.str());
-  if (!bm) return w;
-  FAB_TRY_ASSIGN(auto on_trunk, repo.query(fmt::format("({}) & ::{}", items, revset_string(trunk))));
+  // (bookmarks(exact:...) is empty, not an error, when the trunk bookmark is missing.)
+  FAB_TRY_ASSIGN(auto on_trunk,
+                 repo.query(fmt::format("({}) & ::bookmarks(exact:{})", items, revset_string(trunk))));
   for (const auto& c : on_trunk) w.in_trunk.insert(c.change_id.str());
   return w;
 }
