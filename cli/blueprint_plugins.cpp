@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "plugins/host/plugin_call.h"
+#include "workgraph/factory.h"
 
 namespace fab::cli {
 namespace {
@@ -41,11 +42,7 @@ Status check_blueprint_plugins(const Blueprint& blueprint, const plugins::HostOp
 
 fs::path find_factory_dir() {
   std::error_code ec;
-  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
-    if (fs::is_directory(dir / ".factory", ec)) return dir;
-    if (dir == dir.root_path()) break;
-  }
-  return {};
+  return Factory::find_root(fs::current_path(ec)).value_or(fs::path{});
 }
 
 }  // namespace fab::cli

@@ -14,8 +14,8 @@ namespace fab::cli {
 // order; the first one that fails is the error.
 Status check_blueprint_plugins(const Blueprint& blueprint, const plugins::HostOptions& options);
 
-// The factory around the current directory (the nearest directory upward holding `.factory/`), or
-// empty outside one: where `.factory/plugins` is looked for.
+// The factory around the current directory (Factory::find_root), or empty outside one: where
+// `.factory/plugins` is looked for.
 std::filesystem::path find_factory_dir();
 
 }  // namespace fab::cli

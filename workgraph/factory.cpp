@@ -120,21 +120,27 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   return Factory(std::move(*repo), std::move(store), std::move(config));
 }
 
+std::optional<fs::path> Factory::find_root(const fs::path& from) {
+  std::error_code ec;
+  auto dir = fs::canonical(from, ec);
+  if (ec) return std::nullopt;
+  for (auto d = dir;; d = d.parent_path()) {
+    if (fs::is_directory(d / ".factory", ec) && fs::is_directory(d / ".jj", ec)) return d;
+    if (d == d.parent_path()) return std::nullopt;
+  }
+}
+
 Result<Factory> Factory::open(const fs::path& from) {
   std::error_code ec;
   auto dir = fs::canonical(from, ec);
   if (ec) return fail(fmt::format("'{}' does not exist", from.string()));
-  for (auto d = dir;; d = d.parent_path()) {
-    if (fs::is_directory(d / ".factory") && fs::is_directory(d / ".jj")) {
-      FAB_TRY_ASSIGN(auto config, read_config(d / ".factory"));
-      FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
-      FAB_TRY_ASSIGN(auto repo, Repo::open(d, std::move(jj)));
-      FAB_TRY_ASSIGN(auto store, Store::open(d / ".factory"));
-      return Factory(std::move(repo), std::move(store), std::move(config));
-    }
-    if (d == d.parent_path()) break;
-  }
-  return fail(fmt::format("'{}' is not inside a fab factory", dir.string()), kNotAFactoryHint);
+  const auto root = find_root(dir);
+  if (!root) return fail(fmt::format("'{}' is not inside a fab factory", dir.string()), kNotAFactoryHint);
+  FAB_TRY_ASSIGN(auto config, read_config(*root / ".factory"));
+  FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
+  FAB_TRY_ASSIGN(auto repo, Repo::open(*root, std::move(jj)));
+  FAB_TRY_ASSIGN(auto store, Store::open(*root / ".factory"));
+  return Factory(std::move(repo), std::move(store), std::move(config));
 }
 
 }  // namespace fab

@@ -31,6 +31,9 @@ class Factory {
   static Result<Factory> init(const std::filesystem::path& dir, const std::optional<std::string>& trunk = std::nullopt);
   // The factory containing `from` (walks up; a workspace inside the factory finds its factory).
   static Result<Factory> open(const std::filesystem::path& from);
+  // Its directory (the nearest one upward from `from` holding `.factory/` and `.jj/`), without
+  // opening it; none outside a factory.
+  static std::optional<std::filesystem::path> find_root(const std::filesystem::path& from);
 
   const Repo& repo() const { return m_repo; }
   Store& store() { return m_store; }
