@@ -624,9 +624,9 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
   for (auto& slot : slots) {
     if (slot) ids.push_back(*slot);
   }
-  if (filled != descriptions.size() || std::set<ChangeId>(ids.begin(), ids.end()).size() != ids.size()) {
-    return undo(Error(fmt::format("jj made {} distinct changes of {} imported commits", 
-                                  std::set<ChangeId>(ids.begin(), ids.end()).size(), descriptions.size()),
+  const std::size_t distinct = std::set<ChangeId>(ids.begin(), ids.end()).size();
+  if (filled != descriptions.size() || distinct != ids.size()) {
+    return undo(Error(fmt::format("jj made {} distinct changes of {} imported commits", distinct, descriptions.size()),
                       ErrorKind::internal)
                     .caused_by(mapped->out.substr(0, 2000)),
                 {});
