@@ -9,7 +9,7 @@
 //   2. drops queued items behind a dropped dependency, then starts ready items (queued or rework,
 //      dependencies merged) while fewer than the slot limit are building: one `jj rebase` onto
 //      trunk for the items starting, then one `jj edit` per item in a workspace of the floor's pool
-//      (`fab-pool-<n>`, added when none is free, all forgotten when the run ends) — preferably the
+//      (`fab-pool-<n>`, added when none is free, all forgotten when nothing is in flight or the run ends) — preferably the
 //      workspace of a finished item whose snapshot is pending, which that edit makes;
 //   3. snapshots the pending items no edit took care of, and sends them on (rework, or refining);
 //   4. merges passing items in batches. An item of a line with inspectors goes alone: if trunk
