@@ -368,9 +368,9 @@ class Floor {
 
   nlohmann::json work_request(const Item& item, const Active& a, const fs::path& item_file) const {
     return {{"line_id", item.line},     {"item_id", item.id},       {"title", item.title},
-            {"body", item.body},        {"change_id", item.change_id}, {"attempt", a.attempt},
+            {"body", item.body},        {"change_id", item.change ? item.change->str() : std::string{}}, {"attempt", a.attempt},
             {"workspace", a.workspace.string()}, {"item_file", item_file.string()},
-            {"feedback", item.extra.value("feedback", std::string{})}};
+            {"feedback", item.feedback}};
   }
 
   std::unique_ptr<Job> spawn(std::function<JobResult()> work) {
@@ -389,11 +389,11 @@ class Floor {
       auto reason = fmt::format("failed {} of {} attempts; last: {}", item.attempts, bp.rework_limit,
                                 summary_of(feedback));
       FAB_TRY(move(a, from, ItemState::dropped, reason, {{"feedback", feedback}},
-                   [&](Item& i) { i.drop_reason = reason; i.extra["feedback"] = feedback; }));
+                   [&](Item& i) { i.drop_reason = reason; i.feedback = feedback; }));
       ++m_report.dropped;
     } else {
       FAB_TRY(move(a, from, ItemState::rework, summary_of(feedback), {{"feedback", feedback}},
-                   [&](Item& i) { i.extra["feedback"] = feedback; }));
+                   [&](Item& i) { i.feedback = feedback; }));
       ++m_report.reworked;
     }
     release_workspace(a);
@@ -778,7 +778,7 @@ class Floor {
           if (d && d->state == ItemState::dropped) m_report.blocked.push_back(item.id);
           deps_merged = deps_merged && d && d->state == ItemState::merged;
         }
-        if (deps_merged && !item.change_id.empty()) ready.push_back(item);
+        if (deps_merged && item.change) ready.push_back(item);
       }
       if (!ready.empty()) FAB_TRY(start_items(*setup, line.id, ready));
     }
@@ -821,8 +821,7 @@ class Floor {
     // on trunk by recovery, so no edge between these changes is carried along.
     std::map<ItemState, std::pair<std::vector<ChangeId>, std::vector<std::string>>> groups;
     for (const auto& i : items) {
-      FAB_TRY_ASSIGN(auto change, ChangeId::parse(i.change_id));
-      groups[i.state].first.push_back(change);
+      groups[i.state].first.push_back(*i.change);
       groups[i.state].second.push_back(i.id);
     }
     for (const auto& [from, group] : groups) {
@@ -830,13 +829,12 @@ class Floor {
                   .rebase_revisions(group.first, trunk));
     }
     for (const auto& item : items) {
-      FAB_TRY_ASSIGN(auto change, ChangeId::parse(item.change_id));
+      const ChangeId change = *item.change;
       const std::string what = fmt::format("{} -> building", to_string(item.state));
       FAB_TRY_ASSIGN(auto dir, acquire_workspace(line, item.id, change, what));
       Active a{line, item.id, change, item.attempts + 1, Phase::agent, dir, nullptr};
       a.trunk_moves_at_start = m_trunk_moves[trunk];
-      const auto feedback = item.extra.value("feedback", std::string{});
-      FAB_TRY_ASSIGN(auto file, write_item_file(m_factory, item, a.attempt, feedback));
+      FAB_TRY_ASSIGN(auto file, write_item_file(m_factory, item, a.attempt, item.feedback));
       FAB_TRY_ASSIGN(auto moved, move(a, item.state, ItemState::building, fmt::format("attempt {}", a.attempt),
                                       {{"attempt", a.attempt}}, [](Item& i) { ++i.attempts; }));
       auto request = work_request(moved, a, file);

@@ -57,15 +57,15 @@ Status unstack(Factory& factory, const LineRecord& record, const std::string& tr
                std::vector<std::string> requeued, std::vector<Repair>& repairs) {
   for (const auto& item : record.items) {
     const bool waiting = item.state == ItemState::queued || item.state == ItemState::rework;
-    if (waiting && item.attempts > 0 && !item.change_id.empty()) requeued.push_back(item.change_id);
+    if (waiting && item.attempts > 0 && item.change) requeued.push_back(item.change->str());
   }
   if (requeued.empty()) return {};
   std::vector<std::string> all;
   std::map<std::string, std::string> item_of;
   for (const auto& item : record.items) {
-    if (item.change_id.empty()) continue;
-    all.push_back(item.change_id);
-    item_of[item.change_id] = item.id;
+    if (!item.change) continue;
+    all.push_back(item.change->str());
+    item_of[item.change->str()] = item.id;
   }
   // (present(): an item whose change vanished is dropped, not an error here.)
   FAB_TRY_ASSIGN(auto stacked, factory.repo().query(fmt::format("({}) & children(({}) ~ ::{})", present_set(requeued),
@@ -102,18 +102,19 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
     const auto trunk = trunk_of(factory, line);
     std::vector<std::string> ids;
     for (const auto& item : record.items) {
-      if (!item.change_id.empty()) ids.push_back(item.change_id);
+      if (item.change) ids.push_back(item.change->str());
     }
     FAB_TRY_ASSIGN(auto where, locate(factory.repo(), ids, trunk));
     std::vector<std::string> requeued;
     for (const auto& item : record.items) {
-      const bool on_trunk = where.in_trunk.count(item.change_id) > 0;
+      const std::string change = item.change ? item.change->str() : std::string{};
+      const bool on_trunk = where.in_trunk.count(change) > 0;
       const auto from = std::string(to_string(item.state));
       nlohmann::json extra{{"op", op}};
-      if (!item.change_id.empty() && !where.exists.count(item.change_id) && item.state != ItemState::dropped) {
+      if (item.change && !where.exists.count(change) && item.state != ItemState::dropped) {
         // Someone abandoned it (or restored the repo to before it existed): the item cannot be
         // built any more. Dropped, with the reason, so the line can finish.
-        auto reason = fmt::format("recovered: its change {} is no longer in the repo", item.change_id.substr(0, 12));
+        auto reason = fmt::format("recovered: its change {} is no longer in the repo", item.change->short_id(12));
         if (item.state == ItemState::merged) FAB_TRY(store.rollback(item.id, reason, extra));
         FAB_TRY(store.transition(item.id, ItemState::dropped, reason, extra,
                                  [&](Item& i) { i.drop_reason = reason.substr(11); }, TransitionKind::recovery));
@@ -129,12 +130,12 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
           if (i.attempts > 0) --i.attempts;
         }, TransitionKind::recovery));
         repairs.push_back({line.id, item.id, fmt::format("{} -> queued: {}", from, reason.substr(11))});
-        if (!item.change_id.empty()) requeued.push_back(item.change_id);
-      } else if (item.state == ItemState::merged && !on_trunk && !item.change_id.empty()) {
+        if (item.change) requeued.push_back(change);
+      } else if (item.state == ItemState::merged && !on_trunk && item.change) {
         auto reason = fmt::format("recovered: merged, but {} does not contain its change", trunk);
         FAB_TRY(store.rollback(item.id, reason, extra));
         repairs.push_back({line.id, item.id, "merged -> queued: " + reason.substr(11)});
-        requeued.push_back(item.change_id);
+        requeued.push_back(change);
       }
     }
     FAB_TRY(unstack(factory, record, trunk, requeued, repairs));
@@ -218,9 +219,9 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
     for (const auto& line : all_lines) {
       FAB_TRY_ASSIGN(auto record, factory.store().load_line(line.id));
       for (const auto& item : record.items) {
-        if (item.change_id.empty()) continue;
-        probes.push_back(item.change_id);
-        line_of[item.change_id] = line.id;
+        if (!item.change) continue;
+        probes.push_back(item.change->str());
+        line_of[item.change->str()] = line.id;
         break;
       }
     }

@@ -146,9 +146,10 @@ Result<Item> Store::find_item(const std::string& query) const {
   for (const auto& id : ids) {
     FAB_TRY_ASSIGN(LineRecord record, load_line(id));
     for (auto& item : record.items) {
-      if (!item.change_id.empty() && item.change_id == query) {
+      const std::string change = item.change ? item.change->str() : std::string{};
+      if (!change.empty() && change == query) {
         exact_change.push_back(item);
-      } else if (item.id.rfind(query, 0) == 0 || item.change_id.rfind(query, 0) == 0) {
+      } else if (item.id.rfind(query, 0) == 0 || (!change.empty() && change.rfind(query, 0) == 0)) {
         prefixed.push_back(item);
       }
     }
@@ -165,7 +166,7 @@ Result<Item> Store::find_item(const std::string& query) const {
   std::string listed;
   for (std::size_t i = 0; i < matches.size() && i < 5; ++i) {
     listed += fmt::format("{}{}{}", listed.empty() ? "" : ", ", matches[i].id,
-                          matches[i].change_id.empty() ? "" : " (change " + matches[i].change_id + ")");
+                          matches[i].change ? " (change " + matches[i].change->str() + ")" : "");
   }
   if (matches.size() > 5) {
     listed += fmt::format(" and {} more", matches.size() - 5);
@@ -232,6 +233,7 @@ Status Store::create_line(Line line, std::vector<Item> items) {
   created.kind = "line_created";
   created.fields = {{"line", id},
                     {"blueprint", record.line.blueprint},
+                    {"blueprint_digest", record.line.blueprint_digest},
                     {"items", record.items.size()}};
   if (auto a = Journal(tmp / kJournalFile).append(std::move(created)); !a) {
     return undo(a.error());

@@ -34,7 +34,7 @@ Verb make_item_verb() {
               }
               std::printf("item %s  (line %s)\ntitle    %s\nstate    %s\nchange   %s\nattempts %d\n", item.id.c_str(),
                           item.line.c_str(), item.title.c_str(), std::string(to_string(item.state)).c_str(),
-                          item.change_id.empty() ? "-" : item.change_id.c_str(), item.attempts);
+                          item.change ? item.change->str().c_str() : "-", item.attempts);
               if (!item.depends_on.empty()) std::printf("depends  %s\n", fmt::format("{}", fmt::join(item.depends_on, ", ")).c_str());
               if (!item.drop_reason.empty()) std::printf("dropped  %s\n", item.drop_reason.c_str());
               std::puts("\nhistory:");

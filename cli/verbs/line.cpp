@@ -49,7 +49,7 @@ Verb make_line_verb() {
               Table table({"ITEM", "STATE", "ATTEMPTS", "CHANGE", "TITLE"});
               for (const auto& item : record.items) {
                 table.add({item.id, std::string(to_string(item.state)), std::to_string(item.attempts),
-                           item.change_id.empty() ? "-" : item.change_id.substr(0, 12), item.title});
+                           short_change(item), item.title});
               }
               std::fputs(table.render().c_str(), stdout);
               return {};

@@ -32,7 +32,7 @@ Verb make_stamp_verb() {
               }
               Table table({"ITEM", "CHANGE", "DEPENDS ON", "TITLE"});
               for (const auto& item : result.items) {
-                table.add({item.id, item.change_id.empty() ? "-" : item.change_id.substr(0, 12),
+                table.add({item.id, short_change(item),
                            item.depends_on.empty() ? "-" : fmt::format("{}", fmt::join(item.depends_on, ",")),
                            item.title});
               }

@@ -171,8 +171,9 @@ inline void check_invariants(const FactoryFixture& f, const std::string& line_id
   auto rec = f.line(line_id);
   for (const auto& item : rec.items) {
     INFO(item.id << " " << to_string(item.state));
-    CHECK(counted.count(item.change_id) <= 1);
-    if (item.state == ItemState::merged) CHECK(counted.count(item.change_id) == 1);
+    REQUIRE(item.change);
+    CHECK(counted.count(item.change->str()) <= 1);
+    if (item.state == ItemState::merged) CHECK(counted.count(item.change->str()) == 1);
   }
   CHECK(f.jj({"log", "--no-graph", "-r", "::main & merges()", "-T", "change_id"}).empty());
 }
