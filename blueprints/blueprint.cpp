@@ -3,6 +3,7 @@
 #include <climits>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include <yaml-cpp/yaml.h>
 
@@ -173,6 +174,42 @@ class Validator {
     return static_cast<int>(n);
   }
 
+  Result<bool> bool_value(const YAML::Node& key, const YAML::Node& value, const std::string& path,
+                          const std::string& example) const {
+    const nlohmann::json resolved =
+        value.IsScalar() ? resolve_yaml_scalar(value.Scalar(), value.Tag()) : nlohmann::json(nullptr);
+    if (!resolved.is_boolean()) {
+      return fail(at(value.IsDefined() && !value.IsNull() ? value : key) + ": '" + path + "' must be true or false, got " +
+                      describe(value),
+                  "e.g. " + example);
+    }
+    return resolved.get<bool>();
+  }
+
+  // A size in bytes: an integer, or a number with a unit (KiB, MiB, GiB; KB, MB, GB).
+  Result<std::uint64_t> size_value(const YAML::Node& key, const YAML::Node& value, const std::string& path,
+                                   const std::string& example) const {
+    const std::string text = value.IsScalar() ? value.Scalar() : std::string{};
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+      n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    std::string unit = used > 0 ? text.substr(used) : std::string{};
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    static const std::vector<std::pair<std::string, std::uint64_t>> units = {
+        {"", 1},           {"B", 1},           {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+        {"KB", 1000ull}, {"MB", 1000000ull}, {"GB", 1000000000ull}};
+    for (const auto& [name, factor] : units) {
+      if (used > 0 && text[0] != '-' && unit == name && n > 0) return static_cast<std::uint64_t>(n) * factor;
+    }
+    return fail(at(value.IsDefined() && !value.IsNull() ? value : key) + ": '" + path +
+                    "' must be a size in bytes (a number, or one with KiB, MiB or GiB), got " + describe(value),
+                "e.g. " + example);
+  }
+
   // `plugin`, `timeout`, `with`: one use of a plugin.
   Result<PluginUse> plugin_use(const YAML::Node& value, const YAML::Node* owner, const std::string& path,
                                const std::string& plugin_example) const {
@@ -266,6 +303,35 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
       {"slots", false, "slots: 2",
        [&](const YAML::Node& k, const YAML::Node& value) -> Status {
          FAB_TRY_ASSIGN(bp.slots, v.int_value(k, value, "slots", 1, "slots: 2"));
+         bp.slots_given = true;
+         return {};
+       }},
+      {"rework", false, "rework: continue",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(auto text, v.string_value(k, value, "rework", "rework: continue"));
+         if (text == "continue") {
+           bp.rework = Blueprint::Rework::continue_change;
+         } else if (text == "restart") {
+           bp.rework = Blueprint::Rework::restart;
+         } else {
+           const std::vector<std::string_view> modes = {"continue", "restart"};
+           std::string hint = did_you_mean(text, modes);
+           if (hint.empty()) {
+             hint = "continue: the next attempt starts from the item's change rebased onto trunk; restart: from a "
+                    "clean trunk, in the same change";
+           }
+           return fail(v.at(value) + ": 'rework' must be 'continue' or 'restart', got '" + text + "'", hint);
+         }
+         return {};
+       }},
+      {"max_file_size", false, "max_file_size: 10MiB",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(bp.max_file_size, v.size_value(k, value, "max_file_size", "max_file_size: 10MiB"));
+         return {};
+       }},
+      {"allow_empty", false, "allow_empty: true",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(bp.allow_empty, v.bool_value(k, value, "allow_empty", "allow_empty: true"));
          return {};
        }},
       {"rework_limit", false, "rework_limit: 5",
@@ -320,6 +386,11 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
 
 }  // namespace
 
+int default_slots() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
 Result<Blueprint> parse_blueprint(std::string_view text, std::string source_name) {
   FAB_TRY(check_utf8(text, source_name));  // yaml-cpp passes bad bytes through without a word
   const Validator v(source_name);
@@ -373,6 +444,9 @@ nlohmann::json to_json(const Blueprint& bp) {
           {"trunk", bp.trunk},
           {"slots", bp.slots},
           {"rework_limit", bp.rework_limit},
+          {"rework", bp.rework == Blueprint::Rework::restart ? "restart" : "continue"},
+          {"max_file_size", bp.max_file_size},
+          {"allow_empty", bp.allow_empty},
           {"decompose", std::string(to_string(bp.decompose))},
           {"agent", to_json(bp.agent)},
           {"inspect", std::move(inspect)},

@@ -2,6 +2,7 @@
 // A blueprint: the YAML file that sets up a factory run (which agent builds items, which inspectors
 // check them, how conflicts are refined, how many build at once). Parsing validates it completely;
 // every error names file:line:col.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -15,6 +16,9 @@
 namespace fab {
 
 // One use of a plugin: its name (or a path to a .so), a per-attempt timeout, and its settings.
+// The machine's cores (at least 1): the default for `slots`.
+int default_slots();
+
 struct PluginUse {
   std::string plugin;
   int timeout_s = 600;
@@ -27,8 +31,16 @@ struct Blueprint {
   std::string name;              // [a-z0-9-]+
   std::string trunk = "main";    // bookmark merged work lands on
   bool trunk_given = false;      // false: `trunk:` was left out (stamping uses the factory's trunk)
-  int slots = 2;                 // items building at once, >= 1
+  int slots = default_slots();   // its plugin calls (agents and inspectors) at once, >= 1
+  bool slots_given = false;
   int rework_limit = 5;          // failed attempts before an item is dropped, >= 1
+  // What the next attempt after a failure starts from: the item's change as it is, rebased onto
+  // trunk (conflicts included), or a clean trunk in the same change.
+  enum class Rework { continue_change, restart } rework = Rework::continue_change;
+  // Files an agent writes that are bigger than this fail the attempt instead of being dropped by
+  // jj's snapshot (jj's snapshot.max-new-file-size).
+  std::uint64_t max_file_size = 10u << 20;
+  bool allow_empty = false;      // an attempt that changed nothing may land (else it fails)
   Decompose decompose = Decompose::headings;
   PluginUse agent;
   std::vector<PluginUse> inspect;  // run in order, all must pass

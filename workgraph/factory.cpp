@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "workgraph/crc32.h"
 #include "workgraph/durable_file.h"
 
 namespace fab {
@@ -23,6 +29,8 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
       config.identity.name = u->value("name", config.identity.name);
       config.identity.email = u->value("email", config.identity.email);
     }
+    config.state_dir = j.value("state_dir", std::string{});
+    config.seat_name = j.value("seat_name", std::string{});
     if (auto ops = j.find("init_ops"); ops != j.end() && ops->is_array()) {
       for (const auto& op : *ops) {
         if (op.is_string()) config.init_ops.push_back(op.get<std::string>());
@@ -58,7 +66,48 @@ Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
   nlohmann::json j{{"trunk", config.trunk},
                    {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
   if (!config.init_ops.empty()) j["init_ops"] = config.init_ops;
+  if (!config.state_dir.empty()) j["state_dir"] = config.state_dir.string();
+  if (!config.seat_name.empty()) j["seat_name"] = config.seat_name;
   return write_file_atomic(factory_dir / "config.json", j.dump(2) + "\n");
+}
+
+// $XDG_STATE_HOME/fab/<name>-<hash of the root's path> (else ~/.local/state/fab/..., else
+// /tmp/fab-<uid>/...): outside the user's tree, one per factory.
+fs::path default_state_dir(const fs::path& root) {
+  fs::path base;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/') {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home == '/') {
+    base = fs::path(home) / ".local" / "state";
+  } else {
+    base = fs::temp_directory_path() / fmt::format("fab-{}", ::getuid());
+  }
+  return base / "fab" / fmt::format("{}-{:08x}", root.filename().string(), crc32(root.string()));
+}
+
+std::string random_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+// Opens (creating if needed) the seat and returns the repo bound to it. The seat's name is new
+// each time one is made, so a seat whose directory was deleted is simply replaced (and the old
+// name forgotten from the new seat, never from the user's workspace).
+Result<Repo> seated_repo(const Repo& repo, const fs::path& factory_dir, FactoryConfig& config) {
+  if (config.state_dir.empty()) config.state_dir = default_state_dir(repo.root());
+  const auto dir = config.state_dir / "engineer";
+  std::error_code ec;
+  if (!config.seat_name.empty() && fs::exists(dir / ".jj" / "repo", ec)) return repo.at_seat(dir);
+  const std::string old = config.seat_name;
+  fs::remove_all(dir, ec);
+  config.seat_name = "fab-engineer-" + random_token();
+  FAB_TRY(repo.with_cause("fab: its own workspace (seat)").create_seat(config.seat_name, dir));
+  Repo seated = repo.at_seat(dir);
+  if (!old.empty()) {
+    (void)seated.with_cause("fab: forget its old seat").forget_workspace(old, {});
+  }
+  FAB_TRY(write_config(factory_dir, config));
+  return seated;
 }
 
 }  // namespace
@@ -81,7 +130,7 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   if (!repo) return fail(repo.error());
 
   const auto fdir = repo->root() / ".factory";
-  fs::create_directories(fdir / "workspaces", ec);
+  fs::create_directories(fdir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", fdir.string(), ec.message()));
   // jj (and git) honour .gitignore files in any directory: this one keeps all of .factory/ (state,
   // journal, workspaces) out of every snapshot of the user's working copy.
@@ -115,9 +164,18 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
     // that .factory/ is ignored; the working copy moves on to a new empty change on top.
     FAB_TRY(r.run({"commit", "-m", "Files already here (recorded by fab init)"}, {.snapshot = true}));
   }
-  FAB_TRY_ASSIGN(auto existing, r.bookmark(config.trunk));
-  if (!existing) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
-  return Factory(std::move(*repo), std::move(store), std::move(config));
+  // From here on every jj call runs from fab's seat, never in the user's checkout.
+  FAB_TRY_ASSIGN(auto seated, seated_repo(*repo, fdir, config));
+  FAB_TRY_ASSIGN(auto existing, seated.with_cause("fab init").bookmark(config.trunk));
+  if (!existing) {
+    // The trunk starts at the user's checkout's parent (what `@-` is in the default workspace).
+    auto from_seat = seated.query("present(default@-)");
+    FAB_TRY_ASSIGN(auto head, from_seat && !from_seat->empty() ? std::move(from_seat) : r.query("@-"));
+    if (head.size() != 1) return fail(fmt::format("cannot tell where to create the trunk bookmark '{}'", config.trunk));
+    FAB_TRY(seated.with_cause("fab init").set_bookmark(config.trunk, head.front().commit_id));
+    if (seated.colocated()) FAB_TRY(seated.git_export());
+  }
+  return Factory(std::move(seated), std::move(store), std::move(config));
 }
 
 std::optional<fs::path> Factory::find_root(const fs::path& from) {
@@ -140,7 +198,8 @@ Result<Factory> Factory::open(const fs::path& from) {
   FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
   FAB_TRY_ASSIGN(auto repo, Repo::open(*root, std::move(jj)));
   FAB_TRY_ASSIGN(auto store, Store::open(*root / ".factory"));
-  return Factory(std::move(repo), std::move(store), std::move(config));
+  FAB_TRY_ASSIGN(auto seated, seated_repo(repo, *root / ".factory", config));
+  return Factory(std::move(seated), std::move(store), std::move(config));
 }
 
 }  // namespace fab
