@@ -43,6 +43,18 @@ bool valid_name(std::string_view s) {
   return true;
 }
 
+bool valid_env_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string name_suggestion(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -176,12 +188,12 @@ class Validator {
 
   Result<bool> bool_value(const YAML::Node& key, const YAML::Node& value, const std::string& path,
                           const std::string& example) const {
-    const nlohmann::json resolved =
-        value.IsScalar() ? resolve_yaml_scalar(value.Scalar(), value.Tag()) : nlohmann::json(nullptr);
+    if (value.IsNull()) {
+      return fail(at(key) + ": '" + path + "' has no value", "e.g. " + example);
+    }
+    const nlohmann::json resolved = value.IsScalar() ? resolve_yaml_scalar(value.Scalar(), value.Tag()) : nullptr;
     if (!resolved.is_boolean()) {
-      return fail(at(value.IsDefined() && !value.IsNull() ? value : key) + ": '" + path + "' must be true or false, got " +
-                      describe(value),
-                  "e.g. " + example);
+      return fail(at(value) + ": '" + path + "' must be true or false, got " + describe(value), "e.g. " + example);
     }
     return resolved.get<bool>();
   }
@@ -210,12 +222,43 @@ class Validator {
                 "e.g. " + example);
   }
 
-  // `plugin`, `timeout`, `with`: one use of a plugin.
+  // `env: [NAME, ...]`: environment variable names, each once.
+  Result<std::vector<std::string>> env_list(const YAML::Node& key, const YAML::Node& value,
+                                            const std::string& path) const {
+    const std::string example = "env: [HOME, PATH, ANTHROPIC_API_KEY]";
+    if (value.IsNull()) {
+      return fail(at(key) + ": '" + path + "' has no value",
+                  "list the variables the plugin gets, e.g. " + example + " (env: [] gives none)");
+    }
+    if (!value.IsSequence()) {
+      return fail(at(value) + ": '" + path + "' must be a list of environment variable names, got " + describe(value),
+                  "e.g. " + example);
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const YAML::Node item = value[i];
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!item.IsScalar() || !valid_env_name(item.Scalar())) {
+        return fail(at(item) + ": '" + item_path + "' must be an environment variable name, got " + describe(item),
+                    "a name is letters, digits and '_', not starting with a digit, e.g. " + example);
+      }
+      for (const auto& earlier : names) {
+        if (earlier == item.Scalar()) {
+          return fail(at(item) + ": '" + item.Scalar() + "' is listed twice in '" + path + "'", "list it once");
+        }
+      }
+      names.push_back(item.Scalar());
+    }
+    return names;
+  }
+
+  // `plugin`, `timeout`, `with` (and for an agent or an inspector, `env` and `sandbox`): one use of
+  // a plugin.
   Result<PluginUse> plugin_use(const YAML::Node& value, const YAML::Node* owner, const std::string& path,
-                               const std::string& plugin_example) const {
+                               const std::string& plugin_example, bool runs_in_workspace) const {
     PluginUse use;
     use.key_path = path;
-    const std::vector<Field> fields = {
+    std::vector<Field> fields = {
         {"plugin", true, "plugin: " + plugin_example,
          [&](const YAML::Node& k, const YAML::Node& v) -> Status {
            FAB_TRY_ASSIGN(use.plugin, string_value(k, v, path + ".plugin", "plugin: " + plugin_example));
@@ -240,12 +283,23 @@ class Validator {
            return {};
          }},
     };
+    if (runs_in_workspace) {
+      fields.push_back({"env", false, "env: [HOME, PATH]", [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+                          FAB_TRY_ASSIGN(use.env, env_list(k, v, path + ".env"));
+                          return {};
+                        }});
+      fields.push_back({"sandbox", false, "sandbox: true", [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+                          FAB_TRY_ASSIGN(use.sandbox, bool_value(k, v, path + ".sandbox", "sandbox: true"));
+                          use.sandbox_at = at(k);
+                          return {};
+                        }});
+    }
     FAB_TRY(walk_map(value, owner, path, fields));
     return use;
   }
 
   Result<std::vector<PluginUse>> plugin_list(const YAML::Node& value, const std::string& path,
-                                             const std::string& plugin_example) const {
+                                             const std::string& plugin_example, bool runs_in_workspace) const {
     std::vector<PluginUse> out;
     const std::string example = path + ": [{ plugin: " + plugin_example + " }]";
     if (!value.IsSequence()) {
@@ -259,7 +313,7 @@ class Validator {
         return fail(at(item) + ": '" + item_path + "' must be a mapping with a 'plugin' key, got " + describe(item),
                     "e.g. - plugin: " + plugin_example);
       }
-      FAB_TRY_ASSIGN(auto use, plugin_use(item, nullptr, item_path, plugin_example));
+      FAB_TRY_ASSIGN(auto use, plugin_use(item, nullptr, item_path, plugin_example, runs_in_workspace));
       out.push_back(std::move(use));
     }
     return out;
@@ -356,7 +410,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
       {"agent", true, "agent: { plugin: shell, with: { command: ./agent.sh } }",
        [&](const YAML::Node& k, const YAML::Node& value) -> Status {
          FAB_TRY(v.expect_map(k, value, "agent", "agent: { plugin: shell, with: { command: ./agent.sh } }"));
-         FAB_TRY_ASSIGN(bp.agent, v.plugin_use(value, &k, "agent", "shell"));
+         FAB_TRY_ASSIGN(bp.agent, v.plugin_use(value, &k, "agent", "shell", true));
          return {};
        }},
       {"inspect", false, "inspect: [{ plugin: command, with: { command: make test } }]",
@@ -364,7 +418,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
          if (value.IsNull()) {
            return {};
          }
-         FAB_TRY_ASSIGN(bp.inspect, v.plugin_list(value, "inspect", "command"));
+         FAB_TRY_ASSIGN(bp.inspect, v.plugin_list(value, "inspect", "command", true));
          return {};
        }},
       {"refine", false, "refine: [{ plugin: deterministic }]",
@@ -373,7 +427,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
            return {};
          }
          refine_given = true;
-         FAB_TRY_ASSIGN(bp.refine, v.plugin_list(value, "refine", "deterministic"));
+         FAB_TRY_ASSIGN(bp.refine, v.plugin_list(value, "refine", "deterministic", false));
          return {};
        }},
   };
@@ -427,8 +481,25 @@ Result<Blueprint> parse_blueprint_file(const std::filesystem::path& path) {
   return parse_blueprint(text, path.string());
 }
 
+std::vector<std::string> secret_env_names(const Blueprint& blueprint) {
+  std::set<std::string> names;
+  for (const auto& use : blueprint.refine) {
+    if (auto it = use.with.find("api_key_env"); it != use.with.end() && it->is_string() && !it->get<std::string>().empty()) {
+      names.insert(it->get<std::string>());
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
 nlohmann::json to_json(const PluginUse& use) {
-  return {{"plugin", use.plugin}, {"timeout", use.timeout_s}, {"with", use.with}};
+  nlohmann::json j = {{"plugin", use.plugin}, {"timeout", use.timeout_s}, {"with", use.with}};
+  if (use.env) {
+    j["env"] = *use.env;
+  }
+  if (use.sandbox) {
+    j["sandbox"] = true;
+  }
+  return j;
 }
 
 nlohmann::json to_json(const Blueprint& bp) {

@@ -4,6 +4,7 @@
 // every error names file:line:col.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,12 @@ struct PluginUse {
   nlohmann::json with = nlohmann::json::object();  // the YAML `with:` map, passed through as-is
   std::string key_path;   // where it is in the blueprint: "agent", "inspect[0]", "refine[1]"
   std::string plugin_at;  // "bp.yaml:5:3", the `plugin:` key's location; empty for a default
+  // Agents and inspectors only:
+  // `env: [HOME, PATH, ANTHROPIC_API_KEY]`: the only variables of fab's environment the plugin call
+  // gets (nullopt: all but the line's secrets, see secret_env_names). A secret listed here is given.
+  std::optional<std::vector<std::string>> env;
+  bool sandbox = false;    // `sandbox: true`: the call runs under bubblewrap (plugins/host/sandbox.h)
+  std::string sandbox_at;  // the `sandbox:` key's location; empty if not given
 };
 
 struct Blueprint {
@@ -56,6 +63,10 @@ Result<Blueprint> parse_blueprint(std::string_view text, std::string source_name
 
 // Reads `path` and parses it; errors are located by the path as given.
 Result<Blueprint> parse_blueprint_file(const std::filesystem::path& path);
+
+// The environment variables that hold the line's secrets: every `api_key_env` in `refine[].with`
+// (the LLM resolver's key), sorted, once each. Agents and inspectors do not get them.
+std::vector<std::string> secret_env_names(const Blueprint& blueprint);
 
 // The blueprint as JSON for `--json` output (everything but source_text).
 nlohmann::json to_json(const Blueprint& blueprint);

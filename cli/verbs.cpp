@@ -18,6 +18,7 @@ std::vector<Verb> all_verbs() {
       make_recover_verb(),
       make_version_verb(),
       make_plugins_verb(),
+      make_doctor_verb(),
       make_plugin_call_verb(),
   };
 }

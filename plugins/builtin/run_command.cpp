@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <stdexcept>
+#include <string_view>
 
 namespace fab::builtin {
 namespace {
@@ -34,9 +35,15 @@ CommandRun run_work_command(const WorkRequest& request) {
               {"FAB_ITEM_FILE", request.item_file}};
   if (request.timeout_s > 0) spec.timeout = std::chrono::seconds(request.timeout_s);
   spec.parent_death_signal = SIGKILL;  // the plugin child SIGKILLed: the command goes too
+  // A transcript of any size: its tail is kept (with a note of the whole size). And it is streamed
+  // to this process's stderr, fab's diagnostics for the call, as it is printed, so that what a
+  // command printed before a timeout or a crash reaches fab.
+  spec.out_limit = {.bytes = kKeptOutputBytes, .keep_tail = true};
+  spec.err_limit = spec.out_limit;
+  spec.on_output = [](Stream, std::string_view text) { write_fully(2, text); };
   auto run = run_process(spec);
   if (!run) throw std::runtime_error(run.error().render());
-  return {run->ok(), run->out + run->err, run->describe()};
+  return {run->ok(), with_size_note(run->out + run->err, run->out_bytes + run->err_bytes), run->describe()};
 }
 
 }  // namespace fab::builtin

@@ -2,19 +2,41 @@
 // Calling a plugin without letting it hurt the caller: every call runs in a child process
 // (`fab __plugin-call`, see plugin_child.h) under a timeout, so a segfault, an abort, a hang or
 // garbage output fails that one call with a reason ("killed by signal 11 (Segmentation fault)",
-// "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on.
+// "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on. Every process
+// the call starts ends with it, however it detached itself (see call_plugin).
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "plugins/host/plugin_loader.h"
 #include "plugins/host/plugin_search.h"
+#include "plugins/host/sandbox.h"
 #include "substrate/error.h"
+#include "substrate/process.h"
 
 namespace fab::plugins {
+
+// Which of fab's environment variables the plugin child (the plugin and what it runs) gets.
+struct EnvPolicy {
+  std::optional<std::vector<std::string>> only;  // nullopt: all of them; else only these
+  std::vector<std::string> remove;               // never these (the line's secrets)
+};
+
+struct CallOptions {
+  EnvPolicy env;
+  SandboxSpec sandbox;
+  // Every piece the plugin prints (stdout and stderr), as it prints it, on the calling thread: so a
+  // caller keeps what a plugin printed before it timed out or crashed (the error then carries only
+  // its last lines).
+  std::function<void(std::string_view)> on_output;
+};
 
 struct PluginCallResult {
   // The plugin's result with every documented field of its kind present and of the right type
@@ -22,15 +44,26 @@ struct PluginCallResult {
   nlohmann::json response;
   bool ok = false;           // response["ok"]
   PluginInfo plugin;         // who answered
-  std::string diagnostics;   // everything the plugin printed on stdout/stderr during the call
+  // What the plugin printed on stdout/stderr during the call (its last kKeptOutputBytes, after a
+  // line saying how much there was). The built-in shell agent and command inspector stream their
+  // command's output here too, so it is also their transcript / feedback.
+  std::string diagnostics;
+  int left_behind = 0;       // processes the plugin left running, killed when the call ended
   std::chrono::microseconds duration{0};
 };
 
 // Runs one call. For agents and inspectors the child's cwd is request["workspace"] and a missing
 // "timeout_s" is filled in from `timeout`. "ok": false is a successful call (the plugin said no);
-// an Error means the plugin could not give an answer at all.
+// an Error means the plugin could not give an answer at all. A transcript, feedback or message
+// longer than kKeptOutputBytes is cut to its tail (with a note of its size), never an error.
+//
+// Processes: the child is a subreaper, and so (from the first call on) is this process. What the
+// plugin left running when it returned, in its process group or not (`setsid cmd &`, a double
+// fork), is killed before the call returns; if the child dies (SIGKILL), what it started is
+// re-parented here and killed; if this process dies, the child hears SIGTERM and kills it all. With
+// options.sandbox enabled the call runs under bubblewrap (sandbox.h), in a PID namespace of its own.
 Result<PluginCallResult> call_plugin(const PluginRef& ref, const nlohmann::json& request,
-                                     std::chrono::milliseconds timeout);
+                                     std::chrono::milliseconds timeout, const CallOptions& options = {});
 
 // Loads and validates a plugin in a child process and reports what it says about itself. With
 // `kind`, a plugin of another kind is an error too (the same one a call would give).

@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "plugins/host/plugin_call.h"
 #include "plugins/host/plugin_loader.h"
 #include "substrate/process.h"
 
@@ -20,8 +22,10 @@ using nlohmann::json;
 
 extern "C" void on_terminate(int sig) {
   // The host gave up on this call (timeout, stop, or the host died: SIGTERM is this process's
-  // parent-death signal): take down whatever run_process() started for us, then go.
+  // parent-death signal): take down whatever run_process() started for us, and every process that
+  // escaped it and was re-parented here, then go.
   fab::kill_all_children(fab::kStopGrandchildrenGrace);
+  fab::kill_orphans(fab::kStopGrandchildrenGrace);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -46,14 +50,39 @@ std::string read_stdin() {
 
 json error_json(const Error& e) { return {{"message", e.message}, {"causes", e.causes}, {"hint", e.hint}}; }
 
-void write_all(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t put = ::write(fd, text.data() + done, text.size() - done);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return;
-    done += static_cast<std::size_t>(put);
+// The text fields of a result that can grow without bound, per kind; a refinery's "content" is a
+// whole file and is never cut.
+std::vector<const char*> long_fields(PluginKind kind) {
+  switch (kind) {
+    case PluginKind::agent: return {"summary", "transcript"};
+    case PluginKind::inspector: return {"feedback"};
+    case PluginKind::refinery: return {"message"};
   }
+  return {};
+}
+
+// The plugin's result text as the envelope carries it: parsed (so it is not escaped twice), each
+// long text field cut to its tail; or where it stops being JSON.
+void put_result(json& envelope, const std::string& text, PluginKind kind) {
+  json result;
+  try {
+    result = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // parse_error::byte counts bytes read (1-based); the offset of the offending byte is one less.
+    const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    const std::size_t from = at > 20 ? at - 20 : 0;
+    envelope["invalid_result"] = {{"offset", at}, {"near", text.substr(std::min(from, text.size()), 60)}};
+    return;
+  }
+  if (result.is_object()) {
+    for (const char* key : long_fields(kind)) {
+      if (auto it = result.find(key); it != result.end() && it->is_string() &&
+                                      it->get_ref<const std::string&>().size() > kKeptOutputBytes) {
+        *it = tail_with_note(it->get<std::string>(), kKeptOutputBytes);
+      }
+    }
+  }
+  envelope["result"] = std::move(result);
 }
 
 }  // namespace
@@ -61,6 +90,9 @@ void write_all(int fd, const std::string& text) {
 void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
+  // What the plugin starts and leaves behind (`setsid cmd &`, a double fork) is re-parented here
+  // when its parent ends, and killed below when the call is over.
+  fab::become_subreaper();
   const bool call = kind && !info_only;
   const std::string request = call ? read_stdin() : std::string{};
 
@@ -70,7 +102,7 @@ void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind>
   ::fcntl(result_fd, F_SETFD, FD_CLOEXEC);
   ::dup2(2, 1);
 
-  json envelope = {{"fab_plugin_child", 1}};
+  json envelope = {{"fab_plugin_child", 2}};
   auto loaded = load_plugin(so);
   if (!loaded) {
     envelope["error"] = error_json(loaded.error());
@@ -89,15 +121,21 @@ void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind>
         std::string result;
         const int status = loaded->abi->call(request.c_str(), &append_result, &result);
         envelope["status"] = status;
-        envelope["result"] = std::move(result);
+        if (status != 0) {
+          envelope["result_text"] = result.substr(0, 4000);
+        } else if (!result.empty()) {
+          put_result(envelope, result, *kind);
+        }
       }
     }
   }
+  // The call is over: nothing it started runs on.
+  if (const int killed = fab::kill_orphans(); killed > 0) envelope["left_behind"] = killed;
   const std::string text = envelope.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
-  write_all(result_fd, text);
+  fab::write_fully(result_fd, text);
   ::_exit(0);
 }
 

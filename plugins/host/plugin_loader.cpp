@@ -9,6 +9,8 @@
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
 
+#include "plugins/host/plugin_trust.h"
+
 namespace fab::plugins {
 namespace {
 
@@ -110,6 +112,7 @@ Result<LoadedPlugin> load_plugin(const fs::path& given) {
                     .caused_by("it is not a regular file")
                     .with_hint("give the path of the plugin's .so file"));
   }
+  FAB_TRY(check_plugin_trust(given));
   const fs::path path = fs::canonical(given, ec);
   FAB_TRY(check_elf(path));
   FAB_TRY_ASSIGN(auto* lib, open_library(path));

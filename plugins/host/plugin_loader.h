@@ -27,7 +27,7 @@ struct LoadedPlugin {
   const FabPluginInfo* abi = nullptr;  // valid for the life of the process (never unloaded)
 };
 
-// Checks the file (exists, is an ELF shared object), loads it once per process (later calls return
+// Checks the file (exists, is trusted: check_plugin_trust(), is an ELF shared object), loads it once per process (later calls return
 // the same plugin), and validates the entry point, ABI version, struct size, name, version, kind
 // and callbacks, each failure with its own error and hint.
 Result<LoadedPlugin> load_plugin(const std::filesystem::path& path);

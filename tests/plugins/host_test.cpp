@@ -198,12 +198,11 @@ TEST_CASE("plugins are found by name along the search path") {
     CHECK(r.error().message == "no plugin named 'nosuch'");
     CHECK(r.error().causes.at(0).find(fixture_dir().string()) != std::string::npos);
   }
-  SECTION("the factory's own plugins dir") {
-    fab::test::TempDir factory;
-    fs::create_directories(factory / ".factory/plugins");
-    fs::copy_file(fixture("good"), factory / ".factory/plugins/fab-plugin-mine.so");
+  SECTION("a file named for one plugin that holds another is refused, with the fix") {
+    fab::test::TempDir dir;
+    fs::copy_file(fixture("good"), dir / "fab-plugin-mine.so");
     HostOptions f = options();
-    f.factory_dir = factory.path();
+    f.path_dirs = {dir.path()};
     auto ref = find_plugin("mine", PluginKind::agent, f);
     REQUIRE(ref);
     // The file says "mine" but the plugin inside calls itself "good": refused, with the fix.
@@ -212,6 +211,31 @@ TEST_CASE("plugins are found by name along the search path") {
     CHECK(r.error().message.find("holds plugin 'good', not 'mine'") != std::string::npos);
     CHECK(r.error().hint.find("fab-plugin-good.so") != std::string::npos);
   }
+}
+
+TEST_CASE("plugins are never loaded from where agents can write: the factory's .factory/") {
+  fab::test::TempDir factory;
+  fs::create_directories(factory / ".factory/plugins");
+  fs::copy_file(fixture("good"), factory / ".factory/plugins/fab-plugin-good.so");
+  HostOptions f = host_options_from_env(factory.path());
+  f.fab_exe = bin_dir() / "fab";
+  f.builtin_dirs = {bin_dir()};
+  f.path_dirs.clear();
+  // Not searched by name any more (an agent could have copied a plugin there) ...
+  auto by_name = find_plugin("good", PluginKind::agent, f);
+  REQUIRE_FALSE(by_name);
+  CHECK(by_name.error().message == "no plugin named 'good'");
+  // ... and a path into it (from a blueprint) is refused, naming the place and the way out.
+  auto by_path = find_plugin((factory / ".factory/plugins/fab-plugin-good.so").string(), PluginKind::agent, f);
+  REQUIRE_FALSE(by_path);
+  CHECK(by_path.error().message.find("agents can write under " + (factory / ".factory").string()) !=
+        std::string::npos);
+  CHECK(by_path.error().hint.find("FAB_PLUGIN_PATH") != std::string::npos);
+  // The same directory on FAB_PLUGIN_PATH does not smuggle it in either.
+  f.path_dirs = {factory / ".factory/plugins"};
+  auto via_path = find_plugin("good", PluginKind::agent, f);
+  REQUIRE_FALSE(via_path);
+  CHECK(via_path.error().message.find("agents can write under") != std::string::npos);
 }
 
 TEST_CASE("two plugins with one name in the search path is an error naming both") {
