@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "engine/jobs.h"
+
 namespace fab::engine {
 namespace {
-
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
 bool restores_operations(const std::string& description) {
   for (const char* p : {"restore to operation", "undo operation", "revert operation", "reverted operation"}) {
@@ -40,10 +40,12 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
   };
   std::map<std::string, Moved> bookmarks;
   std::vector<const ForeignOp*> reverts;  // newest first
+  std::string last_own = in.known_commit;  // the change's last commit the call's operations replaced
   for (const auto& op : in.ops) {
     FAB_TRY_ASSIGN(auto ch, changes(op.op.id));
     bool revert = restores_operations(op.op.description);
     for (const auto& r : ch.removed) {
+      if (r.change_id == in.change) last_own = r.commit_id;
       if (r.change_id == in.change || made.count(r.commit_id)) continue;
       revert = true;
     }
@@ -58,7 +60,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
   for (const ForeignOp* op : reverts) {
     FAB_TRY(own([&] { return repo.revert_operation(op->op.id); }));
     out.undone.push_back(fmt::format("reverted its operation {} (\"{}\"): it changed commits that were not its own",
-                                     short_id(op->op.id), op->op.description));
+                                     short_hex(op->op.id), op->op.description));
   }
 
   // 2. Bookmarks go back where they were; trunk to where fab has it.
@@ -77,7 +79,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
       out.undone.push_back(fmt::format("deleted bookmark {}, which the call created", name));
     } else if (want.size() == 1) {
       FAB_TRY(own([&] { return repo.set_bookmark(name, want.front(), true); }));
-      out.undone.push_back(fmt::format("moved bookmark {} back to {}{}", name, short_id(want.front()),
+      out.undone.push_back(fmt::format("moved bookmark {} back to {}{}", name, short_hex(want.front()),
                                        now.empty() ? " (the call had deleted it)" : ""));
     }
   }
@@ -90,7 +92,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
   }
   const Commit f = wc.front();
   FAB_TRY_ASSIGN(auto copies, repo.query(fmt::format("present(change_id({}))", c)));
-  std::string target = in.known_commit;  // a hidden commit named by its ID is made visible by rewriting it
+  std::string target = last_own;  // a hidden commit named by its ID is made visible by rewriting it
   if (copies.size() == 1) {
     target = copies.front().commit_id;
   } else if (copies.size() > 1) {
@@ -108,6 +110,10 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
     FAB_TRY(own([&] { return repo.abandon_commits(others); }));
     out.undone.push_back(fmt::format("abandoned {} divergent copy(ies) of its change", others.size()));
   } else {
+    if (target.empty()) {
+      out.failure = "the item's change is gone from the repo and fab cannot tell which commit to bring back";
+      return out;
+    }
     out.undone.push_back("brought back its change, which the call had abandoned");
   }
   // Its description (and fab's trailers) first: this also makes an abandoned change visible again.
@@ -125,7 +131,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
     // The workspace is on the change; only its place may be wrong (the call rebased it).
     if (item.parents != std::vector<std::string>{in.base}) {
       FAB_TRY(own([&] { return repo.rebase_revision(c, in.base); }));
-      out.undone.push_back(fmt::format("moved its change back onto {} (the call had rebased it)", short_id(in.base)));
+      out.undone.push_back(fmt::format("moved its change back onto {} (the call had rebased it)", short_hex(in.base)));
     }
   } else {
     // The files are in another commit: they become the change's tree, relative to the trunk commit
@@ -136,7 +142,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
     FAB_TRY(own([&] { return repo.restore_into(f.commit_id, c); }));
     if (built_on != in.base) FAB_TRY(own([&] { return repo.rebase_revision(c, in.base); }));
     out.undone.push_back(fmt::format("took its files from commit {} into its change (the call had left the change)",
-                                     short_id(f.commit_id)));
+                                     short_hex(f.commit_id)));
     out.workspace_moved = true;
   }
 
@@ -155,7 +161,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
         folded.push_back(l.commit_id);
       } else {
         lost.push_back(l.commit_id);
-        lost_list += fmt::format("  {} {}\n", short_id(l.commit_id), l.description.substr(0, l.description.find('\n')));
+        lost_list += fmt::format("  {} {}\n", short_hex(l.commit_id), l.description.substr(0, l.description.find('\n')));
       }
     }
     std::vector<std::string> all = folded;

@@ -91,5 +91,7 @@ std::string first_line(const std::string& s);
 // what follows ("inspector command failed:"), the first line that says something.
 std::string summary_of(const std::string& feedback);
 std::string iso_time(std::chrono::system_clock::time_point t);
+// The first 12 characters of a commit or operation ID, for messages.
+inline std::string short_hex(const std::string& id) { return id.substr(0, 12); }
 
 }  // namespace fab::engine

@@ -38,7 +38,9 @@ Result<Slot*> WorkspacePool::acquire(const Repo& repo, const ChangeId& change) {
     if (!pick && !s->busy) pick = s.get();
   }
   if (pick) {
-    if (pick->at != change) {
+    // Always one `jj edit`, even onto the change it already holds: the change may have been
+    // rewritten since (a rebase onto trunk), and the edit brings a stale workspace up to date.
+    {
       auto edited = repo.edit_in_workspace(pick->dir, change);
       if (!edited) {
         // A workspace that cannot be edited (an agent broke it) is replaced by a fresh one.

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+
+#include "engine/jobs.h"
 #include <nlohmann/json.hpp>
 
 #include "workgraph/durable_file.h"
@@ -20,8 +22,6 @@ nlohmann::json read_trunks(const Factory& factory) {
   auto j = nlohmann::json::parse(*text, nullptr, false);
   return j.is_object() ? j : nlohmann::json::object();
 }
-
-std::string short_id(const std::string& commit) { return commit.substr(0, 12); }
 
 }  // namespace
 
@@ -58,8 +58,8 @@ Result<TrunkState> TrunkKeeper::start(const std::string& trunk) {
   } else {
     state.halted = true;
     state.why = fmt::format("'{}' moved {} since fab last landed on it (from {} to {})", trunk,
-                            read.ancestor_of_seen ? "backwards" : "sideways", short_id(recorded),
-                            short_id(read.targets.front().commit_id));
+                            read.ancestor_of_seen ? "backwards" : "sideways", short_hex(recorded),
+                            short_hex(read.targets.front().commit_id));
   }
   return state;
 }
@@ -122,7 +122,7 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
     }
     if (repo.colocated()) FAB_TRY(as_own(m_ledger, repo, [&] { return r.git_export(); }));
     undone.push_back({f.item, fmt::format("moved the trunk bookmark {} back to {} (the call had moved it{})", trunk,
-                                          short_id(state.seen), now.empty() ? " away" : " to " + short_id(now))});
+                                          short_hex(state.seen), now.empty() ? " away" : " to " + short_hex(now))});
     return state;
   }
   if (read.targets.empty()) {
@@ -138,7 +138,7 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
   } else {
     state.halted = true;
     state.why = fmt::format("'{}' was moved {} behind fab's back (from {} to {})", trunk,
-                            read.ancestor_of_seen ? "backwards" : "sideways", short_id(state.seen), short_id(now));
+                            read.ancestor_of_seen ? "backwards" : "sideways", short_hex(state.seen), short_hex(now));
   }
   return state;
 }
@@ -179,7 +179,7 @@ Status TrunkKeeper::repair_conflicted(const std::string& trunk, const std::vecto
   if (!ours || theirs.size() != 1) return {};  // not the race fab knows how to settle: reported as conflicted
   const Commit& user = *theirs.front();
   Repo r = repo.with_cause(fmt::format("fab: settle conflicted {} (fab's commits onto the user's {})", trunk,
-                                       short_id(user.commit_id)));
+                                       short_hex(user.commit_id)));
   // fab's commits that git never got: those of trunk (fab's side) that the user's side lacks.
   const auto ours_only = fmt::format("::{} ~ ::{}", ours->commit_id, user.commit_id);
   FAB_TRY_ASSIGN(auto mine, repo.query(ours_only));

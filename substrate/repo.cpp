@@ -912,7 +912,7 @@ Result<std::vector<Operation>> Repo::operations(std::size_t limit) const {
       op.time_end = j.at("time").at("end").get<std::string>();
       op.description = j.at("description").get<std::string>();
       op.is_snapshot = j.value("is_snapshot", false);
-      op.workspace = j.value("workspace_name", std::string{});
+      if (auto w = j.find("workspace_name"); w != j.end() && w->is_string()) op.workspace = w->get<std::string>();
       if (auto p = j.find("parents"); p != j.end() && p->is_array()) op.parents = p->get<std::vector<std::string>>();
       if (auto a = j.find("attributes"); a != j.end() && a->is_object()) {
         op.command = a->value("args", "");

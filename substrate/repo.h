@@ -178,6 +178,8 @@ class Repo {
   // The operations after `op` (which must be an ancestor of the current one), newest first; `op`
   // itself is not included.
   Result<std::vector<Operation>> operations_since(const std::string& op) const;
+  // `op` (a prefix is fine) and its ancestors, newest first: the operations the repo had then.
+  Result<std::vector<std::string>> operation_ancestry(const std::string& op) const;
   // What one operation changed (commits made visible or hidden, local bookmarks moved).
   Result<OperationChanges> operation_changes(const std::string& op) const;
   Status restore_operation(const std::string& op) const;

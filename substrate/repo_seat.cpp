@@ -226,6 +226,15 @@ Result<OperationChanges> Repo::operation_changes(const std::string& op) const {
   return changes;
 }
 
+Result<std::vector<std::string>> Repo::operation_ancestry(const std::string& op) const {
+  FAB_TRY_ASSIGN(auto o, run({"op", "log", "--no-graph", "-T", "id ++ \"\\n\""}, {.at_operation = op}));
+  std::vector<std::string> ids;
+  for (auto& line : split_lines(o.out)) {
+    if (!line.empty()) ids.push_back(std::move(line));
+  }
+  return ids;
+}
+
 Status Repo::revert_operation(const std::string& op) const {
   return run({"op", "revert", op}).map([](auto&&) {});
 }

@@ -82,6 +82,8 @@ Verb make_run_verb() {
                 for (const auto& b : report->blocked) {
                   std::fprintf(stderr, "fab: %s cannot start: a dependency was dropped\n", b.c_str());
                 }
+                for (const auto& s : report->skipped) std::fprintf(stderr, "fab: line %s (skipped)\n", s.c_str());
+                for (const auto& h : report->halted) std::fprintf(stderr, "fab: not landing on %s\n", h.c_str());
               }
               return {};
             };

@@ -109,12 +109,21 @@ class FactoryFixture {
     auto j = nlohmann::json::parse(read_file(lock), nullptr, false);
     return j.is_object() ? j.value("pid", 0L) : 0;
   }
+  // The repo's workspaces but fab's own seat (which lives as long as the factory).
   std::vector<std::string> workspaces() const {
     auto ws = factory().repo().workspaces();
     REQUIRE(ws);
     std::vector<std::string> names;
-    for (auto& w : *ws) names.push_back(w.name);
+    for (auto& w : *ws) {
+      if (w.name.rfind("fab-engineer-", 0) != 0) names.push_back(w.name);
+    }
     return names;
+  }
+  // True when no directory of the agents' workspace pool is left (outside the tree, in the state dir).
+  bool pool_empty() const {
+    const auto dir = factory().workspaces_dir();
+    std::error_code ec;
+    return !std::filesystem::exists(dir, ec) || std::filesystem::is_empty(dir, ec);
   }
   std::string file_on_trunk(const std::string& path) const {
     return jj({"file", "show", "-r", "main", "root-file:\"" + path + "\""});
