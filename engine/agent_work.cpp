@@ -49,7 +49,9 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
       if (r.change_id == in.change || made.count(r.commit_id)) continue;
       revert = true;
     }
-    for (const auto& a : ch.added) made.insert(a.commit_id);
+    for (const auto& a : ch.added) {
+      if (a.change_id != in.change) made.insert(a.commit_id);
+    }
     for (const auto& b : ch.bookmarks) {
       auto [it, fresh] = bookmarks.try_emplace(b.name);
       if (fresh) it->second.original = b.before;
@@ -151,8 +153,9 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
   std::vector<std::string> made_ids(made.begin(), made.end());
   if (!out.workspace_moved) made_ids.erase(std::remove(made_ids.begin(), made_ids.end(), f.commit_id), made_ids.end());
   if (!made_ids.empty()) {
-    FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("({}) ~ change_id({}) ~ ::{}", revset_of_commits(made_ids), c,
-                                                     in.trunk_now)));
+    // (Only the visible ones: a commit the call rewrote again later is hidden already.)
+    FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("(({}) & ::visible_heads()) ~ change_id({}) ~ ::{}",
+                                                     revset_of_commits(made_ids), c, in.trunk_now)));
     std::vector<std::string> folded, lost;
     std::string lost_list;
     for (const auto& l : left) {

@@ -115,6 +115,54 @@ Result<OperationChanges> Executor::changes_of(const std::string& op) {
   return m_changes.emplace(op, std::move(ch)).first->second;
 }
 
+void Executor::note_pool_op() {
+  auto op = m_factory.repo().current_operation();
+  if (!op) return;
+  std::ofstream(m_factory.factory_dir() / "pool-ops", std::ios::app) << op->substr(0, 32) << "\n";
+}
+
+void Executor::watch_checkout() {
+  if (!m_watch) return;
+  const auto changed = m_watch->changed();
+  if (changed.empty()) return;
+  bool someone = false;
+  for (auto& [id, f] : m_flights) {
+    if (f.stage == Stage::agent_running || f.stage == Stage::agent_finished || f.stage == Stage::inspect_running ||
+        f.stage == Stage::inspect_finished || f.stage == Stage::reinspect_running) {
+      f.touched.insert(changed.begin(), changed.end());
+      someone = true;
+    }
+  }
+  (void)someone;
+}
+
+Status Executor::adopt_workspace(Flight& f) {
+  Slot* old = f.slot;
+  const fs::path files = old->dir;
+  // (The old workspace's name is gone from jj already; its directory is kept until the copy.)
+  Repo repo = repo_for(f, "building (re-create the workspace its call forgot)");
+  old->busy = true;
+  FAB_TRY_ASSIGN(auto fresh, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
+  note_pool_op();
+  std::error_code ec;
+  for (fs::directory_iterator it(fresh->dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name != ".jj" && name != ".git") fs::remove_all(it->path(), ec);
+  }
+  for (fs::directory_iterator it(files, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name == ".jj" || name == ".git") continue;
+    std::error_code copy_ec;
+    fs::copy(it->path(), fresh->dir / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::overwrite_existing, copy_ec);
+    if (copy_ec) return fail(fmt::format("cannot copy '{}' into the new workspace: {}", it->path().string(), copy_ec.message()));
+  }
+  (void)m_pool.recycle(repo, old);
+  f.slot = fresh;
+  f.undone.push_back("re-created its workspace, which the call had forgotten, with the files it left there");
+  return {};
+}
+
 std::vector<ForeignOp> Executor::ops_of(const std::string& item) const {
   std::vector<ForeignOp> out;
   for (const auto& f : m_foreign) {
@@ -217,6 +265,7 @@ Result<Slot*> Executor::workspace_for(Flight& f, const std::string& what) {
   if (f.slot) return f.slot;
   Repo repo = repo_for(f, what);
   FAB_TRY_ASSIGN(auto slot, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
+  note_pool_op();
   f.slot = slot;
   return slot;
 }
@@ -365,6 +414,10 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
   }
 
   FAB_TRY(load_lines());
+  if (resume) {
+    m_watch = std::make_unique<CheckoutWatch>(m_factory.root());
+    if (!m_watch->limits().empty()) note(m_watch->limits());
+  }
 
   // The crash guard: an item being worked on when fab itself crashed (not when it was killed).
   {
@@ -572,6 +625,7 @@ View Executor::view() const {
       const auto& t = const_cast<TrunkKeeper&>(m_trunks).state(lv.trunk);
       v.trunks[lv.trunk].halted = t.halted;
       v.trunks[lv.trunk].why = t.why;
+      v.trunks[lv.trunk].landing = m_land_blocked.count(lv.trunk) > 0;
     }
     v.lines.push_back(std::move(lv));
   }
@@ -761,10 +815,10 @@ Status Executor::take_agent(Flight& f) {
   FAB_TRY_ASSIGN(auto item, find(f.item));
   write_attempt_log(m_factory, item, f.attempt, "agent", f.result.log);
   record_steps(f, f.result.steps);
-  Slot& slot = *f.slot;
   std::vector<std::string> problems;
 
   // 1. The workspace itself.
+  Slot& slot = *f.slot;
   std::error_code ec;
   if (!fs::exists(slot.dir / ".jj" / "repo", ec)) {
     f.abnormal = true;
@@ -782,12 +836,21 @@ Status Executor::take_agent(Flight& f) {
 
   // 2. Its files, recorded in the change (what jj refused to record is named).
   Repo repo = repo_for(f, "building (snapshot)");
-  auto snapped = own_r<Repo::Snapshot>([&] {
-    return repo.snapshot_and_read(slot.dir, setup.blueprint.max_file_size, fmt::format("change_id({})", f.change.str()), true);
-  });
+  auto snapshot = [&] {
+    return own_r<Repo::Snapshot>([&] {
+      return repo.snapshot_and_read(f.slot->dir, setup.blueprint.max_file_size, fmt::format("change_id({})", f.change.str()),
+                                    true);
+    });
+  };
+  auto snapped = snapshot();
+  if (!snapped && snapped.error().render().find("doesn't have a working-copy commit") != std::string::npos) {
+    FAB_TRY(adopt_workspace(f));
+    snapped = snapshot();
+  }
+  note_pool_op();
   if (!snapped) {
     f.abnormal = true;
-    fail_flight(f, "fab could not record what the agent wrote in its workspace (" + slot.dir.string() + "):\n" +
+    fail_flight(f, "fab could not record what the agent wrote in its workspace (" + f.slot->dir.string() + "):\n" +
                        snapped.error().render());
     return {};
   }
@@ -802,6 +865,7 @@ Status Executor::take_agent(Flight& f) {
 
   // 3. What it did with jj: folded back into its change, the rest put back.
   FAB_TRY(observe());
+  watch_checkout();
   const auto ops = ops_of(f.item);
   const std::string description = item_change_description(item.title, item.line, item.id);
   const bool clean = ops.empty() && wc.change_id == f.change && copies == 1 && wc.parents == std::vector<std::string>{f.base} &&
@@ -810,20 +874,34 @@ Status Executor::take_agent(Flight& f) {
   if (!clean) {
     f.abnormal = true;
     AgentWorkInput in{f.change, f.known, f.base, setup.blueprint.trunk, m_trunks.state(setup.blueprint.trunk).seen,
-                      description, slot.name, ops};
+                      description, f.slot->name, ops};
     if (in.trunk_now.empty()) in.trunk_now = f.base;
     Repo fold_repo = repo_for(f, "building (fold the agent's work into its change)");
     FAB_TRY_ASSIGN(auto work, fold_agent_work(fold_repo, in, [this](const std::string& op) { return changes_of(op); },
                                               [this](const std::function<Status()>& m) { return own(m); }));
     f.undone.insert(f.undone.end(), work.undone.begin(), work.undone.end());
     if (!work.failure.empty()) problems.push_back(work.failure);
-    FAB_TRY(own([&] { return fold_repo.edit_in_workspace(slot.dir, f.change); }));
+    FAB_TRY(own([&] { return fold_repo.edit_in_workspace(f.slot->dir, f.change); }));
+    note_pool_op();
     FAB_TRY_ASSIGN(auto read, m_factory.repo().query_with_diffs(f.change.str(), f.change.str()));
     if (read.size() != 1) return fail(fmt::format("its change {} is {}", f.change.short_id(), read.empty() ? "gone" : "divergent"));
     commit = read.front();
   }
   if (!f.undone.empty()) {
     write_attempt_log(m_factory, item, f.attempt, "undone", joined_lines(f.undone, ""));
+  }
+  if (!f.touched.empty()) {
+    std::vector<std::string> paths(f.touched.begin(), f.touched.end());
+    const auto text = fmt::format(
+        "while its call ran, files in your checkout ({}) changed — by the agent, or by you; an agent without "
+        "`sandbox: true` can write anywhere you can:\n{}",
+        m_factory.root().string(), joined_lines(paths));
+    write_attempt_log(m_factory, item, f.attempt, "agent", "--- fab: " + text);
+    JournalRecord r;
+    r.kind = "note";
+    r.fields = {{"item", f.item}, {"attempt", f.attempt}, {"text", text}};
+    (void)m_factory.store().append_journal(f.line, r);
+    say({f.item, f.line, "", "", f.attempt, text});
   }
   f.known = commit.commit_id;
 
@@ -904,6 +982,7 @@ Status Executor::take_inspection(Flight& f) {
   if (f.slot && !m_setups.at(f.line).inspectors.empty() && !f.inspected.empty()) {
     Repo repo = repo_for(f, "inspected (drop what the inspectors wrote)");
     FAB_TRY(own([&] { return repo.restore_workspace(f.slot->dir, f.inspected); }));
+    note_pool_op();
     f.known.clear();
   }
   release_slot(f);
@@ -935,7 +1014,10 @@ Status Executor::land_one(Flight& f, const std::string& trunk) {
       }
     }
     FAB_TRY_ASSIGN(bool moved, m_trunks.move(trunk, c.commit_id, repo_for(f, "refining -> merged")));
-    if (!moved) return {};  // someone moved it meanwhile: the next look decides
+    if (!moved) {  // someone moved it meanwhile: the next look decides
+      m_land_blocked.insert(trunk);
+      return {};
+    }
     f.known = c.commit_id;
     FAB_TRY(move(f, ItemState::refining, ItemState::merged, fmt::format("{} moved to its change", trunk)));
     ++m_report.merged;
@@ -995,7 +1077,10 @@ Status Executor::land_chain(const std::vector<std::string>& items, const std::st
     const Flight& last = m_flights.at(landed.back());
     Repo repo = m_factory.repo().with_cause(format_cause(last.line, landed, "refining -> merged"));
     FAB_TRY_ASSIGN(bool moved, m_trunks.move(trunk, prev, repo));
-    if (!moved) return {};
+    if (!moved) {
+      m_land_blocked.insert(trunk);
+      return {};
+    }
     for (const auto& id : landed) {
       Flight& f = m_flights.at(id);
       f.known = by_change[f.change.str()]->commit_id;
@@ -1118,6 +1203,7 @@ Status Executor::end_attempt(Flight& f, ItemState to, const std::string& why) {
 // --- the world outside -----------------------------------------------------------------------------
 
 Status Executor::observe() {
+  m_land_blocked.clear();
   // Other fab processes' writes to the store: `fab item retry`, `fab line drop`, a new stamp.
   {
     auto lines = m_factory.store().lines();
@@ -1135,6 +1221,7 @@ Status Executor::observe() {
       }
     }
   }
+  watch_checkout();
   // Someone else's jj operations (and git's commits, for the trunks).
   std::vector<ForeignOp> fresh;
   if (m_ledger.dirty(m_factory.repo())) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "blueprints/blueprint.h"
+#include "engine/checkout_watch.h"
 #include "engine/floor.h"
 #include "engine/jobs.h"
 #include "engine/op_ledger.h"
@@ -58,6 +59,7 @@ struct Flight {
   bool abnormal = false;    // its workspace is not reused
   long seq = 0;
   std::vector<std::string> undone;  // what fab undid of what its calls did
+  std::set<std::string> touched;    // files of the user's checkout that changed while its call ran
 };
 
 class Executor {
@@ -136,6 +138,12 @@ class Executor {
   const std::string& trunk_of(const std::string& line) const;
   bool health_check() const;  // jj can read the repo and the store can be written
   std::vector<ForeignOp> ops_of(const std::string& item) const;
+  // Notes the operation fab just made in a pool workspace as fab's (.factory/pool-ops, read by
+  // `fab oplog`: an operation there that is not listed is an agent's, whatever cause it claims).
+  void note_pool_op();
+  // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
+  Status adopt_workspace(Flight& f);
+  void watch_checkout();
 
   Factory& m_factory;
   const RunOptions& m_options;
@@ -152,6 +160,8 @@ class Executor {
   std::vector<ForeignOp> m_foreign;                 // operations others made, since the run began
   std::map<std::string, std::filesystem::file_time_type> m_seen_stamp;  // line.json / journal times read
   std::map<std::string, int> m_crashes;             // item -> crashes recorded by the crash guard
+  std::unique_ptr<CheckoutWatch> m_watch;
+  std::set<std::string> m_land_blocked;  // trunks a compare-and-swap found moved: wait for the next look
   long m_seq = 0;
   bool m_stopping = false;
   bool m_recovering = false;

@@ -39,16 +39,18 @@ std::int64_t parse_iso_ms(const std::string& text) {
 }
 
 void OpLedger::note_own(const std::string& before, const std::string& after) {
-  if (!before.empty() && before == m_cursor && !after.empty()) m_cursor = after;
+  if (m_running == 0 && !before.empty() && before == m_cursor && !after.empty()) m_cursor = after;
 }
 
 void OpLedger::call_started(const std::string& slot, const std::string& item) {
   m_calls[slot].push_back({item, Clock::now(), Clock::time_point::max()});
+  ++m_running;
 }
 
 void OpLedger::call_ended(const std::string& slot) {
   auto it = m_calls.find(slot);
-  if (it == m_calls.end() || it->second.empty()) return;
+  if (it == m_calls.end() || it->second.empty() || it->second.back().to != Clock::time_point::max()) return;
+  --m_running;
   // Leftover processes are killed with the call; a moment more covers an operation that was
   // being committed as the call ended.
   it->second.back().to = Clock::now() + std::chrono::milliseconds(50);

@@ -33,7 +33,9 @@ class OpLedger {
   const std::string& cursor() const { return m_cursor; }
 
   // The current operation, read before a mutation of fab's; and after it: when nothing came in
-  // between (`before` was the cursor), the cursor moves on to `after` without a read.
+  // between (`before` was the cursor) and no plugin call runs (an agent's jj operation may be
+  // committed concurrently with fab's, and jj then merges them into one history), the cursor moves
+  // on to `after` without a read. Otherwise the next scan() sorts them out.
   void note_own(const std::string& before, const std::string& after);
 
   // A plugin call for `item` runs in pool workspace `slot` from now until call_ended.
@@ -54,6 +56,7 @@ class OpLedger {
   std::string who(const Operation& op, std::string* slot) const;  // item, "" (user) or "fab"
   std::string m_cursor;
   std::map<std::string, std::vector<Interval>> m_calls;  // by pool workspace name
+  int m_running = 0;  // calls between call_started and call_ended
 };
 
 // Runs `mutate` (one of fab's jj mutations) and tells the ledger the operation it made is fab's.

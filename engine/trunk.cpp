@@ -83,7 +83,7 @@ Result<TrunkState> TrunkKeeper::refresh(const std::string& trunk, const std::vec
     return state;
   }
   const Repo& repo = m_factory.repo();
-  bool read = !foreign.empty();
+  bool read = !foreign.empty() || m_dirty.erase(trunk) > 0;
   if (repo.colocated()) {
     const auto git = repo.git_branch_commit(trunk).value_or("");
     if (git != m_git_seen[trunk] && git != state.seen) {
@@ -146,7 +146,10 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
 Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, const Repo& repo) {
   auto& state = m_trunks[trunk];
   FAB_TRY_ASSIGN(bool moved, as_own(m_ledger, repo, [&] { return repo.move_bookmark_from(trunk, state.seen, to); }));
-  if (!moved) return false;
+  if (!moved) {
+    m_dirty.insert(trunk);
+    return false;
+  }
   state.seen = to;
   FAB_TRY(save(trunk));
   if (!repo.colocated()) return true;

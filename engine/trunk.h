@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ class TrunkKeeper {
   // Moves `trunk` from where fab saw it to `to` (a commit ID), then exports it (colocated). False
   // when it was no longer there (nothing moved: refresh, then decide again).
   Result<bool> move(const std::string& trunk, const std::string& to, const Repo& repo);
+  // Makes the next refresh read the bookmark (a compare-and-swap found it elsewhere).
+  void mark_dirty(const std::string& trunk) { m_dirty.insert(trunk); }
   // Takes the bookmark where it is now as fab's (the user said so: `fab recover --accept-trunk`).
   Result<TrunkState> accept(const std::string& trunk);
 
@@ -67,7 +70,8 @@ class TrunkKeeper {
   Factory& m_factory;
   OpLedger& m_ledger;
   std::map<std::string, TrunkState> m_trunks;
-  std::map<std::string, std::string> m_git_seen;  // git's branch commit fab last imported or exported
+  std::map<std::string, std::string> m_git_seen;
+  std::set<std::string> m_dirty;  // git's branch commit fab last imported or exported
 };
 
 }  // namespace fab::engine

@@ -27,6 +27,7 @@ struct Operation {
   std::string description;  // jj's own ("rebase commit ...", "snapshot working copy")
   std::string command;      // the command line jj recorded ("jj rebase -r ..."), may be empty
   std::string cause;        // what the command passed as fab.cause (anyone can pass one: see engine/oplog.h)
+  std::string claimed_cause;  // (engine/oplog) a cause an operation that is not fab's passed
   bool is_snapshot = false;
   std::string workspace;    // the workspace the command ran in ("default", "fab-engineer", "fab-pool-1", ...)
   std::vector<std::string> parents;  // operation IDs

@@ -102,6 +102,8 @@ class Repo {
   // (`revision`: a change ID, or a commit ID — a hidden commit named by its ID becomes visible.)
   Status describe(const std::string& revision, const std::string& description) const;
   Status describe(const ChangeId& id, const std::string& description) const { return describe(id.str(), description); }
+  // Records the working copy's files as a commit (`jj commit -m`): `fab init` in a directory of files.
+  Status commit_working_copy(const std::string& message) const;
   Status abandon(const std::vector<ChangeId>& ids) const;
   // Abandons the commits named by their commit IDs (a divergent change's extra copies, say).
   Status abandon_commits(const std::vector<std::string>& commit_ids) const;

@@ -258,6 +258,10 @@ Status Repo::rebase_revision(const std::string& revision, const std::string& des
   return run({"rebase", "-r", revision, "-o", destination}).map([](auto&&) {});
 }
 
+Status Repo::commit_working_copy(const std::string& message) const {
+  return run({"commit", "-m", message}, {.repo = m_root, .snapshot = true}).map([](auto&&) {});
+}
+
 Status Repo::rebase_source(const std::string& source, const std::string& destination) const {
   return run({"rebase", "-s", source, "-o", destination}).map([](auto&&) {});
 }

@@ -101,8 +101,13 @@ Result<Repo> seated_repo(const Repo& repo, const fs::path& factory_dir, FactoryC
   const std::string old = config.seat_name;
   fs::remove_all(dir, ec);
   config.seat_name = "fab-engineer-" + random_token();
+  FAB_TRY_ASSIGN(auto before, repo.current_operation());
   FAB_TRY(repo.with_cause("fab: its own workspace (seat)").create_seat(config.seat_name, dir));
   Repo seated = repo.at_seat(dir);
+  // Made from the user's workspace (the seat did not exist yet): `fab oplog` knows them as fab's
+  // by their IDs, like `jj git init`'s.
+  FAB_TRY_ASSIGN(auto made, seated.operations_since(before));
+  for (const auto& op : made) config.init_ops.push_back(op.id);
   if (!old.empty()) {
     (void)seated.with_cause("fab: forget its old seat").forget_workspace(old, {});
   }
@@ -162,7 +167,11 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   if (new_repo && has_files) {
     // The project's files become trunk's first commit (so agents build on them), recorded now
     // that .factory/ is ignored; the working copy moves on to a new empty change on top.
-    FAB_TRY(r.run({"commit", "-m", "Files already here (recorded by fab init)"}, {.snapshot = true}));
+    FAB_TRY_ASSIGN(auto before, r.current_operation());
+    FAB_TRY(r.commit_working_copy("Files already here (recorded by fab init)"));
+    FAB_TRY_ASSIGN(auto made, r.operations_since(before));
+    for (const auto& op : made) config.init_ops.push_back(op.id);
+    FAB_TRY(write_config(fdir, config));
   }
   // From here on every jj call runs from fab's seat, never in the user's checkout.
   FAB_TRY_ASSIGN(auto seated, seated_repo(*repo, fdir, config));

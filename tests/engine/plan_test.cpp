@@ -65,14 +65,14 @@ TEST_CASE("plan: ready items start while the line's slots last, in line order", 
   CHECK(actions.front().line == "a");
 }
 
-TEST_CASE("plan: the run's slots cap the plugin calls over all lines", "[engine][plan]") {
+TEST_CASE("plan: the run slots cap the plugin calls over all lines", "[engine][plan]") {
   View v;
   v.slots = 3;
   v.lines = {line("a", {item("a.1"), item("a.2")}, 2), line("b", {item("b.1"), item("b.2")}, 2)};
   CHECK(items_of(plan(v), Do::start) == V{"a.1", "a.2", "b.1"});
 }
 
-TEST_CASE("plan: running agents and inspectors count against slots; refining does not", "[engine][plan]") {
+TEST_CASE("plan: running agents and inspectors count against slots, refining does not", "[engine][plan]") {
   View v;
   v.slots = 8;
   v.lines = {line("a", {item("a.1", ItemState::building), item("a.2", ItemState::inspecting),
@@ -119,7 +119,7 @@ TEST_CASE("plan: rework items start again like queued ones", "[engine][plan]") {
   CHECK(items_of(plan(v), Do::start) == V{"a.1"});
 }
 
-TEST_CASE("plan: a failed attempt is reworked until the limit, then dropped; a permanent failure drops at once",
+TEST_CASE("plan: a failed attempt is reworked until the limit, then dropped, a permanent failure drops at once",
           "[engine][plan]") {
   View v;
   v.lines = {line("a", {item("a.1", ItemState::building, 1), item("a.2", ItemState::inspecting, 3),
@@ -175,7 +175,7 @@ TEST_CASE("plan: items of lines without inspectors land as one chain, in the ord
   CHECK(land.trunk == "main");
 }
 
-TEST_CASE("plan: an item of a line with inspectors lands alone; a chain holds one line", "[engine][plan]") {
+TEST_CASE("plan: an item of a line with inspectors lands alone, a chain holds one line", "[engine][plan]") {
   View v;
   v.lines = {line("a", {item("a.1", ItemState::refining), item("a.2", ItemState::refining)}, 0, true),
              line("b", {item("b.1", ItemState::refining)}, 0, false)};
@@ -217,7 +217,7 @@ TEST_CASE("plan: a halted trunk lands nothing and starts nothing for its lines",
   CHECK(items_of(actions, Do::start) == V{"b.1"});
 }
 
-TEST_CASE("plan: a line that could not be set up starts nothing; the others run", "[engine][plan]") {
+TEST_CASE("plan: a line that could not be set up starts nothing, the others run", "[engine][plan]") {
   View v;
   v.lines = {line("a", {item("a.1")}), line("b", {item("b.1")})};
   v.lines[0].usable = false;
