@@ -100,8 +100,26 @@ void become_subreaper() noexcept;
 // Kills (SIGKILL) and reaps every child of this process that no run_process call is waiting for:
 // the orphans a subreaper adopted. As each one dies, the orphans it leaves become children here in
 // turn and are killed too, until none is left, or `limit` has passed. Async-signal-safe (it reads
-// /proc with raw system calls), for a SIGTERM handler; returns how many processes it killed.
+// /proc with raw system calls), for a SIGTERM handler; returns how many running processes it killed
+// (those that had ended already are only reaped).
 int kill_orphans(std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) noexcept;
+
+// Runs `work` (which must not return: it ends with _exit) in a forked child of this process, and
+// supervises it from here, where no plugin code runs and no handler of its can be installed:
+// SIGTERM or SIGINT to this process is passed on to the child, which gets `grace` to end, then
+// SIGKILL. This process becomes a subreaper first, so when the child has ended, every process it
+// left behind (however detached) is a child here, and kill_orphans() ends them. The child dies
+// with this process (PR_SET_PDEATHSIG SIGKILL). Returns the child's wait status and how many
+// processes were left behind. For `fab __plugin-call`; a fork without exec, so call it before this
+// process has threads.
+struct SupervisedEnd {
+  int wait_status = 0;
+  int left_behind = 0;
+};
+SupervisedEnd run_supervised(const std::function<void()>& work, std::chrono::milliseconds grace);
+
+// Ends this process the way a child with this wait status ended (exit code, or the same signal).
+[[noreturn]] void exit_like(int wait_status);
 
 // How much of a long text fab keeps: a transcript, an inspector's feedback, what a plugin printed.
 // Past it the tail is kept, after a line saying how big the whole was (with_size_note).
