@@ -755,3 +755,62 @@ TEST_CASE("a plugin file or directory others can write, or another user owns, is
     CHECK(r.error().hint.find("chown") != std::string::npos);
   }
 }
+
+// --- sandbox ------------------------------------------------------------------------------------
+
+TEST_CASE("a sandboxed call writes only its workspace and a private /tmp, and nothing it starts outlives it",
+          "[sandbox]") {
+  fab::test::TempDir root;  // under /tmp, like a factory in a temp dir: the private /tmp must not hide it
+  const fs::path repo = root / "repo", ws = root / "workspaces/pool-1", other = root / "workspaces/pool-2";
+  fs::create_directories(repo / ".factory/lines/L1/items");
+  fs::create_directories(ws);
+  fs::create_directories(other);
+  fab::test::write_file(repo / ".factory/lines/L1/items/item.md", "# the item\n");
+  auto req = work_request(ws);
+  req["item_file"] = (repo / ".factory/lines/L1/items/item.md").string();
+  const std::string outside_tmp = "/tmp/fab-sandbox-probe-" + std::to_string(::getpid());
+  auto try_write = [](const fs::path& p, const std::string& label) {
+    return "if touch '" + p.string() + "' 2>/dev/null; then echo '" + label + " writable'; else echo '" + label +
+           " refused'; fi >> report.txt\n";
+  };
+  req["with"] = {{"command", "cat \"$FAB_ITEM_FILE\" > item-copy.txt\n" + try_write(ws / "mine", "workspace") +
+                                 try_write(repo / "evil", "repo") + try_write(repo / ".factory/evil", "factory") +
+                                 try_write(other / "evil", "other workspace") +
+                                 try_write("/usr/evil", "usr") + try_write(outside_tmp, "tmp") +
+                                 "echo $$ > shell.pid\n"
+                                 "setsid sh -c 'sleep 2; echo late > late.txt' &\n"}};
+  CallOptions options;
+  options.sandbox = {.enabled = true, .writable = {ws}, .read_only = {repo, root / "workspaces"}};
+  const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
+  if (auto available = fab::plugins::sandbox_available(); !available) {
+    WARN("bubblewrap cannot run a sandbox here, so a sandboxed call must be refused: " << available.error().render());
+    auto r = call_plugin(ref, req, 60s, options);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "cannot run plugin 'fab-plugin-shell.so' in a sandbox");
+    return;
+  }
+  auto r = call_plugin(ref, req, 60s, options);
+  REQUIRE(r);
+  INFO(r->response.dump(2) << r->diagnostics);
+  CHECK(r->ok);
+  CHECK(fab::test::read_file(ws / "item-copy.txt") == "# the item\n");  // the item file is readable
+  CHECK(fab::test::read_file(ws / "report.txt") ==
+        "workspace writable\nrepo refused\nfactory refused\nother workspace refused\nusr refused\ntmp writable\n");
+  CHECK_FALSE(fs::exists(repo / "evil"));
+  CHECK_FALSE(fs::exists(other / "evil"));
+  CHECK_FALSE(fs::exists(outside_tmp));  // its /tmp was its own
+  // Its own PID namespace: bwrap is 1 there, the shell a few after it.
+  CHECK(std::stoi(fab::test::read_file(ws / "shell.pid")) < 20);
+  ::sleep(3);
+  CHECK_FALSE(fs::exists(ws / "late.txt"));  // what it detached ended with the call
+
+  SECTION("without bubblewrap (FAB_BWRAP names none) the call is refused, not run unsandboxed") {
+    ::setenv("FAB_BWRAP", (root / "no-bwrap").c_str(), 1);
+    auto refused = call_plugin(ref, req, 60s, options);
+    ::unsetenv("FAB_BWRAP");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message == "cannot run plugin 'fab-plugin-shell.so' in a sandbox");
+    CHECK(refused.error().causes.at(0).find("bubblewrap was not found") != std::string::npos);
+    CHECK(refused.error().hint.find("apt-get install bubblewrap") != std::string::npos);
+  }
+}
