@@ -51,12 +51,6 @@ void track(pid_t pid) {
   }
   g_track_overflow.store(true);
 }
-bool tracked(pid_t pid) noexcept {
-  for (const auto& slot : g_running) {
-    if (slot.load() == pid) return true;
-  }
-  return false;
-}
 void untrack(pid_t pid) {
   for (auto& slot : g_running) {
     pid_t expected = pid;
@@ -226,31 +220,36 @@ int kill_orphans(std::chrono::milliseconds limit) noexcept {
   const int saved_errno = errno;
   if (g_track_overflow.load()) return 0;
   const long long deadline = monotonic_ms() + limit.count();
-  // A launch in progress settles within microseconds; one that does not (this runs in a signal
-  // handler that interrupted it) is waited for only this long.
-  const long long settle_until = monotonic_ms() + std::min<long long>(200, limit.count());
   constexpr std::size_t kCap = 1024;
   pid_t orphans[kCap];
   bool ended[kCap];
+  pid_t ours[kMaxTracked];
   int killed = 0;
   while (monotonic_ms() < deadline) {
+    // The children run_process waits for, taken before the list: one of them that ends and is
+    // reaped meanwhile is not taken for an orphan (its pid could be reused by then). A child forked
+    // meanwhile is not tracked yet: a launch in progress, or one begun since, means a new list.
     const unsigned launches = g_launches.load();
-    const bool settled = g_launching.load() == 0;
-    if (!settled && monotonic_ms() < settle_until) {
+    if (g_launching.load() != 0) {
       sleep_ms(1);
       continue;
     }
-    std::size_t n = list_children(orphans, ended, kCap);
-    if (settled && (g_launching.load() != 0 || g_launches.load() != launches) && monotonic_ms() < settle_until) {
-      continue;  // a child was started while the list was read: it may be in it, untracked yet
+    std::size_t n_ours = 0;
+    for (const auto& slot : g_running) {
+      if (const pid_t pid = slot.load(); pid > 0) ours[n_ours++] = pid;
     }
+    const std::size_t n = list_children(orphans, ended, kCap);
+    if (g_launching.load() != 0 || g_launches.load() != launches) continue;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (tracked(orphans[i])) continue;
+      bool mine = false;
+      for (std::size_t j = 0; j < n_ours && !mine; ++j) mine = ours[j] == orphans[i];
+      if (mine) continue;
       ended[kept] = ended[i];
       orphans[kept++] = orphans[i];
     }
     if (kept == 0) break;
+    // Only this function reaps an orphan, so its pid stays its own until the waitpid below.
     for (std::size_t i = 0; i < kept; ++i) {
       if (!ended[i] && ::kill(orphans[i], SIGKILL) == 0) ++killed;  // a zombie only needs reaping
     }

@@ -99,9 +99,10 @@ void become_subreaper() noexcept;
 
 // Kills (SIGKILL) and reaps every child of this process that no run_process call is waiting for:
 // the orphans a subreaper adopted. As each one dies, the orphans it leaves become children here in
-// turn and are killed too, until none is left, or `limit` has passed. Async-signal-safe (it reads
-// /proc with raw system calls), for a SIGTERM handler; returns how many running processes it killed
-// (those that had ended already are only reaped).
+// turn and are killed too, until none is left, or `limit` has passed. Safe beside run_process calls
+// on other threads (a child they are starting is never taken for an orphan); no allocation (it
+// reads /proc with raw system calls). Returns how many running processes it killed (those that had
+// ended already are only reaped).
 int kill_orphans(std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) noexcept;
 
 // Runs `work` (which must not return: it ends with _exit) in a forked child of this process, and
