@@ -530,10 +530,13 @@ TEST_CASE("what an agent leaves running when it succeeds, in or out of its proce
   fab::test::TempDir ws;
   auto req = work_request(ws.path());
   std::string command;
-  SECTION("setsid sleep &") { command = "setsid sleep 300 & echo $! > left.pid"; }
-  SECTION("a double fork into a new session") { command = "(setsid sleep 300 & echo $! > left.pid) &"; }
+  // The detached process writes its pid itself, once it is in its new session (before that, the
+  // command's process group would still take it down with the command).
+  const std::string detached = "setsid sh -c 'echo $$ > left.pid; exec sleep 300'";
+  SECTION("setsid sleep &") { command = detached + " &"; }
+  SECTION("a double fork into a new session") { command = "(" + detached + " &) &"; }
   SECTION("nohup in the background, the shell's output redirected away") {
-    command = "nohup setsid sleep 300 >/dev/null 2>&1 & echo $! > left.pid";
+    command = "nohup " + detached + " >/dev/null 2>&1 &";
   }
   req["with"] = {{"command", command + "\nwhile [ ! -s left.pid ]; do sleep 0.05; done; echo done"}};
   const auto start = std::chrono::steady_clock::now();

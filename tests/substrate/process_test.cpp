@@ -197,7 +197,10 @@ TEST_CASE("with reap_orphans, what a child left behind outside its group ends wi
     CHECK(fab::test::process_gone(pid_in(pid2)));
   }
   SECTION("without it, such a process outlives the child (which is why plugin calls use it)") {
-    auto r = fab::run_process({.argv = {"sh", "-c", "setsid sleep 300 & echo $! > " + pid1}});
+    // The pid is written from inside the new session: before setsid, the group kill would take it.
+    auto r = fab::run_process(
+        {.argv = {"sh", "-c", "setsid sh -c 'echo $$ > " + pid1 + "; exec sleep 300' & while [ ! -s " + pid1 +
+                                  " ]; do sleep 0.05; done"}});
     REQUIRE(r);
     const pid_t left = pid_in(pid1);
     CHECK_FALSE(fab::test::process_gone(left));
