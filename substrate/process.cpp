@@ -105,9 +105,11 @@ namespace {
 
 // True once `pid` (a child of this process) has ended: it is a zombie, or already reaped by the
 // run_process call that started it. Does not reap it (WNOWAIT): that call still does.
-bool child_ended(pid_t pid) noexcept {
+// `exited_itself`: it called exit (CLD_EXITED), rather than being killed by a signal.
+bool child_ended(pid_t pid, bool* exited_itself = nullptr) noexcept {
   siginfo_t info{};
   if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno != EINTR;
+  if (exited_itself != nullptr) *exited_itself = info.si_code == CLD_EXITED;
   return info.si_pid == pid;
 }
 
@@ -489,13 +491,14 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   Capture err_capture(result.err, result.err_bytes, spec.err_limit);
 
   while (true) {
-    if (!exited && child_ended(pid)) {
+    bool exited_itself = false;
+    if (!exited && child_ended(pid, &exited_itself)) {
       // Still a zombie (not reaped), so its pid, the group's id, cannot be reused: whatever is
       // left in its group, and with reap_orphans whatever escaped it, ends with it.
       exited = true;
       exited_at = clock::now();
       ::kill(-pid, SIGKILL);
-      if (spec.reap_orphans) kill_orphans();
+      if (spec.reap_orphans && (!exited_itself || result.timed_out)) kill_orphans();
     }
     const bool pipes_open = out_r.fd >= 0 || err_r.fd >= 0;
     if (exited && !pipes_open) break;

@@ -42,10 +42,11 @@ struct ProcessSpec {
   // Called on the calling thread with every piece read from the child's stdout or stderr, as it
   // arrives (before the limits apply): a caller can stream what a long command prints.
   std::function<void(Stream, std::string_view)> on_output;
-  // The child may leave processes behind that escaped its process group (`setsid cmd &`, a double
-  // fork). With this set, this process becomes a child subreaper (become_subreaper()), so those
-  // processes are re-parented to it when their parent ends, and when the child has ended
-  // kill_orphans() ends every one of them.
+  // For a child that ends what its descendants leave behind itself (run_supervised), but may be
+  // killed before it can: this process becomes a child subreaper (become_subreaper()), so those
+  // descendants are re-parented here when the child dies, and if it did not exit by itself (it
+  // was killed by a signal, or timed out), kill_orphans() ends every one of them. (A child that
+  // exits by itself has done so already: no /proc scan is spent on it.)
   bool reap_orphans = false;
   // Sent to the child if this process dies first (prctl PR_SET_PDEATHSIG; 0: none). Linux sends it
   // when the *thread* that started the child ends; run_process returns only after the child has

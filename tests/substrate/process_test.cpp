@@ -174,40 +174,59 @@ namespace {
 pid_t pid_in(const std::filesystem::path& file) { return std::stoi(fab::test::wait_for_file(file)); }
 }  // namespace
 
-TEST_CASE("with reap_orphans, what a child left behind outside its group ends with it", "[process]") {
+TEST_CASE("with reap_orphans, what a killed child left behind outside its group ends with it", "[process]") {
   fab::test::TempDir dir;
   const std::string pid1 = (dir / "pid1").string(), pid2 = (dir / "pid2").string();
-  SECTION("setsid, then the child exits") {
-    auto r = fab::run_process({.argv = {"sh", "-c", "setsid sleep 300 & echo $! > " + pid1}, .reap_orphans = true});
+  // Each detached process writes its pid from inside its new session (before setsid, the child's
+  // group kill would take it), and the child then dies by a signal, as a supervisor killed before
+  // it could clean up would.
+  const std::string wait_for = "while [ ! -s " + pid2 + " ]; do sleep 0.05; done; kill -9 $$";
+  SECTION("setsid, then the child is killed") {
+    auto r = fab::run_process(
+        {.argv = {"sh", "-c", "setsid sh -c 'echo $$ > " + pid2 + "; exec sleep 300' & " + wait_for},
+         .reap_orphans = true});
     REQUIRE(r);
-    CHECK(r->ok());
+    CHECK(r->signal == SIGKILL);
     CHECK(r->duration < 5s);
-    CHECK(fab::test::process_gone(pid_in(pid1)));  // killed and reaped before run_process returned
+    CHECK(fab::test::process_gone(pid_in(pid2)));  // killed and reaped before run_process returned
   }
   SECTION("a double fork into a new session, whose own child outlives it") {
     // The orphan (a setsid shell) has a child of its own: it is re-parented here when the shell is
     // killed, and killed in turn.
     auto r = fab::run_process(
-        {.argv = {"sh", "-c", "(setsid sh -c 'sleep 300 & echo $! > " + pid2 + "; wait' & echo $! > " + pid1 + ") ; "
-                              "while [ ! -s " + pid2 + " ]; do sleep 0.05; done"},
+        {.argv = {"sh", "-c", "(setsid sh -c 'echo $$ > " + pid1 + "; sleep 300 & echo $! > " + pid2 + "; wait' &) ; " +
+                                  wait_for},
          .reap_orphans = true});
     REQUIRE(r);
-    CHECK(r->ok());
+    CHECK(r->signal == SIGKILL);
     CHECK(fab::test::process_gone(pid_in(pid1)));
     CHECK(fab::test::process_gone(pid_in(pid2)));
   }
   SECTION("without it, such a process outlives the child (which is why plugin calls use it)") {
-    // The pid is written from inside the new session: before setsid, the group kill would take it.
     auto r = fab::run_process(
-        {.argv = {"sh", "-c", "setsid sh -c 'echo $$ > " + pid1 + "; exec sleep 300' & while [ ! -s " + pid1 +
-                                  " ]; do sleep 0.05; done"}});
+        {.argv = {"sh", "-c", "setsid sh -c 'echo $$ > " + pid2 + "; exec sleep 300' & " + wait_for}});
     REQUIRE(r);
-    const pid_t left = pid_in(pid1);
+    const pid_t left = pid_in(pid2);
     CHECK_FALSE(fab::test::process_gone(left));
-    // This process is a subreaper by now (the sections above ran first in another run, or not):
-    // end it either way.
+    // This process may be a subreaper by now (another section ran first): end it either way.
     ::kill(left, SIGKILL);
     CHECK(fab::test::gone_within(left, 2s));
     fab::kill_orphans();  // reaps it if it was re-parented here
   }
+}
+
+TEST_CASE("with reap_orphans, a child that exits by itself is trusted with its leftovers (no /proc scan)",
+          "[process]") {
+  fab::test::TempDir dir;
+  const std::string pid_file = (dir / "left").string();
+  auto r = fab::run_process({.argv = {"sh", "-c", "setsid sh -c 'echo $$ > " + pid_file + "; exec sleep 300' & "
+                                                  "while [ ! -s " + pid_file + " ]; do sleep 0.05; done"},
+                             .reap_orphans = true});
+  REQUIRE(r);
+  CHECK(r->ok());
+  const pid_t left = pid_in(pid_file);
+  CHECK_FALSE(fab::test::process_gone(left));  // a supervisor (run_supervised) would have ended it
+  ::kill(left, SIGKILL);
+  CHECK(fab::test::gone_within(left, 2s));
+  fab::kill_orphans();  // reaps it: it was re-parented here
 }
