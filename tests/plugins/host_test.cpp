@@ -506,23 +506,6 @@ TEST_CASE("kill_all_children stops a plugin call and everything its shell agent 
   CHECK(call.result->error().message.find("failed: killed by signal") != std::string::npos);
 }
 
-TEST_CASE("a plugin child killed with SIGKILL takes its agent's command with it", "[stop]") {
-  fab::test::TempDir ws;
-  auto req = work_request(ws.path());
-  // $PPID is the plugin child; `exec` keeps the shell's pid for the sleep.
-  req["with"] = {{"command", "echo $PPID > child.pid; echo $$ > sleep.pid; exec sleep 60"}};
-  const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
-  CallThread call(ref, req);
-  const pid_t sleep_pid = call.wait_for_pid(ws / "sleep.pid");
-  const pid_t child_pid = call.wait_for_pid(ws / "child.pid");
-  REQUIRE(::kill(child_pid, SIGKILL) == 0);  // no handler runs: only the parent-death signal can help
-  call.thread.join();
-  CHECK(fab::test::gone_within(sleep_pid, 2s));
-  REQUIRE(call.result);
-  REQUIRE_FALSE(*call.result);
-  CHECK(call.result->error().message.find("killed by signal 9") != std::string::npos);
-}
-
 // --- processes: every process a call starts ends with the call ---------------------------------
 
 TEST_CASE("what an agent leaves running when it succeeds, in or out of its process group, ends with the call",
@@ -557,17 +540,22 @@ pid_t parent_of(pid_t pid) {
 }
 }  // namespace
 
-TEST_CASE("a plugin child killed with SIGKILL takes what its agent detached with it", "[stop]") {
+TEST_CASE("a plugin child killed with SIGKILL takes its agent's command, and what it detached, with it",
+          "[stop]") {
   fab::test::TempDir ws;
   auto req = work_request(ws.path());
-  // The detached sleep is not in the command's group and has no parent-death signal: only a
-  // subreaper can catch it once its parents are gone.
-  req["with"] = {{"command", "setsid sleep 300 & echo $! > sleep.pid; echo $PPID > worker.pid; wait"}};
+  // $PPID is the worker the plugin runs in; `exec` keeps the shell's pid for the sleep. The
+  // detached sleep is not in the command's group and has no parent-death signal: only a subreaper
+  // can catch it once its parents are gone.
+  req["with"] = {{"command", "setsid sleep 300 & echo $! > detached.pid; echo $PPID > worker.pid; "
+                             "echo $$ > sleep.pid; exec sleep 60"}};
   const auto ref = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
   CallThread call(ref, req);
+  const pid_t detached = call.wait_for_pid(ws / "detached.pid");
   const pid_t sleep_pid = call.wait_for_pid(ws / "sleep.pid");
-  const pid_t worker = call.wait_for_pid(ws / "worker.pid");  // where the plugin runs
-  const pid_t child = parent_of(worker);                       // `fab __plugin-call`, supervising it
+  const pid_t worker = call.wait_for_pid(ws / "worker.pid");
+  const pid_t child = parent_of(worker);  // `fab __plugin-call`, supervising it
+  // No handler runs on SIGKILL: only the parent-death signal and the subreapers can help.
   SECTION("the worker the plugin runs in: the child supervising it ends what it left") {
     REQUIRE(::kill(worker, SIGKILL) == 0);
   }
@@ -576,6 +564,7 @@ TEST_CASE("a plugin child killed with SIGKILL takes what its agent detached with
   }
   call.thread.join();
   CHECK(fab::test::gone_within(sleep_pid, 3s));
+  CHECK(fab::test::gone_within(detached, 3s));
   REQUIRE(call.result);
   REQUIRE_FALSE(*call.result);
   CHECK(call.result->error().message.find("killed by signal 9") != std::string::npos);
