@@ -5,7 +5,6 @@
 // "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on. Every process
 // the call starts ends with it, however it detached itself (see call_plugin).
 #include <chrono>
-#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
