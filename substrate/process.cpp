@@ -51,12 +51,6 @@ void track(pid_t pid) {
   }
   g_track_overflow.store(true);
 }
-bool tracked(pid_t pid) noexcept {
-  for (const auto& slot : g_running) {
-    if (slot.load() == pid) return true;
-  }
-  return false;
-}
 void untrack(pid_t pid) {
   for (auto& slot : g_running) {
     pid_t expected = pid;
@@ -111,9 +105,11 @@ namespace {
 
 // True once `pid` (a child of this process) has ended: it is a zombie, or already reaped by the
 // run_process call that started it. Does not reap it (WNOWAIT): that call still does.
-bool child_ended(pid_t pid) noexcept {
+// `exited_itself`: it called exit (CLD_EXITED), rather than being killed by a signal.
+bool child_ended(pid_t pid, bool* exited_itself = nullptr) noexcept {
   siginfo_t info{};
   if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno != EINTR;
+  if (exited_itself != nullptr) *exited_itself = info.si_code == CLD_EXITED;
   return info.si_pid == pid;
 }
 
@@ -128,9 +124,9 @@ void sleep_ms(long ms) noexcept {
   ::nanosleep(&pause, nullptr);
 }
 
-// The parent of process `pid` (from /proc/<pid>/stat: "pid (comm) S ppid ..."), or -1. `pid` is
-// the digits of its /proc entry. Async-signal-safe.
-pid_t parent_of(const char* pid) noexcept {
+// The parent of process `pid` (from /proc/<pid>/stat: "pid (comm) S ppid ..."), or -1, and whether
+// it is a zombie. `pid` is the digits of its /proc entry. Async-signal-safe.
+pid_t parent_of(const char* pid, bool& zombie) noexcept {
   char path[64] = "/proc/";
   std::size_t n = 6;
   for (const char* c = pid; *c != '\0' && n < sizeof path - 6; ++c) path[n++] = *c;
@@ -146,15 +142,16 @@ pid_t parent_of(const char* pid) noexcept {
     if (buf[i] == ')') close = buf + i;
   }
   if (close == nullptr || close + 4 >= buf + got) return -1;
+  zombie = close[2] == 'Z';
   pid_t ppid = 0;
   for (const char* c = close + 4; c < buf + got && *c >= '0' && *c <= '9'; ++c) ppid = ppid * 10 + (*c - '0');
   return ppid;
 }
 
-// Up to `cap` children of this process, found by scanning /proc (the /proc/<pid>/task/<tid>/children
-// files would be quicker but need CONFIG_PROC_CHILDREN, which not every kernel has). Raw getdents64,
-// so that it is async-signal-safe.
-std::size_t list_children(pid_t* out, std::size_t cap) noexcept {
+// Up to `cap` children of this process (and whether each has ended already), found by scanning
+// /proc (the /proc/<pid>/task/<tid>/children files would be quicker but need CONFIG_PROC_CHILDREN,
+// which not every kernel has). Raw getdents64, so that it is async-signal-safe.
+std::size_t list_children(pid_t* out, bool* ended, std::size_t cap) noexcept {
   const int dir = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return 0;
   const pid_t self = ::getpid();
@@ -168,9 +165,11 @@ std::size_t list_children(pid_t* out, std::size_t cap) noexcept {
       at += entry->d_reclen;
       const char* name = entry->d_name;
       if (name[0] < '1' || name[0] > '9') continue;  // not a process
-      if (parent_of(name) != self || n >= cap) continue;
+      bool zombie = false;
+      if (parent_of(name, zombie) != self || n >= cap) continue;
       pid_t pid = 0;
       for (const char* c = name; *c >= '0' && *c <= '9'; ++c) pid = pid * 10 + (*c - '0');
+      ended[n] = zombie;
       out[n++] = pid;
     }
   }
@@ -223,30 +222,38 @@ int kill_orphans(std::chrono::milliseconds limit) noexcept {
   const int saved_errno = errno;
   if (g_track_overflow.load()) return 0;
   const long long deadline = monotonic_ms() + limit.count();
-  // A launch in progress settles within microseconds; one that does not (this runs in a signal
-  // handler that interrupted it) is waited for only this long.
-  const long long settle_until = monotonic_ms() + std::min<long long>(200, limit.count());
   constexpr std::size_t kCap = 1024;
   pid_t orphans[kCap];
+  bool ended[kCap];
+  pid_t ours[kMaxTracked];
   int killed = 0;
   while (monotonic_ms() < deadline) {
+    // The children run_process waits for, taken before the list: one of them that ends and is
+    // reaped meanwhile is not taken for an orphan (its pid could be reused by then). A child forked
+    // meanwhile is not tracked yet: a launch in progress, or one begun since, means a new list.
     const unsigned launches = g_launches.load();
-    const bool settled = g_launching.load() == 0;
-    if (!settled && monotonic_ms() < settle_until) {
+    if (g_launching.load() != 0) {
       sleep_ms(1);
       continue;
     }
-    std::size_t n = list_children(orphans, kCap);
-    if (settled && (g_launching.load() != 0 || g_launches.load() != launches) && monotonic_ms() < settle_until) {
-      continue;  // a child was started while the list was read: it may be in it, untracked yet
+    std::size_t n_ours = 0;
+    for (const auto& slot : g_running) {
+      if (const pid_t pid = slot.load(); pid > 0) ours[n_ours++] = pid;
     }
+    const std::size_t n = list_children(orphans, ended, kCap);
+    if (g_launching.load() != 0 || g_launches.load() != launches) continue;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (!tracked(orphans[i])) orphans[kept++] = orphans[i];
+      bool mine = false;
+      for (std::size_t j = 0; j < n_ours && !mine; ++j) mine = ours[j] == orphans[i];
+      if (mine) continue;
+      ended[kept] = ended[i];
+      orphans[kept++] = orphans[i];
     }
     if (kept == 0) break;
+    // Only this function reaps an orphan, so its pid stays its own until the waitpid below.
     for (std::size_t i = 0; i < kept; ++i) {
-      if (::kill(orphans[i], SIGKILL) == 0) ++killed;
+      if (!ended[i] && ::kill(orphans[i], SIGKILL) == 0) ++killed;  // a zombie only needs reaping
     }
     // Reap them: each one's own orphans are re-parented here before it can be reaped, so the next
     // round sees them.
@@ -257,6 +264,60 @@ int kill_orphans(std::chrono::milliseconds limit) noexcept {
   }
   errno = saved_errno;
   return killed;
+}
+
+SupervisedEnd run_supervised(const std::function<void()>& work, std::chrono::milliseconds grace) {
+  become_subreaper();
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &stop, &old);  // taken with sigtimedwait below, never by a handler
+  const pid_t supervisor = ::getpid();
+  const pid_t worker = ::fork();
+  if (worker == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) ::_exit(127);
+    work();
+    ::_exit(0);
+  }
+  SupervisedEnd end;
+  if (worker < 0) {
+    end.wait_status = 127 << 8;
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return end;
+  }
+  long long kill_at = -1;
+  for (;;) {
+    if (::waitpid(worker, &end.wait_status, WNOHANG) == worker) break;
+    const timespec tick{0, 50 * 1000 * 1000};
+    const int sig = ::sigtimedwait(&stop, nullptr, &tick);
+    if ((sig == SIGTERM || sig == SIGINT) && kill_at < 0) {
+      ::kill(worker, SIGTERM);  // its own handler (the shell agent's) stops what it runs
+      kill_at = monotonic_ms() + grace.count();
+    }
+    if (kill_at >= 0 && monotonic_ms() >= kill_at) ::kill(worker, SIGKILL);
+  }
+  end.left_behind = kill_orphans();
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return end;
+}
+
+void exit_like(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    ::signal(sig, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    ::prctl(PR_SET_DUMPABLE, 0);  // the worker dumped its core already, if any
+    ::raise(sig);
+    ::_exit(128 + sig);
+  }
+  ::_exit(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1);
 }
 
 void write_fully(int fd, std::string_view text) noexcept {
@@ -430,13 +491,14 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   Capture err_capture(result.err, result.err_bytes, spec.err_limit);
 
   while (true) {
-    if (!exited && child_ended(pid)) {
+    bool exited_itself = false;
+    if (!exited && child_ended(pid, &exited_itself)) {
       // Still a zombie (not reaped), so its pid, the group's id, cannot be reused: whatever is
       // left in its group, and with reap_orphans whatever escaped it, ends with it.
       exited = true;
       exited_at = clock::now();
       ::kill(-pid, SIGKILL);
-      if (spec.reap_orphans) kill_orphans();
+      if (spec.reap_orphans && (!exited_itself || result.timed_out)) kill_orphans();
     }
     const bool pipes_open = out_r.fd >= 0 || err_r.fd >= 0;
     if (exited && !pipes_open) break;

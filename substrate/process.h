@@ -42,10 +42,11 @@ struct ProcessSpec {
   // Called on the calling thread with every piece read from the child's stdout or stderr, as it
   // arrives (before the limits apply): a caller can stream what a long command prints.
   std::function<void(Stream, std::string_view)> on_output;
-  // The child may leave processes behind that escaped its process group (`setsid cmd &`, a double
-  // fork). With this set, this process becomes a child subreaper (become_subreaper()), so those
-  // processes are re-parented to it when their parent ends, and when the child has ended
-  // kill_orphans() ends every one of them.
+  // For a child that ends what its descendants leave behind itself (run_supervised), but may be
+  // killed before it can: this process becomes a child subreaper (become_subreaper()), so those
+  // descendants are re-parented here when the child dies, and if it did not exit by itself (it
+  // was killed by a signal, or timed out), kill_orphans() ends every one of them. (A child that
+  // exits by itself has done so already: no /proc scan is spent on it.)
   bool reap_orphans = false;
   // Sent to the child if this process dies first (prctl PR_SET_PDEATHSIG; 0: none). Linux sends it
   // when the *thread* that started the child ends; run_process returns only after the child has
@@ -99,9 +100,28 @@ void become_subreaper() noexcept;
 
 // Kills (SIGKILL) and reaps every child of this process that no run_process call is waiting for:
 // the orphans a subreaper adopted. As each one dies, the orphans it leaves become children here in
-// turn and are killed too, until none is left, or `limit` has passed. Async-signal-safe (it reads
-// /proc with raw system calls), for a SIGTERM handler; returns how many processes it killed.
+// turn and are killed too, until none is left, or `limit` has passed. Safe beside run_process calls
+// on other threads (a child they are starting is never taken for an orphan); no allocation (it
+// reads /proc with raw system calls). Returns how many running processes it killed (those that had
+// ended already are only reaped).
 int kill_orphans(std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) noexcept;
+
+// Runs `work` (which must not return: it ends with _exit) in a forked child of this process, and
+// supervises it from here, where no plugin code runs and no handler of its can be installed:
+// SIGTERM or SIGINT to this process is passed on to the child, which gets `grace` to end, then
+// SIGKILL. This process becomes a subreaper first, so when the child has ended, every process it
+// left behind (however detached) is a child here, and kill_orphans() ends them. The child dies
+// with this process (PR_SET_PDEATHSIG SIGKILL). Returns the child's wait status and how many
+// processes were left behind. For `fab __plugin-call`; a fork without exec, so call it before this
+// process has threads.
+struct SupervisedEnd {
+  int wait_status = 0;
+  int left_behind = 0;
+};
+SupervisedEnd run_supervised(const std::function<void()>& work, std::chrono::milliseconds grace);
+
+// Ends this process the way a child with this wait status ended (exit code, or the same signal).
+[[noreturn]] void exit_like(int wait_status);
 
 // How much of a long text fab keeps: a transcript, an inspector's feedback, what a plugin printed.
 // Past it the tail is kept, after a line saying how big the whole was (with_size_note).

@@ -101,7 +101,7 @@ Status check_plugin(const std::string& spec, bool as_json) {
 }
 
 Status call_plugin_verb(const std::string& spec, const std::string& kind_text, const std::string& request_file,
-                        int timeout_s, bool quiet) {
+                        int timeout_s, bool sandbox, bool quiet) {
   const auto options = plugins::host_options_from_env(find_factory_dir());
   std::string text;
   if (request_file.empty() || request_file == "-") {
@@ -132,7 +132,14 @@ Status call_plugin_verb(const std::string& spec, const std::string& kind_text, c
     FAB_TRY_ASSIGN(auto info, plugins::probe_plugin(ref.path, ref.fab_exe));
     ref.kind = info.kind;
   }
-  FAB_TRY_ASSIGN(auto result, plugins::call_plugin(ref, request, std::chrono::seconds(timeout_s)));
+  plugins::CallOptions call_options;
+  if (sandbox) {
+    call_options.sandbox.enabled = true;
+    if (request.is_object() && request.value("workspace", std::string{}) != "") {
+      call_options.sandbox.writable = {request["workspace"].get<std::string>()};
+    }
+  }
+  FAB_TRY_ASSIGN(auto result, plugins::call_plugin(ref, request, std::chrono::seconds(timeout_s), call_options));
   if (!quiet && !result.diagnostics.empty()) std::fputs(result.diagnostics.c_str(), stderr);
   fmt::print("{}\n", result.response.dump(2, ' ', false, json::error_handler_t::replace));
   if (!result.ok) {
@@ -162,18 +169,22 @@ Verb make_plugins_verb() {
             auto call_kind = std::make_shared<std::string>();
             auto call_request = std::make_shared<std::string>();
             auto call_timeout = std::make_shared<int>(60);
+            auto call_sandbox = std::make_shared<bool>(false);
             auto* call = app.add_subcommand(
                 "call", "Call a plugin once, as the factory would: request JSON in (stdin), result JSON out");
             call->add_option("plugin", *call_spec, "The plugin's name or .so")->required();
             call->add_option("--kind", *call_kind, "agent, inspector or refinery (default: what the plugin is)");
             call->add_option("--request", *call_request, "Read the request from this file instead of stdin");
             call->add_option("--timeout", *call_timeout, "Seconds before the call is stopped")->check(CLI::PositiveNumber);
+            call->add_flag("--sandbox", *call_sandbox,
+                           "Run it under bubblewrap, as `sandbox: true` does (only the request's workspace and a "
+                           "private /tmp writable)");
 
             const GlobalOptions* g = &global;
             return [=]() -> Status {
               if (list->parsed()) return list_plugins(*list_json);
               if (check->parsed()) return check_plugin(*check_spec, *check_json);
-              return call_plugin_verb(*call_spec, *call_kind, *call_request, *call_timeout, g->quiet);
+              return call_plugin_verb(*call_spec, *call_kind, *call_request, *call_timeout, *call_sandbox, g->quiet);
             };
           }};
 }

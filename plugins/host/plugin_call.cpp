@@ -231,11 +231,6 @@ Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, 
   result.plugin = info_from_json(envelope.value("plugin", json::object()));
   result.diagnostics = std::move(proc.err);
   result.duration = proc.duration;
-  result.left_behind = envelope.value("left_behind", 0);
-  if (result.left_behind > 0) {
-    result.diagnostics += fmt::format("[fab: the plugin left {} process{} running; killed when the call ended]\n",
-                                      result.left_behind, result.left_behind == 1 ? "" : "es");
-  }
   FAB_TRY(check_name(ref, result.plugin));
   if (const int status = envelope.value("status", 0); status != 0) {
     Error e(fmt::format("plugin '{}' returned status {} without a result", who, status));

@@ -5,7 +5,6 @@
 // "timed out after 600 s", "invalid JSON at offset 12") and the caller carries on. Every process
 // the call starts ends with it, however it detached itself (see call_plugin).
 #include <chrono>
-#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -48,7 +47,6 @@ struct PluginCallResult {
   // line saying how much there was). The built-in shell agent and command inspector stream their
   // command's output here too, so it is also their transcript / feedback.
   std::string diagnostics;
-  int left_behind = 0;       // processes the plugin left running, killed when the call ended
   std::chrono::microseconds duration{0};
 };
 
@@ -57,11 +55,13 @@ struct PluginCallResult {
 // an Error means the plugin could not give an answer at all. A transcript, feedback or message
 // longer than kKeptOutputBytes is cut to its tail (with a note of its size), never an error.
 //
-// Processes: the child is a subreaper, and so (from the first call on) is this process. What the
-// plugin left running when it returned, in its process group or not (`setsid cmd &`, a double
-// fork), is killed before the call returns; if the child dies (SIGKILL), what it started is
-// re-parented here and killed; if this process dies, the child hears SIGTERM and kills it all. With
-// options.sandbox enabled the call runs under bubblewrap (sandbox.h), in a PID namespace of its own.
+// Processes: the child supervises the plugin, which runs in a worker process of its own, as a
+// subreaper (run_supervised), and so (from the first call on) is this process. What the plugin left
+// running when it returned, in its process group or not (`setsid cmd &`, a double fork), is killed
+// before the call returns (the diagnostics say how many); if the worker or the child is killed
+// (SIGKILL), what it started is re-parented to the child or to this process and killed; if this
+// process dies, the child hears SIGTERM and kills it all. With options.sandbox enabled the call
+// runs under bubblewrap (sandbox.h), in a PID namespace of its own.
 Result<PluginCallResult> call_plugin(const PluginRef& ref, const nlohmann::json& request,
                                      std::chrono::milliseconds timeout, const CallOptions& options = {});
 

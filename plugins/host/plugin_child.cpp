@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "plugins/host/plugin_call.h"
@@ -21,11 +22,10 @@ namespace {
 using nlohmann::json;
 
 extern "C" void on_terminate(int sig) {
-  // The host gave up on this call (timeout, stop, or the host died: SIGTERM is this process's
-  // parent-death signal): take down whatever run_process() started for us, and every process that
-  // escaped it and was re-parented here, then go.
+  // The host gave up on this call (timeout, stop, or the host died: the supervisor passes on its
+  // parent-death signal): take down whatever run_process() started for us, then go. (A plugin may
+  // install a handler of its own instead; the supervisor ends whatever is left either way.)
   fab::kill_all_children(fab::kStopGrandchildrenGrace);
-  fab::kill_orphans(fab::kStopGrandchildrenGrace);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -75,9 +75,11 @@ void put_result(json& envelope, const std::string& text, PluginKind kind) {
     return;
   }
   if (result.is_object()) {
+    // (With some slack: a built-in's text, already cut, with its note, is left as it is.)
+    constexpr std::size_t kOver = kKeptOutputBytes + 4096;
     for (const char* key : long_fields(kind)) {
-      if (auto it = result.find(key); it != result.end() && it->is_string() &&
-                                      it->get_ref<const std::string&>().size() > kKeptOutputBytes) {
+      if (auto it = result.find(key);
+          it != result.end() && it->is_string() && it->get_ref<const std::string&>().size() > kOver) {
         *it = tail_with_note(it->get<std::string>(), kKeptOutputBytes);
       }
     }
@@ -85,14 +87,10 @@ void put_result(json& envelope, const std::string& text, PluginKind kind) {
   envelope["result"] = std::move(result);
 }
 
-}  // namespace
-
-void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
+// The worker: loads the plugin, calls it, writes the envelope.
+[[noreturn]] void work(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
-  // What the plugin starts and leaves behind (`setsid cmd &`, a double fork) is re-parented here
-  // when its parent ends, and killed below when the call is over.
-  fab::become_subreaper();
   const bool call = kind && !info_only;
   const std::string request = call ? read_stdin() : std::string{};
 
@@ -129,14 +127,25 @@ void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind>
       }
     }
   }
-  // The call is over: nothing it started runs on.
-  if (const int killed = fab::kill_orphans(); killed > 0) envelope["left_behind"] = killed;
   const std::string text = envelope.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
   fab::write_fully(result_fd, text);
   ::_exit(0);
+}
+
+}  // namespace
+
+void run_plugin_child(const std::filesystem::path& so, std::optional<PluginKind> kind, bool info_only) {
+  // The plugin runs in a worker process; this one only supervises it, so that no handler a plugin
+  // installs can keep it from ending what the plugin started.
+  const auto end = fab::run_supervised([&] { work(so, kind, info_only); }, fab::kStopGrandchildrenGrace);
+  if (end.left_behind > 0) {
+    fab::write_fully(2, fmt::format("[fab: the plugin left {} process{} running; killed when the call ended]\n",
+                                    end.left_behind, end.left_behind == 1 ? "" : "es"));
+  }
+  fab::exit_like(end.wait_status);
 }
 
 }  // namespace fab::plugins

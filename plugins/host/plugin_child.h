@@ -10,11 +10,12 @@
 // object: {"fab_plugin_child": 2, "plugin": {name, version, kind, abi_version, description, path},
 // "status": <call's return>, then "result": <the plugin's result, parsed, its long text fields cut
 // to their tail> or "invalid_result": {offset, near} (not JSON) or, with a non-zero status,
-// "result_text": "<what it wrote>"; "left_behind": <processes killed after the call>} or
-// {"fab_plugin_child": 2, "error": {message, causes, hint}} when the plugin is invalid. This process
-// is a child subreaper: before the envelope is written, every process the plugin left running is
-// killed. It then ends with _exit(0), so a plugin's static destructors cannot crash after the
-// answer is out.
+// "result_text": "<what it wrote>"} or {"fab_plugin_child": 2, "error": {message, causes, hint}}
+// when the plugin is invalid. The worker then ends with _exit(0), so a plugin's static destructors
+// cannot crash after the answer is out.
+// All of that happens in a worker process; this one supervises it (run_supervised, a subreaper)
+// and, once it has ended, kills every process the plugin left running (saying how many on stderr),
+// then ends as the worker did (its exit status or its signal).
 #include <filesystem>
 #include <optional>
 

@@ -51,30 +51,39 @@ std::vector<std::string> sandbox_argv(const fs::path& bwrap, const SandboxSpec& 
   return argv;
 }
 
-Status sandbox_available() {
-  static std::mutex mu;
-  static std::map<std::string, Status> cache;  // by bwrap binary
-  const fs::path bwrap = find_bwrap();
-  std::lock_guard lock(mu);
-  if (auto it = cache.find(bwrap.string()); it != cache.end()) return it->second;
+namespace {
+
+Status check_sandbox(const fs::path& bwrap) {
   if (bwrap.empty()) {
     const char* env = std::getenv("FAB_BWRAP");
-    return cache[bwrap.string()] = fail(Error(env != nullptr ? fmt::format("bubblewrap was not found: FAB_BWRAP is '{}'", env)
-                                        : std::string("bubblewrap (bwrap) was not found on PATH"))
-                       .with_hint("install it (Debian/Ubuntu: apt-get install bubblewrap; scripts/bootstrap does), "
-                                  "or set sandbox: false"));
+    return fail(Error(env != nullptr ? fmt::format("bubblewrap was not found: FAB_BWRAP is '{}'", env)
+                                     : std::string("bubblewrap (bwrap) was not found on PATH"))
+                    .with_hint("install it (Debian/Ubuntu: apt-get install bubblewrap; scripts/bootstrap does), "
+                               "or set sandbox: false"));
   }
   auto argv = sandbox_argv(bwrap, {}, "/", {});
   argv.push_back("true");
   auto run = run_process({.argv = argv, .timeout = std::chrono::seconds(20)});
-  if (!run || !run->ok()) {
-    Error e(fmt::format("bubblewrap ({}) cannot run a sandbox here", bwrap.string()));
-    e.caused_by(!run ? run.error().message : run->describe() + (run->err.empty() ? "" : ": " + run->err));
-    e.hint = "bwrap needs user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces "
-             "> 0) or, run as root in a container, CAP_SYS_ADMIN; or set sandbox: false";
-    return cache[bwrap.string()] = fail(std::move(e));
-  }
-  return cache[bwrap.string()] = Status{};
+  if (run && run->ok()) return {};
+  Error e(fmt::format("bubblewrap ({}) cannot run a sandbox here", bwrap.string()));
+  e.caused_by(!run ? run.error().message : run->describe() + (run->err.empty() ? "" : ": " + run->err));
+  e.hint = "bwrap needs user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces "
+           "> 0) or, run as root in a container, CAP_SYS_ADMIN; or set sandbox: false";
+  return fail(std::move(e));
+}
+
+}  // namespace
+
+Status sandbox_available() {
+  static std::mutex mu;
+  static std::map<std::string, Status> cache;  // by FAB_BWRAP and the binary found
+  const fs::path bwrap = find_bwrap();
+  const char* env = std::getenv("FAB_BWRAP");
+  const std::string key = (env != nullptr ? env : "") + std::string("\n") + bwrap.string();
+  std::lock_guard lock(mu);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, check_sandbox(bwrap)).first;
+  return it->second;
 }
 
 }  // namespace fab::plugins
