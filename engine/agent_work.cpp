@@ -116,6 +116,9 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
       out.failure = "the item's change is gone from the repo and fab cannot tell which commit to bring back";
       return out;
     }
+    // An abandoned commit becomes visible again as a workspace's working copy; the files the agent
+    // left (F) are put back into it below.
+    FAB_TRY(own([&] { return repo.edit_commit_in_workspace(in.workspace_dir, target).map([](auto&&) {}); }));
     out.undone.push_back("brought back its change, which the call had abandoned");
   }
   // Its description (and fab's trailers) first: this also makes an abandoned change visible again.

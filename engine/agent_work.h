@@ -9,6 +9,7 @@
 // The agent's files are the truth: the workspace's working-copy commit after the snapshot (F) holds
 // them. Its contribution is F's tree relative to the trunk commit F was built on; that becomes the
 // item's change on its own base (a rebase when the agent had moved it elsewhere).
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct AgentWorkInput {
   std::string trunk_now;         // where fab has trunk now (TrunkKeeper)
   std::string description;       // fab's description of the change (title and trailers)
   std::string workspace;         // the pool workspace's name (fab-pool-<n>)
+  std::filesystem::path workspace_dir;
   std::vector<ForeignOp> ops;    // the operations the item's call made, oldest first
 };
 

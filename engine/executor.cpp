@@ -77,7 +77,12 @@ std::vector<std::string> outward_symlinks(const std::string& diff) {
 }  // namespace
 
 Executor::Executor(Factory& factory, const RunOptions& options)
-    : m_factory(factory), m_options(options), m_trunks(factory, m_ledger), m_pool(factory) {}
+    : m_factory(factory), m_options(options), m_host(options.host), m_trunks(factory, m_ledger), m_pool(factory) {
+  // Agents can write in their workspaces (and, without a sandbox, anywhere): no plugin is loaded
+  // from there, nor from fab's own state or .factory/.
+  m_host.untrusted_dirs.push_back(factory.state_dir());
+  m_host.untrusted_dirs.push_back(factory.factory_dir());
+}
 
 Executor::~Executor() {
   kill_calls();
@@ -159,14 +164,14 @@ Status Executor::adopt_workspace(Flight& f) {
   }
   (void)m_pool.recycle(repo, old);
   f.slot = fresh;
-  f.undone.push_back("re-created its workspace, which the call had forgotten, with the files it left there");
+  f.undone.push_back("re-created its workspace (the call had forgotten it, or made it stale) with the files it left there");
   return {};
 }
 
 std::vector<ForeignOp> Executor::ops_of(const std::string& item) const {
   std::vector<ForeignOp> out;
   for (const auto& f : m_foreign) {
-    if (f.item == item) out.push_back(f);
+    if (f.item == item && !m_reverted.count(f.op.id)) out.push_back(f);
   }
   return out;
 }
@@ -267,6 +272,7 @@ Result<Slot*> Executor::workspace_for(Flight& f, const std::string& what) {
   FAB_TRY_ASSIGN(auto slot, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
   note_pool_op();
   f.slot = slot;
+  if (!slot->commit.empty()) f.known = slot->commit;
   return slot;
 }
 
@@ -297,7 +303,7 @@ Result<LineSetup*> Executor::setup_line(const Line& line) {
   LineSetup s;
   auto resolve = [&](const PluginUse& use, PluginKind kind) -> Result<PluginStep> {
     // Found and checked (loads, ABI, callbacks, kind) in a child, once per run, before any call.
-    auto ref = plugins::find_valid_plugin(use.plugin, kind, m_options.host);
+    auto ref = plugins::find_valid_plugin(use.plugin, kind, m_host);
     if (!ref) return fail(ref.error().context(fmt::format("line {}: its blueprint ({})", line.id, use.key_path)));
     PluginStep step{use, *ref, call_options_for(bp, use, kind, CallPlaces{})};
     return step;
@@ -843,9 +849,15 @@ Status Executor::take_agent(Flight& f) {
     });
   };
   auto snapped = snapshot();
-  if (!snapped && snapped.error().render().find("doesn't have a working-copy commit") != std::string::npos) {
-    FAB_TRY(adopt_workspace(f));
-    snapped = snapshot();
+  if (!snapped) {
+    // Its workspace was forgotten, or went stale (its commit was rewritten from elsewhere, or a
+    // revert put it back): a fresh workspace at the change gets the files left on disk, so nothing
+    // the agent wrote is lost and nothing lands twice.
+    const auto why = snapped.error().render();
+    if (why.find("doesn't have a working-copy commit") != std::string::npos || why.find("stale") != std::string::npos) {
+      FAB_TRY(adopt_workspace(f));
+      snapped = snapshot();
+    }
   }
   note_pool_op();
   if (!snapped) {
@@ -874,14 +886,14 @@ Status Executor::take_agent(Flight& f) {
   if (!clean) {
     f.abnormal = true;
     AgentWorkInput in{f.change, f.known, f.base, setup.blueprint.trunk, m_trunks.state(setup.blueprint.trunk).seen,
-                      description, f.slot->name, ops};
+                      description, f.slot->name, f.slot->dir, ops};
     if (in.trunk_now.empty()) in.trunk_now = f.base;
     Repo fold_repo = repo_for(f, "building (fold the agent's work into its change)");
     FAB_TRY_ASSIGN(auto work, fold_agent_work(fold_repo, in, [this](const std::string& op) { return changes_of(op); },
                                               [this](const std::function<Status()>& m) { return own(m); }));
     f.undone.insert(f.undone.end(), work.undone.begin(), work.undone.end());
     if (!work.failure.empty()) problems.push_back(work.failure);
-    FAB_TRY(own([&] { return fold_repo.edit_in_workspace(f.slot->dir, f.change); }));
+    FAB_TRY(own([&] { return fold_repo.edit_in_workspace(f.slot->dir, f.change).map([](auto&&) {}); }));
     note_pool_op();
     FAB_TRY_ASSIGN(auto read, m_factory.repo().query_with_diffs(f.change.str(), f.change.str()));
     if (read.size() != 1) return fail(fmt::format("its change {} is {}", f.change.short_id(), read.empty() ? "gone" : "divergent"));
@@ -1227,6 +1239,7 @@ Status Executor::observe() {
   if (m_ledger.dirty(m_factory.repo())) {
     FAB_TRY_ASSIGN(fresh, m_ledger.scan(m_factory.repo()));
     m_foreign.insert(m_foreign.end(), fresh.begin(), fresh.end());
+    FAB_TRY(revert_harm(fresh));
   }
   std::set<std::string> trunks;
   for (const auto& [id, s] : m_setups) trunks.insert(s.blueprint.trunk);
@@ -1247,6 +1260,40 @@ Status Executor::observe() {
       note(fmt::format("stopped landing on {}: {}. `fab recover --accept-trunk {}` continues from where it is now",
                        trunk, state->why, trunk));
     }
+  }
+  return {};
+}
+
+// A call's operation that hid or rewrote commits that were not its own (another item's change, a
+// trunk commit, the user's), or restored the repo to another operation, is reverted at once: the
+// other items must not build on what it did. The item's own fold (engine/agent_work.h) sees it as
+// done.
+Status Executor::revert_harm(const std::vector<ForeignOp>& fresh) {
+  for (const auto& f : fresh) {
+    if (f.item.empty()) continue;
+    auto flight = m_flights.find(f.item);
+    if (flight == m_flights.end()) continue;
+    FAB_TRY_ASSIGN(auto ch, changes_of(f.op.id));
+    auto& made = m_made[f.item];
+    bool harm = f.op.description.find("restore to operation") != std::string::npos ||
+                f.op.description.find("undo operation") != std::string::npos ||
+                f.op.description.find("revert operation") != std::string::npos;
+    for (const auto& r : ch.removed) {
+      if (r.change_id == flight->second.change || made.count(r.commit_id)) continue;
+      harm = true;
+    }
+    for (const auto& a : ch.added) {
+      if (a.change_id != flight->second.change) made.insert(a.commit_id);
+    }
+    if (!harm) continue;
+    Repo repo = repo_for(flight->second, "building (revert what its call did to others' commits)");
+    FAB_TRY(own([&] { return repo.revert_operation(f.op.id); }));
+    m_reverted.insert(f.op.id);
+    flight->second.undone.push_back(fmt::format("reverted its operation {} (\"{}\"): it changed commits that were not "
+                                                "its own", short_hex(f.op.id), f.op.description));
+    note(fmt::format("{}: reverted its call's operation {} (\"{}\"), which changed commits that were not its own",
+                     f.item, short_hex(f.op.id), f.op.description),
+         flight->second.line);
   }
   return {};
 }

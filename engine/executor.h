@@ -144,9 +144,11 @@ class Executor {
   // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
   Status adopt_workspace(Flight& f);
   void watch_checkout();
+  Status revert_harm(const std::vector<ForeignOp>& fresh);
 
   Factory& m_factory;
   const RunOptions& m_options;
+  plugins::HostOptions m_host;  // m_options.host, with the workspaces' and fab's state dirs untrusted
   RunReport m_report;
   OpLedger m_ledger;
   TrunkKeeper m_trunks;
@@ -158,6 +160,8 @@ class Executor {
   std::map<std::string, Flight> m_flights;          // by item id
   std::map<std::string, OperationChanges> m_changes;  // by operation id (cache)
   std::vector<ForeignOp> m_foreign;                 // operations others made, since the run began
+  std::set<std::string> m_reverted;                 // ... of those, the ones fab reverted at once
+  std::map<std::string, std::set<std::string>> m_made;  // item -> commits its calls made
   std::map<std::string, std::filesystem::file_time_type> m_seen_stamp;  // line.json / journal times read
   std::map<std::string, int> m_crashes;             // item -> crashes recorded by the crash guard
   std::unique_ptr<CheckoutWatch> m_watch;

@@ -124,9 +124,6 @@ JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
   const auto transcript = r->response.value("transcript", std::string{});
   out.log = fmt::format("summary: {}\n\n--- transcript ---\n{}\n--- diagnostics ---\n{}", out.summary, transcript,
                         r->diagnostics);
-  if (r->left_behind > 0) {
-    out.log += fmt::format("\n--- fab stopped {} process(es) the agent left running ---\n", r->left_behind);
-  }
   if (!out.ok) out.feedback = fmt::format("the agent failed: {}\n{}", out.summary, tail(transcript, 4000));
   step.ok = out.ok;
   step.summary = first_line(out.summary);

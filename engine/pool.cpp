@@ -42,6 +42,7 @@ Result<Slot*> WorkspacePool::acquire(const Repo& repo, const ChangeId& change) {
     // rewritten since (a rebase onto trunk), and the edit brings a stale workspace up to date.
     {
       auto edited = repo.edit_in_workspace(pick->dir, change);
+      if (edited) pick->commit = *edited;
       if (!edited) {
         // A workspace that cannot be edited (an agent broke it) is replaced by a fresh one.
         (void)recycle(repo, pick);
@@ -68,7 +69,7 @@ Result<Slot*> WorkspacePool::acquire(const Repo& repo, const ChangeId& change) {
     if (ec) return fail(fmt::format("cannot create '{}': {}", slot->home.string(), ec.message()));
     // (A workspace of this name left by a run that died is forgotten first.)
     (void)repo.forget_workspace(slot->name, {});
-    FAB_TRY(repo.add_workspace(slot->name, slot->dir, change));
+    FAB_TRY_ASSIGN(slot->commit, repo.add_workspace(slot->name, slot->dir, change));
     FAB_TRY(write_git_guard(slot->dir));
     m_slots.push_back(std::move(slot));
     pick = m_slots.back().get();

@@ -26,6 +26,7 @@ struct Slot {
   std::filesystem::path home;  // <pool>/<n>: holds only ws/
   std::filesystem::path dir;   // <pool>/<n>/ws: the workspace
   std::optional<ChangeId> at;  // its working-copy change, as fab left it
+  std::string commit;          // ... and its commit after fab's last edit there (empty: not known)
   bool busy = false;
 };
 

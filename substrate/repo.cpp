@@ -743,7 +743,7 @@ Status Repo::write_resolution(const ChangeId& id, const std::string& path, const
 
 // --- workspaces ----------------------------------------------------------------------------------
 
-Status Repo::add_workspace(const std::string& name, const fs::path& dir, const ChangeId& at) const {
+Result<std::string> Repo::add_workspace(const std::string& name, const fs::path& dir, const ChangeId& at) const {
   static std::mutex in_process;
   std::lock_guard guard(in_process);
   // And across processes: an flock on a file inside .jj/.
@@ -804,9 +804,19 @@ Status Repo::forget_workspaces(const std::vector<std::string>& names) const {
   return {};
 }
 
-Status Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
-  return run({"edit", id.str()}, {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true"}})
-      .map([](auto&&) {});
+Result<std::string> Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
+  return edit_commit_in_workspace(dir, id.str());
+}
+
+Result<std::string> Repo::edit_commit_in_workspace(const fs::path& dir, const std::string& revision) const {
+  FAB_TRY_ASSIGN(auto o, run({"edit", revision},
+                             {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true", kFullSummary}}));
+  // "Working copy  (@) now at: <commit id> <change id>"
+  for (const auto& line : lines_of(o.err)) {
+    if (line.find("(@) now at: ") == std::string::npos) continue;
+    if (auto c = parse_summary(line)) return c->commit_id;
+  }
+  return std::string{};
 }
 
 Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {

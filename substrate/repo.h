@@ -143,7 +143,8 @@ class Repo {
   // --- workspaces ---
   // Adds a workspace in `dir` whose working copy is the change `at` itself (so edits land in it).
   // Serialized across threads and processes (concurrent `jj workspace add` breaks, jj #9314).
-  Status add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
+  // Returns the working copy's commit ID (as edit_in_workspace does).
+  Result<std::string> add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
   // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty).
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
@@ -152,7 +153,11 @@ class Repo {
   // Makes `id` the working copy of the workspace in `dir` (one operation). A stale workspace (its
   // working-copy commit was rewritten from elsewhere) is brought up to date first; edits made in it
   // since its last snapshot are not kept.
-  Status edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
+  // Returns the working copy's commit ID after the edit (empty when jj did not say: it was already
+  // there).
+  Result<std::string> edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
+  // The same for a commit named by its ID (a hidden one becomes visible again).
+  Result<std::string> edit_commit_in_workspace(const std::filesystem::path& dir, const std::string& commit_id) const;
   // Snapshots the workspace's files into its working-copy change and returns that change; with
   // `git_diff`, also that change's diff against its parent (as git_diffs gives it), in the same call.
   Result<Commit> snapshot_workspace(const std::filesystem::path& dir, std::string* git_diff = nullptr) const;

@@ -336,7 +336,7 @@ TEST_CASE("careless: jj abandon @ then new files: the item keeps its change and 
 }
 
 TEST_CASE("careless: jj squash into the trunk commit is folded back and the user commit is unchanged", "[engine][careless]") {
-  run_case({.careless = "echo mine > squashed.txt\n" + jj_call("squash"),
+  run_case({.careless = "echo mine > squashed.txt\n" + jj_call("squash --use-destination-message"),
             .lands = {{"squashed.txt", "mine\n"}}});
 }
 
