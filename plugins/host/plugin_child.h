@@ -7,7 +7,8 @@
 //                                        is of that kind), writes an envelope on stdout
 // Before the plugin is loaded, stdout is moved aside and fd 1 is pointed at stderr, so whatever the
 // plugin prints is kept as diagnostics and cannot corrupt the envelope. The envelope is one JSON
-// object: {"fab_plugin_child": 1, "plugin": {name, version, kind, abi_version, description, path},
+// object: {"fab_plugin_child": 1, "plugin": {name, version, kind, abi_version, description, path,
+// settings_schema (only when the plugin has one)},
 // "status": <call's return>, "result": "<the plugin's result text, unparsed>"} or
 // {"fab_plugin_child": 1, "error": {message, causes, hint}} when the plugin is invalid. The process
 // then ends with _exit(0), so a plugin's static destructors cannot crash after the answer is out.
