@@ -14,6 +14,13 @@
 
 namespace fab {
 
+// Where one key of a `with:` block is: "bp.yaml:6:12" for the key and for its value.
+struct SettingAt {
+  std::string key;
+  std::string key_at;
+  std::string value_at;
+};
+
 // One use of a plugin: its name (or a path to a .so), a per-attempt timeout, and its settings.
 struct PluginUse {
   std::string plugin;
@@ -21,6 +28,8 @@ struct PluginUse {
   nlohmann::json with = nlohmann::json::object();  // the YAML `with:` map, passed through as-is
   std::string key_path;   // where it is in the blueprint: "agent", "inspect[0]", "refine[1]"
   std::string plugin_at;  // "bp.yaml:5:3", the `plugin:` key's location; empty for a default
+  std::string with_at;    // the `with:` key's location; empty when there is none
+  std::vector<SettingAt> with_keys;  // the keys of `with:`, in document order
 };
 
 struct Blueprint {

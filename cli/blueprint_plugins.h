@@ -1,7 +1,9 @@
 #pragma once
-// `fab stamp` and `fab blueprint check` refuse a blueprint whose plugins fab cannot use (missing, not
-// a valid plugin, or of another kind than the key asks for) before anything is written, naming the
-// blueprint's file:line:col. The checks themselves are the plugin host's (find_valid_plugin).
+// `fab stamp`, `fab blueprint check` and `fab line reblueprint` refuse a blueprint whose plugins fab
+// cannot use (missing, not a valid plugin, or of another kind than the key asks for) or whose
+// `with:` settings a plugin's settings schema refuses, before anything is written, naming the
+// blueprint's file:line:col. The checks themselves are the plugin host's (find_valid_plugin) and
+// blueprints/settings_check.h's.
 #include <filesystem>
 
 #include "blueprints/blueprint.h"
@@ -11,8 +13,12 @@
 namespace fab::cli {
 
 // Every plugin the blueprint names: the agent, each inspector, each refinery resolver, in document
-// order; the first one that fails is the error.
+// order; the first one that fails (or whose settings are wrong) is the error.
 Status check_blueprint_plugins(const Blueprint& blueprint, const plugins::HostOptions& options);
+
+// `error` (about plugin `spec`) with "did you mean 'shell'?" in front of its hint when `spec` is a
+// name no plugin has and one plugin fab can find is named much like it.
+Error with_plugin_suggestion(Error error, const std::string& spec, const plugins::HostOptions& options);
 
 // The factory around the current directory (Factory::find_root), or empty outside one: where
 // `.factory/plugins` is looked for.
