@@ -1,4 +1,4 @@
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "blueprints/blueprint.h"
 #include "cli/blueprint_plugins.h"
@@ -18,10 +18,11 @@ Verb make_blueprint_verb() {
             return [file, json, &global]() -> Status {
               FAB_TRY_ASSIGN(auto bp, parse_blueprint_file(*file));
               FAB_TRY(check_blueprint_plugins(bp, plugins::host_options_from_env(find_factory_dir())));
+              auto out = global.output();
               if (*json) {
-                std::puts(to_json(bp).dump().c_str());
-              } else if (!global.quiet) {
-                std::printf("%s: blueprint '%s' is valid\n", file->c_str(), bp.name.c_str());
+                out.data_line(to_json(bp).dump());
+              } else {
+                out.status(fmt::format("{}: blueprint '{}' is valid", *file, bp.name));
               }
               return {};
             };
