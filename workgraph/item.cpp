@@ -102,7 +102,8 @@ json to_public_json(const Line& line) {
           {"blueprint", line.blueprint},
           {"requirement", line.requirement},
           {"created", line.created},
-          {"items", line.items}};
+          {"items", line.items},
+          {"dropped", null_if_empty(line.dropped)}};
 }
 
 json to_json(const Item& item) {
@@ -175,6 +176,7 @@ Result<Line> line_from_json(json j, const std::string& where) {
   FAB_TRY_ASSIGN(line.blueprint_yaml, take_optional_string(j, "blueprint_yaml", where));
   FAB_TRY_ASSIGN(line.blueprint_digest, take_optional_string(j, "blueprint_digest", where));
   FAB_TRY_ASSIGN(line.blueprint_file, take_optional_string(j, "blueprint_file", where));
+  FAB_TRY_ASSIGN(line.dropped, take_optional_string(j, "dropped", where));
   line.extra = std::move(j);
   return line;
 }
