@@ -67,6 +67,7 @@ struct PluginStep {
 };
 
 struct LineSetup {
+  std::string digest;  // of the blueprint it was made from: `fab line reblueprint` changes it
   Blueprint blueprint;
   PluginStep agent;
   std::vector<PluginStep> inspectors;
@@ -221,6 +222,9 @@ class Floor {
         }
         // Nothing in flight: no workspace is kept while the floor waits for new work.
         if (m_active.empty()) FAB_TRY(forget_pool());
+        const bool idle = m_active.empty();
+        if (idle && !m_idle && m_options.events) m_options.events({RunEvent::Kind::idle, {}, {}, {}, {}, 0, {}});
+        m_idle = idle;
       }
       std::unique_lock lock(m_mutex);
       m_wake.wait_for(lock, m_options.tick, [this] { return m_finished > 0; });
@@ -242,14 +246,29 @@ class Floor {
 
   void say(const std::string& text) const {
     if (m_options.progress) m_options.progress("fab: " + text);
+    if (m_options.events) m_options.events({RunEvent::Kind::note, {}, {}, {}, {}, 0, text});
+  }
+
+  // An item moved: a progress line (the reason only when it adds to the attempt count) and an event.
+  void moved(const std::string& line, const std::string& item, ItemState from, ItemState to, int attempts,
+             const std::string& reason) const {
+    const std::string why = reason == fmt::format("attempt {}", attempts) ? "" : first_line(reason);
+    if (m_options.progress) {
+      m_options.progress(fmt::format("fab: {} {} -> {} (attempt {}){}", item, to_string(from), to_string(to), attempts,
+                                     why.empty() ? "" : ": " + why));
+    }
+    if (m_options.events) m_options.events({RunEvent::Kind::transition, line, item, from, to, attempts, why});
   }
 
   // --- lines and their blueprints -----------------------------------------------------------------
 
   Result<LineSetup*> setup_for(const Line& line) {
-    if (auto it = m_setups.find(line.id); it != m_setups.end()) return &it->second;
+    if (auto it = m_setups.find(line.id); it != m_setups.end() && it->second.digest == line.blueprint_digest) {
+      return &it->second;
+    }
     FAB_TRY_ASSIGN(auto bp, load_line_blueprint(m_factory.store(), line));
     LineSetup s;
+    s.digest = line.blueprint_digest;
     auto resolve = [&](const PluginUse& use, PluginKind kind) -> Result<PluginStep> {
       // Found and checked (loads, ABI, callbacks, kind) in a child, once per run, before any call.
       auto ref = plugins::find_valid_plugin(use.plugin, kind, m_options.host);
@@ -271,7 +290,7 @@ class Floor {
                   fmt::format("create it with `jj bookmark create {} -r <revision>`", bp.trunk));
     }
     s.blueprint = std::move(bp);
-    return &m_setups.emplace(line.id, std::move(s)).first->second;
+    return &m_setups.insert_or_assign(line.id, std::move(s)).first->second;
   }
 
   Result<std::vector<Line>> lines() const {
@@ -298,8 +317,7 @@ class Floor {
     if (mutate) mutate(probe);
     extra["attempts"] = probe.attempts;
     FAB_TRY_ASSIGN(auto item, m_factory.store().transition(a.item, to, reason, extra, mutate));
-    say(fmt::format("{} {} -> {} (attempt {}){}", a.item, to_string(from), to_string(to), item.attempts,
-                    reason.empty() ? "" : ": " + first_line(reason)));
+    moved(a.line, a.item, from, to, item.attempts, reason);
     return item;
   }
 
@@ -800,7 +818,7 @@ class Floor {
           FAB_TRY(m_factory.store().transition(item.id, ItemState::dropped, reason,
                                                {{"op", op}, {"attempts", item.attempts}},
                                                [&](Item& i) { i.drop_reason = reason; }));
-          say(fmt::format("{} queued -> dropped: {}", item.id, reason));
+          moved(record.line.id, item.id, ItemState::queued, ItemState::dropped, item.attempts, reason);
           item.state = ItemState::dropped;
           item.drop_reason = reason;
           ++m_report.dropped;
@@ -886,6 +904,7 @@ class Floor {
   std::string m_merging;                   // the item whose re-inspection holds the merge turn
   bool m_stopping = false;
   bool m_killed = false;
+  bool m_idle = false;                     // the last tick had nothing in flight (reported once per spell)
   Clock::time_point m_stop_time;
   std::mutex m_mutex;
   std::condition_variable m_wake;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_event.h"
 #include "plugins/host/plugin_search.h"
 #include "substrate/error.h"
 #include "workgraph/factory.h"
@@ -40,6 +41,7 @@ struct RunOptions {
   std::chrono::milliseconds grace{10000};     // running agents get this long after a stop request
   std::chrono::milliseconds tick{100};        // longest wait between ticks
   std::function<void(const std::string&)> progress;  // one line per transition; null: silent
+  RunEventFn events;                          // each transition, note and idle spell (run_event.h); null: none
   plugins::HostOptions host;                  // where plugins are found and which fab runs them
 };
 
