@@ -54,7 +54,7 @@ fs::path make_git_repo(const TempDir& dir, const std::string& branch) {
 
 }  // namespace
 
-TEST_CASE("a second fab init keeps the trunk, only --trunk changes it", "[cli][init]") {
+TEST_CASE("a second fab init keeps the trunk, only --trunk with --change-trunk changes it", "[cli][init]") {
   TempDir dir;
   auto root = dir / "repo";
   auto first = run_fab(dir.path(), {"init", root.string(), "--trunk", "dev"});
@@ -74,7 +74,10 @@ TEST_CASE("a second fab init keeps the trunk, only --trunk changes it", "[cli][i
   CHECK(bookmarks(root) == "dev\n");  // no `main` appeared
   CHECK(op_count(root) == ops);       // and jj saw nothing happen
 
-  auto other = run_fab(dir.path(), {"init", root.string(), "--trunk", "release"});
+  auto refused = run_fab(dir.path(), {"init", root.string(), "--trunk", "release"});
+  CHECK(refused.exit_code == 1);
+  CHECK(config_trunk(root) == "dev");
+  auto other = run_fab(dir.path(), {"init", root.string(), "--trunk", "release", "--change-trunk"});
   REQUIRE(other.exit_code == 0);
   CHECK(config_trunk(root) == "release");
   CHECK(bookmarks(root) == "dev\nrelease\n");
