@@ -121,6 +121,7 @@ json to_json(const Line& line) {
   j["blueprint_yaml"] = line.blueprint_yaml;
   j["blueprint_digest"] = line.blueprint_digest;
   j["blueprint_file"] = line.blueprint_file;
+  if (line.dropped.empty()) j.erase("dropped");  // a live line's line.json has no such key
   return j;
 }
 

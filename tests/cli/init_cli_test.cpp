@@ -118,8 +118,14 @@ TEST_CASE("fab init in a git repository keeps its history and trunk is its curre
   }
 
   SECTION("a blueprint without trunk: lands on the factory's trunk; one naming a missing trunk is refused") {
-    write_file(dir / "bp.yaml", "name: demo\nagent:\n  plugin: shell\n");
+    write_file(dir / "bp.yaml", "name: demo\nagent:\n  plugin: shell\n  with: { command: \"true\" }\n");
     write_file(dir / "req.md", "## One\n");
+    // blueprint check says which trunk that is, and --json has it.
+    auto checked = run_fab(root, {"blueprint", "check", (dir / "bp.yaml").string(), "--json"});
+    INFO(checked.err);
+    CHECK(nlohmann::json::parse(checked.out).at("trunk") == "develop");
+    auto said = run_fab(root, {"blueprint", "check", (dir / "bp.yaml").string()});
+    CHECK(said.err.find("is valid (no trunk: it lands on this factory's, develop)") != std::string::npos);
     auto r = run_fab(root, {"stamp", (dir / "bp.yaml").string(), (dir / "req.md").string(), "--json"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -128,7 +134,7 @@ TEST_CASE("fab init in a git repository keeps its history and trunk is its curre
     const auto on_develop = jj_read(root, {"log", "--no-graph", "-r", "children(develop)", "-T", "description"});
     CHECK(on_develop.find("fab-line: " + line) != std::string::npos);
 
-    write_file(dir / "bp2.yaml", "name: demo\ntrunk: main\nagent:\n  plugin: shell\n");
+    write_file(dir / "bp2.yaml", "name: demo\ntrunk: main\nagent:\n  plugin: shell\n  with: { command: \"true\" }\n");
     const auto ops = op_count(root);
     auto bad = run_fab(root, {"stamp", (dir / "bp2.yaml").string(), (dir / "req.md").string()});
     CHECK(bad.exit_code == 1);

@@ -114,7 +114,7 @@ TEST_CASE("fab item retry puts a dropped item back with a fresh count, keeping i
   }
 }
 
-TEST_CASE("a merged item whose change left trunk can be retried; a vanished change is replaced",
+TEST_CASE("a merged item whose change left trunk can be retried, and a vanished change is replaced",
           "[cli][steer][retry]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(R"(echo "$FAB_ITEM_ID" > "$FAB_ITEM_ID.txt")"), requirement_md(1));
