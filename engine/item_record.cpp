@@ -112,11 +112,7 @@ Usage AttemptRecord::usage() const {
 }
 
 fs::path round_dir(const ItemRecord& record, int round) {
-  int current = 1;
-  for (const auto& r : record.history) {
-    if (r.kind == "transition" && r.str("steer") == "retry") ++current;
-  }
-  return round >= current ? record.dir : record.dir / fmt::format("round-{}", round);
+  return round >= record.round ? record.dir : record.dir / fmt::format("round-{}", round);
 }
 
 Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) {
@@ -128,7 +124,7 @@ Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) 
     if (r.str("item") == rec.item.id) rec.history.push_back(std::move(r));
   }
 
-  int round = 1;
+  int& round = rec.round;
   constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   std::size_t current = kNone;  // the attempt under way
   auto attempt = [&](int n) -> std::size_t {
@@ -139,7 +135,7 @@ Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) 
     return rec.attempts.size() - 1;
   };
   std::vector<std::pair<std::size_t, StepRecord>> resolved;  // from "resolved" records, kept unless a step says it
-  std::vector<bool> agent_passed;
+  std::vector<bool> agent_failed;  // by attempt: it went from building straight to rework or dropped
   for (const auto& r : rec.history) {
     if (r.kind == "transition") {
       if (r.str("steer") == "retry") {
@@ -161,9 +157,9 @@ Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) 
       a.reason = r.str("reason");
       if (auto f = r.str("feedback"); !f.empty()) a.feedback = f;
       add_op(a, r.str("op"));
-      if (r.str("from") == "building" && to == "inspecting") {
-        agent_passed.resize(rec.attempts.size());
-        agent_passed[current] = true;
+      if (r.str("from") == "building" && (to == "rework" || to == "dropped")) {
+        agent_failed.resize(rec.attempts.size());
+        agent_failed[current] = true;
       }
       if (to == "queued" || to == "merged" || to == "dropped") current = kNone;
     } else if (r.kind == "step") {
@@ -183,7 +179,7 @@ Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) 
     });
     if (!said) steps.push_back(std::move(s));
   }
-  agent_passed.resize(rec.attempts.size());
+  agent_failed.resize(rec.attempts.size());
   for (std::size_t i = 0; i < rec.attempts.size(); ++i) {
     auto& a = rec.attempts[i];
     const fs::path dir = round_dir(rec, a.round);
@@ -195,7 +191,7 @@ Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) 
     const bool has_agent = std::any_of(a.steps.begin(), a.steps.end(), [](const StepRecord& s) { return s.step == "agent"; });
     const auto agent_file = dir / fmt::format("attempt-{}.agent.txt", a.number);
     if (!has_agent && fs::exists(agent_file, ec)) {
-      StepRecord s{.step = "agent", .ok = agent_passed[i] || a.outcome.empty()};
+      StepRecord s{.step = "agent", .ok = !agent_failed[i]};
       s.summary = agent_summary_from_file(agent_file);
       s.log = fs::relative(agent_file, factory.store().line_dir(rec.item.line), ec).string();
       a.steps.insert(a.steps.begin(), std::move(s));

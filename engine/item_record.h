@@ -80,6 +80,7 @@ struct ItemRecord {
   std::filesystem::path dir;             // .factory/lines/<line>/items/<item>
   std::vector<JournalRecord> history;    // every journal record about the item, oldest first
   std::vector<AttemptRecord> attempts;   // rounds and attempts in order
+  int round = 1;                         // the current round: 1 + how often it was retried
 };
 
 // The item whose id or change id is (or starts with) `query`, with its record.

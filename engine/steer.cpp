@@ -66,9 +66,9 @@ Status check_retry(Factory& factory, const LineRecord& line, const Item& item, c
   return {};
 }
 
-// Moves items/<item>/attempt-* into items/<item>/round-<k>/ (k: the first free number); returns
-// that directory relative to the line's, or "" when there was nothing to move.
-Result<std::string> archive_attempts(const Factory& factory, const Item& item) {
+// Moves items/<item>/attempt-* into items/<item>/round-<round>/ (never over a file already there);
+// returns that directory relative to the line's, or "" when there was nothing to move.
+Result<std::string> archive_attempts(const Factory& factory, const Item& item, int round) {
   const fs::path dir = item_dir(factory, item);
   std::error_code ec;
   std::vector<fs::path> files;
@@ -76,11 +76,15 @@ Result<std::string> archive_attempts(const Factory& factory, const Item& item) {
     if (it->is_regular_file() && it->path().filename().string().starts_with("attempt-")) files.push_back(it->path());
   }
   if (files.empty()) return std::string();
-  int k = 1;
-  while (fs::exists(dir / fmt::format("round-{}", k), ec)) ++k;
-  const fs::path to = dir / fmt::format("round-{}", k);
+  const fs::path to = dir / fmt::format("round-{}", round);
   fs::create_directories(to, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", to.string(), ec.message()));
+  for (const auto& f : files) {
+    if (fs::exists(to / f.filename(), ec)) {
+      return fail(fmt::format("cannot keep '{}': '{}' already holds a file of that name", f.string(), to.string()),
+                  "move one of them aside, then retry again");
+    }
+  }
   for (const auto& f : files) {
     fs::rename(f, to / f.filename(), ec);
     if (ec) return fail(fmt::format("cannot move '{}' into '{}': {}", f.string(), to.string(), ec.message()));
@@ -120,12 +124,12 @@ Result<std::vector<Retried>> retry_items(Factory& factory, const std::vector<std
       change = fresh;
       r.new_change = true;
     }
-    FAB_TRY_ASSIGN(r.archived, archive_attempts(factory, item));
     FAB_TRY_ASSIGN(auto journal, factory.store().journal(item.line));
     r.round = 2;
     for (const auto& rec : journal) {
       if (rec.kind == "transition" && rec.str("item") == item.id && rec.str("steer") == "retry") ++r.round;
     }
+    FAB_TRY_ASSIGN(r.archived, archive_attempts(factory, item, r.round - 1));
     FAB_TRY_ASSIGN(auto op, factory.repo().current_operation());
     json extra = {{"steer", "retry"}, {"round", r.round},         {"op", op},
                   {"attempts", 0},    {"previous_attempts", item.attempts}};

@@ -25,8 +25,9 @@ struct Retried {
 };
 
 // Each of `queries` (item id, change id, or a unique prefix) goes back to queued: attempts 0, no
-// drop reason, no feedback; the files of its attempts so far move to items/<item>/round-<k>/ (a
-// retried item's attempts count from 1 again, and nothing of the earlier ones is overwritten); a
+// drop reason, no feedback; the files of its attempts so far move to items/<item>/round-<k>/ for
+// the round k that ends (a retried item's attempts count from 1 again, and nothing of the earlier
+// ones is overwritten); a
 // change that no longer exists is replaced by a new one on the line's trunk. Journaled as a
 // "transition" with "steer": "retry". Refused, before anything changes, for an item that is not
 // dropped and not merged-then-gone-from-trunk, of a dropped line, or behind a dropped dependency

@@ -1,5 +1,6 @@
 // `fab help [VERB [SUB-VERB]]`: the command list, or one command's usage and options (what
 // `fab VERB --help` prints too).
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -10,12 +11,27 @@
 namespace fab::cli {
 namespace {
 
-// The visible sub-command of `at` named `word`, if any.
-CLI::App* visible_subcommand(CLI::App* at, const std::string& word) {
+std::vector<CLI::App*> visible_subcommands(CLI::App* at) {
+  std::vector<CLI::App*> subs;
   for (auto* sub : at->get_subcommands({})) {
-    if (sub->get_name() == word && !sub->get_group().empty()) return sub;
+    if (!sub->get_group().empty()) subs.push_back(sub);  // hidden verbs have no group
   }
-  return nullptr;
+  return subs;
+}
+
+// `words` (the command path after "fab", e.g. "line") has no visible sub-command `word`.
+Error no_such_command(const std::string& words, const std::string& word, const std::vector<CLI::App*>& subs) {
+  const std::string fab = words.empty() ? "fab" : "fab " + words;
+  if (subs.empty()) {
+    return Error(fmt::format("`{}` has no sub-commands", fab), ErrorKind::usage)
+        .with_hint(fmt::format("`fab help {}` shows its options", words));
+  }
+  std::vector<std::string_view> names;
+  for (auto* s : subs) names.push_back(s->get_name());
+  const std::string help = words.empty() ? "fab help" : "fab help " + words;
+  auto best = closest_match(word, names);
+  return Error(fmt::format("`{}` has no command '{}'", fab, word), ErrorKind::usage)
+      .with_hint(best ? fmt::format("did you mean `{} {}`?", help, *best) : fmt::format("`{}` lists them", help));
 }
 
 }  // namespace
@@ -28,30 +44,17 @@ Verb make_help_verb() {
             CLI::App* root = app.get_parent();
             return [words, root, &global]() -> Status {
               CLI::App* at = root;
-              std::string path = "fab";
+              std::string path;  // after "fab"
               for (const auto& word : *words) {
-                CLI::App* sub = visible_subcommand(at, word);
-                if (sub == nullptr) {
-                  std::vector<std::string> names;
-                  for (auto* s : at->get_subcommands({})) {
-                    if (!s->get_group().empty()) names.push_back(s->get_name());
-                  }
-                  const std::vector<std::string_view> views(names.begin(), names.end());
-                  Error e(names.empty() ? fmt::format("`{}` has no sub-commands", path)
-                                        : fmt::format("`{}` has no command '{}'", path, word),
-                          ErrorKind::usage);
-                  auto best = closest_match(word, views);
-                  e.hint = best ? fmt::format("did you mean `fab help {}`?",
-                                              (path == "fab" ? "" : path.substr(4) + " ") + *best)
-                                : fmt::format("`fab help{}` lists them", path == "fab" ? "" : " " + path.substr(4));
-                  if (names.empty()) e.hint = fmt::format("`fab help {}` shows its options", path.substr(4));
-                  return fail(std::move(e));
-                }
-                at = sub;
-                path += " " + word;
+                const auto subs = visible_subcommands(at);
+                auto it = std::find_if(subs.begin(), subs.end(), [&](CLI::App* s) { return s->get_name() == word; });
+                if (it == subs.end()) return fail(no_such_command(path, word, subs));
+                at = *it;
+                path += (path.empty() ? "" : " ") + word;
               }
               // (Not at->help(): the root's would describe the sub-command chosen, `help` itself.)
-              global.output().data(at->get_formatter()->make_help(at, path, CLI::AppFormatMode::Normal));
+              global.output().data(at->get_formatter()->make_help(at, path.empty() ? "fab" : "fab " + path,
+                                                                  CLI::AppFormatMode::Normal));
               return {};
             };
           }};

@@ -152,14 +152,16 @@ Status show_item(Factory& factory, const std::string& query, bool as_json, Outpu
 Status log_item(Factory& factory, const std::string& query, int attempt, int round, const std::string& step,
                 Output& out) {
   FAB_TRY_ASSIGN(auto rec, engine::read_item_record(factory, query));
-  if (round == 0) round = rec.attempts.empty() ? 1 : rec.attempts.back().round;
+  if (round == 0) round = rec.round;
   std::vector<int> numbers;  // the attempts of that round
   for (const auto& a : rec.attempts) {
     if (a.round == round) numbers.push_back(a.number);
   }
   if (numbers.empty()) {
     return fail(fmt::format("item {} has no attempts{}", rec.item.id, round > 1 ? fmt::format(" in round {}", round) : ""),
-                fmt::format("`fab run` builds it; `fab item show {}` shows its history", rec.item.id));
+                round > 1 ? fmt::format("it was retried; `fab item log {} --round {}` shows the round before", rec.item.id,
+                                        round - 1)
+                          : fmt::format("`fab run` builds it; `fab item show {}` shows its history", rec.item.id));
   }
   if (attempt == 0) attempt = numbers.back();
   if (std::find(numbers.begin(), numbers.end(), attempt) == numbers.end()) {
