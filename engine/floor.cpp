@@ -34,6 +34,7 @@ struct JobResult {
   bool ok = false;
   std::string feedback;  // why not (becomes the next attempt's input)
   std::string log;       // kept on disk next to the attempt
+  bool permanent = false;  // the plugin said "retry": false: no attempt can fix it
 };
 
 // One call sequence on a worker thread. It touches no jj and no state: only plugin children.
@@ -146,6 +147,7 @@ JobResult run_agent(const PluginStep& agent, const nlohmann::json& request) {
   out.log = fmt::format("summary: {}\n\n--- transcript ---\n{}\n--- diagnostics ---\n{}", summary, transcript,
                         r->diagnostics);
   if (!out.ok) out.feedback = fmt::format("the agent failed: {}\n{}", summary, tail(transcript, 4000));
+  out.permanent = !out.ok && !r->retryable();
   return out;
 }
 
@@ -163,7 +165,10 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
     const auto feedback = r->response.value("feedback", std::string{});
     out.log += fmt::format("--- inspector {}: {} ---\n{}\n{}\n", step.use.plugin, r->ok ? "pass" : "FAIL", feedback,
                            r->diagnostics);
-    if (!r->ok) return {false, fmt::format("inspector {} failed:\n{}", step.use.plugin, tail(feedback, 4000)), out.log};
+    if (!r->ok) {
+      return {false, fmt::format("inspector {} failed:\n{}", step.use.plugin, tail(feedback, 4000)), out.log,
+              !r->retryable()};
+    }
   }
   return out;
 }
@@ -400,12 +405,15 @@ class Floor {
   }
 
   // An attempt failed: rework, or dropped once the attempts are used up. Releases the workspace.
-  Status fail_attempt(Active& a, ItemState from, const std::string& feedback) {
+  // `permanent`: the plugin said no retry can fix it, so the item is dropped at once.
+  Status fail_attempt(Active& a, ItemState from, const std::string& feedback, bool permanent = false) {
     const auto& bp = m_setups.at(a.line).blueprint;
     FAB_TRY_ASSIGN(auto item, m_factory.store().find_item(a.item));
-    if (item.attempts >= bp.rework_limit) {
-      auto reason = fmt::format("failed {} of {} attempts; last: {}", item.attempts, bp.rework_limit,
-                                summary_of(feedback));
+    if (permanent || item.attempts >= bp.rework_limit) {
+      auto reason = permanent ? fmt::format("failed permanently (no retry can fix it) on attempt {}: {}", item.attempts,
+                                            summary_of(feedback))
+                              : fmt::format("failed {} of {} attempts; last: {}", item.attempts, bp.rework_limit,
+                                            summary_of(feedback));
       FAB_TRY(move(a, from, ItemState::dropped, reason, {{"feedback", feedback}},
                    [&](Item& i) { i.drop_reason = reason; i.feedback = feedback; }));
       ++m_report.dropped;
@@ -458,7 +466,7 @@ class Floor {
     FAB_TRY_ASSIGN(auto snap,
                    repo_for(a.line, {a.item}, "building (snapshot)").snapshot_workspace(a.workspace, &diff));
     if (m_stopping) return {};  // parked at the end of the run
-    if (!result.ok) return fail_attempt(a, ItemState::building, result.feedback);
+    if (!result.ok) return fail_attempt(a, ItemState::building, result.feedback, result.permanent);
     if (snap.conflict) {
       FAB_TRY_ASSIGN(auto paths, m_factory.repo().conflicted_paths(a.change));
       std::string list;
@@ -490,7 +498,7 @@ class Floor {
       }
       const JobResult result = std::move(a.agent_result);
       if (!result.ok) {
-        FAB_TRY(fail_attempt(a, ItemState::building, result.feedback));
+        FAB_TRY(fail_attempt(a, ItemState::building, result.feedback, result.permanent));
         continue;
       }
       FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
@@ -525,7 +533,7 @@ class Floor {
     if (!result.log.empty()) write_attempt_log(m_factory, item, a.attempt, "inspect", result.log);
     if (m_stopping) return {};
     FAB_TRY(restore_after_inspection(a));
-    if (!result.ok) return fail_attempt(a, ItemState::inspecting, result.feedback);
+    if (!result.ok) return fail_attempt(a, ItemState::inspecting, result.feedback, result.permanent);
     FAB_TRY(move(a, ItemState::inspecting, ItemState::refining, "inspections passed"));
     a.phase = Phase::await_merge;
     m_merge_queue.push_back(a.item);
@@ -537,7 +545,9 @@ class Floor {
     m_merging.clear();
     if (m_stopping) return {};
     FAB_TRY(restore_after_inspection(a));
-    if (!result.ok) return fail_attempt(a, ItemState::refining, "after rebasing onto trunk, " + result.feedback);
+    if (!result.ok) {
+      return fail_attempt(a, ItemState::refining, "after rebasing onto trunk, " + result.feedback, result.permanent);
+    }
     return merge(a);
   }
 

@@ -133,9 +133,13 @@ JjIdentity user_identity(const std::vector<std::string>& jj_exec, const std::fil
   // jj: one call for both keys, each value as JSON ("No matching config key" when neither is set).
   std::map<std::string, std::string> jj;
   std::vector<std::string> argv = jj_exec;
-  argv.insert(argv.end(), {"--no-pager", "--color=never", "--ignore-working-copy", "-R", repo.string(), "config",
-                           "list", "user", "-T", "name ++ \"\\t\" ++ json(value) ++ \"\\n\""});
-  if (auto r = run_process({.argv = argv, .cwd = repo, .timeout = std::chrono::seconds(30)}); r && r->ok()) {
+  argv.insert(argv.end(), {"--no-pager", "--color=never", "--ignore-working-copy"});
+  std::error_code ec;
+  const bool is_repo = std::filesystem::is_directory(repo / ".jj", ec);  // not yet, while `jj git init` runs
+  if (is_repo) argv.insert(argv.end(), {"-R", repo.string()});
+  argv.insert(argv.end(), {"config", "list", "user", "-T", "name ++ \"\\t\" ++ json(value) ++ \"\\n\""});
+  if (auto r = run_process({.argv = argv, .cwd = is_repo ? repo : std::filesystem::path{}, .timeout = std::chrono::seconds(30)});
+      r && r->ok()) {
     std::istringstream in(r->out);
     for (std::string line; std::getline(in, line);) {
       auto tab = line.find('\t');
@@ -149,9 +153,12 @@ JjIdentity user_identity(const std::vector<std::string>& jj_exec, const std::fil
   }
   if (!jj["user.name"].empty() && !jj["user.email"].empty()) return {jj["user.name"], jj["user.email"]};
   if (auto git = find_on_path("git"); !git.empty()) {
+    const bool dir = std::filesystem::is_directory(repo, ec);
     auto get = [&](const char* key) {
-      auto r = run_process({.argv = {git.string(), "-C", repo.string(), "config", "--get", key},
-                            .timeout = std::chrono::seconds(30)});
+      std::vector<std::string> args{git.string()};
+      if (dir) args.insert(args.end(), {"-C", repo.string()});
+      args.insert(args.end(), {"config", "--get", key});
+      auto r = run_process({.argv = args, .timeout = std::chrono::seconds(30)});
       std::string v = r && r->ok() ? r->out : std::string{};
       while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
       return v;

@@ -234,6 +234,14 @@ TEST_CASE("commits are by the user's jj identity, else git's, unless the factory
     write_file(home / "gitconfig", "[user]\n\tname = Grace Git\n\temail = grace@example.org\n");
     write_file(home / "jj.toml", "[user]\nname = \"Jay Jay\"\nemail = \"jay@example.org\"\n");
     CHECK(landed_by() == "Jay Jay <jay@example.org> / jay@example.org");
+    // fab init's own commit of the files already in a directory too (made while the repo is created).
+    const auto other = dir / "other";
+    write_file(other / "notes.txt", "mine\n");
+    REQUIRE(run_in(dir.path(), {fab_bin(), "init", other.string()}, env).ok());
+    auto first = run_in(other, {jj_for_tests().string(), "--no-pager", "--ignore-working-copy", "log", "--no-graph", "-r",
+                                "main", "-T", "author.email()"},
+                        env);
+    CHECK(first.out == "jay@example.org");
   }
   SECTION("the factory config's, when it names one") {
     write_file(home / "jj.toml", "[user]\nname = \"Jay Jay\"\nemail = \"jay@example.org\"\n");

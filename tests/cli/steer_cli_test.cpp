@@ -263,3 +263,36 @@ TEST_CASE("stamping a requirement already stamped with the same blueprint asks f
   write_file(f.root() / "req.md", requirement_md(3));
   CHECK(f.fab({"stamp", "bp.yaml", "req.md"}).ok());
 }
+
+TEST_CASE("the README's `command: ./agent.sh`: not on trunk it drops at once saying why; committed, it builds",
+          "[cli][steer][permanent]") {
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml("./agent.sh", "", 2, 5), requirement_md(1));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto item = f.line(line).items[0];
+  CHECK(item.state == ItemState::dropped);
+  CHECK(item.attempts == 1);  // of 5: no retry can find a file that is not there
+  CHECK(item.drop_reason.find("failed permanently (no retry can fix it) on attempt 1") != std::string::npos);
+  CHECK(item.drop_reason.find("exit status 127: not found") != std::string::npos);
+  CHECK(item.feedback.find("a script that is not committed on trunk is not there") != std::string::npos);
+
+  // Committed on trunk (as the README says), the same blueprint works.
+  write_file(f.root() / "agent.sh", "#!/bin/sh\necho built > \"$FAB_ITEM_ID.txt\"\n");
+  fs::permissions(f.root() / "agent.sh", fs::perms::owner_exec, fs::perm_options::add);
+  for (auto args : {std::vector<std::string>{"commit", "-m", "the agent script"},
+                    std::vector<std::string>{"bookmark", "set", "main", "-r", "@-"}}) {
+    args.insert(args.begin(), {jj_for_tests().string(), "--no-pager", "-R", f.root().string()});
+    auto r = run_process({.argv = args, .cwd = f.root()});
+    REQUIRE(r);
+    INFO(r->err);
+    REQUIRE(r->ok());
+  }
+  REQUIRE(f.fab({"item", "retry", line + ".1"}).ok());
+  auto again = f.fab({"run", "--until-idle"});
+  INFO(again.err);
+  REQUIRE(again.ok());
+  CHECK(state_of(f, line, 1) == ItemState::merged);
+  CHECK(f.file_on_trunk(line + ".1.txt") == "built\n");
+}
