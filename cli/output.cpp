@@ -21,11 +21,9 @@ bool colour(ColorMode mode, bool tty) {
 const char* code(Style style) {
   switch (style) {
     case Style::bold: return "1";
-    case Style::dim: return "2";
     case Style::red: return "31";
     case Style::green: return "32";
     case Style::yellow: return "33";
-    case Style::blue: return "34";
     case Style::cyan: return "36";
   }
   return "0";
@@ -45,10 +43,10 @@ std::optional<ColorMode> parse_color_mode(std::string_view text) {
   return std::nullopt;
 }
 
-Output::Output(bool quiet, ColorMode color, std::optional<bool> stdout_tty, std::optional<bool> stderr_tty)
+Output::Output(bool quiet, ColorMode color)
     : m_quiet(quiet),
-      m_stderr_tty(stderr_tty.value_or(::isatty(STDERR_FILENO) == 1)),
-      m_color_out(colour(color, stdout_tty.value_or(::isatty(STDOUT_FILENO) == 1))),
+      m_stderr_tty(::isatty(STDERR_FILENO) == 1),
+      m_color_out(colour(color, ::isatty(STDOUT_FILENO) == 1)),
       m_color_err(colour(color, m_stderr_tty)) {}
 
 std::string Output::paint(bool on, Style style, std::string_view text) {

@@ -19,13 +19,11 @@ enum class ColorMode { auto_detect, always, never };
 // "auto", "always", "never"
 std::optional<ColorMode> parse_color_mode(std::string_view text);
 
-enum class Style { bold, dim, red, green, yellow, blue, cyan };
+enum class Style { bold, red, green, yellow, cyan };
 
 class Output {
  public:
-  // stderr_tty / stdout_tty: whether each stream is a terminal (isatty, unless a test says).
-  Output(bool quiet, ColorMode color, std::optional<bool> stdout_tty = std::nullopt,
-         std::optional<bool> stderr_tty = std::nullopt);
+  Output(bool quiet, ColorMode color);
 
   // stdout: exactly `text`.
   void data(std::string_view text) const;

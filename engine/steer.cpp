@@ -119,7 +119,8 @@ Result<std::vector<Retried>> retry_items(Factory& factory, const std::vector<std
     }
     if (!change) {
       // Its change was abandoned (behind fab's back, or by a drop): a new one on trunk, as a stamp makes.
-      Repo repo = factory.repo().with_cause(format_cause(item.line, {item.id}, "dropped -> queued (retry: new change)"));
+      Repo repo = factory.repo().with_cause(
+          format_cause(item.line, {item.id}, fmt::format("{} -> queued (retry: new change)", to_string(item.state))));
       FAB_TRY_ASSIGN(auto fresh, repo.create_change(trunk, item_change_description(item.title, item.line, item.id)));
       change = fresh;
       r.new_change = true;

@@ -264,7 +264,7 @@ TEST_CASE("stamping a requirement already stamped with the same blueprint asks f
   CHECK(f.fab({"stamp", "bp.yaml", "req.md"}).ok());
 }
 
-TEST_CASE("the README's `command: ./agent.sh`: not on trunk it drops at once saying why; committed, it builds",
+TEST_CASE("the README's `command: ./agent.sh`: not on trunk it drops at once saying why, and committed it builds",
           "[cli][steer][permanent]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml("./agent.sh", "", 2, 5), requirement_md(1));
