@@ -271,7 +271,8 @@ class Validator {
            return {};
          }},
         {"with", false, "with: { key: value }",
-         [&](const YAML::Node&, const YAML::Node& v) -> Status {
+         [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+           use.with_at = at(k);
            if (v.IsNull()) {
              return {};
            }
@@ -280,6 +281,12 @@ class Validator {
                          "e.g. with: { command: make test }");
            }
            FAB_TRY_ASSIGN(use.with, yaml_to_json(v, m_source));
+           for (auto it = v.begin(); it != v.end(); ++it) {
+             const YAML::Node key = it->first;
+             const YAML::Node value = it->second;
+             // (yaml_to_json refused non-scalar keys; a null value is located at its key.)
+             use.with_keys.push_back({key.Scalar(), at(key), value.Mark().is_null() ? at(key) : at(value)});
+           }
            return {};
          }},
     };

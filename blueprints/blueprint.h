@@ -16,6 +16,13 @@
 
 namespace fab {
 
+// Where one key of a `with:` block is: "bp.yaml:6:12" for the key and for its value.
+struct SettingAt {
+  std::string key;
+  std::string key_at;
+  std::string value_at;
+};
+
 // One use of a plugin: its name (or a path to a .so), a per-attempt timeout, and its settings.
 // The machine's cores (at least 1): the default for `slots`.
 int default_slots();
@@ -32,6 +39,8 @@ struct PluginUse {
   std::optional<std::vector<std::string>> env;
   bool sandbox = false;    // `sandbox: true`: the call runs under bubblewrap (plugins/host/sandbox.h)
   std::string sandbox_at;  // the `sandbox:` key's location; empty if not given
+  std::string with_at;    // the `with:` key's location; empty when there is none
+  std::vector<SettingAt> with_keys;  // the keys of `with:`, in document order
 };
 
 struct Blueprint {

@@ -62,11 +62,39 @@ nlohmann::json to_json(const StampResult& result) {
   return {{"line", result.line.id}, {"blueprint", result.blueprint.name}, {"items", items}};
 }
 
+namespace {
+
+// A line (not dropped) stamped from exactly these texts, if any.
+Result<std::optional<Line>> same_stamp(const Factory& factory, const std::string& blueprint_text,
+                                       const std::string& requirement_text) {
+  FAB_TRY_ASSIGN(auto lines, factory.store().lines());
+  for (auto& line : lines) {
+    if (!line.dropped.empty() || line.blueprint_yaml != blueprint_text) continue;
+    auto copy = read_file_text(factory.store().line_dir(line.id) / "requirement.md");
+    if (copy && *copy == requirement_text) return std::optional<Line>(std::move(line));
+  }
+  return std::optional<Line>();
+}
+
+}  // namespace
+
 Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
-                          const std::filesystem::path& requirement_file, bool dry_run, const BlueprintCheck& check) {
+                          const std::filesystem::path& requirement_file, const StampOptions& options) {
+  const bool dry_run = options.dry_run;
   FAB_TRY_ASSIGN(auto blueprint, parse_blueprint_file(blueprint_file));
   FAB_TRY_ASSIGN(auto requirement, parse_requirement_file(requirement_file, blueprint.decompose));
-  if (check) FAB_TRY(check(blueprint));
+  if (options.check) FAB_TRY(options.check(blueprint));
+  FAB_TRY_ASSIGN(auto req_text, read_file_text(requirement_file));
+  if (!options.again) {
+    FAB_TRY_ASSIGN(auto same, same_stamp(factory, blueprint.source_text, req_text));
+    if (same) {
+      return fail(fmt::format("{} was already stamped with this blueprint: line {} (created {})",
+                              requirement_file.string(), same->id, same->created),
+                  fmt::format("`fab line show {}` shows it; to make a second line from the same files anyway, add "
+                              "--again",
+                              same->id));
+    }
+  }
 
   StampResult result;
   result.blueprint = blueprint;
@@ -145,7 +173,6 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   // Copies for people to read next to the journal (fab never reads them).
   const auto dir = factory.store().line_dir(line_id);
   FAB_TRY(write_file_atomic(dir / "blueprint.yaml", blueprint.source_text));
-  FAB_TRY_ASSIGN(auto req_text, read_file_text(requirement_file));
   FAB_TRY(write_file_atomic(dir / "requirement.md", req_text));
   FAB_TRY_ASSIGN(auto record, factory.store().load_line(line_id));
   result.line = record.line;

@@ -20,6 +20,8 @@ std::vector<Verb> all_verbs() {
       make_plugins_verb(),
       make_doctor_verb(),
       make_plugin_call_verb(),
+      make_help_verb(),
+      make_completion_verb(),
   };
 }
 

@@ -91,17 +91,21 @@ Executor::~Executor() {
 
 // --- small helpers ------------------------------------------------------------------------------
 
-void Executor::say(const RunEvent& e) const {
-  if (m_options.on_event) m_options.on_event(e);
-  if (!m_options.progress) return;
-  if (e.from.empty()) {
-    m_options.progress("fab: " + (e.item.empty() ? "" : e.item + " ") + e.text);
-  } else {
-    m_options.progress(fmt::format("fab: {} {} -> {}{}", e.item, e.from, e.to, e.text.empty() ? "" : ": " + e.text));
+void Executor::moved(const std::string& line, const std::string& item, ItemState from, ItemState to, int attempts,
+                     const std::string& reason) const {
+  const std::string why = reason == fmt::format("attempt {}", attempts) ? "" : first_line(reason);
+  if (m_options.progress) {
+    m_options.progress(fmt::format("fab: {} {} -> {} (attempt {}){}", item, to_string(from), to_string(to), attempts,
+                                   why.empty() ? "" : ": " + why));
   }
+  if (m_options.events) m_options.events({RunEvent::Kind::transition, line, item, from, to, attempts, why});
 }
 
-void Executor::note(const std::string& text, const std::string& line) const { say({"", line, "", "", 0, text}); }
+void Executor::note(const std::string& text, const std::string& line, const std::string& item) const {
+  const std::string shown = item.empty() ? text : item + ": " + text;
+  if (m_options.progress) m_options.progress("fab: " + shown);
+  if (m_options.events) m_options.events({RunEvent::Kind::note, line, item, {}, {}, 0, shown});
+}
 
 Repo Executor::repo_for(const Flight& f, const std::string& what) const {
   return m_factory.repo().with_cause(format_cause(f.line, {f.item}, what));
@@ -203,7 +207,7 @@ Result<Item> Executor::store_transition(const std::string& item, ItemState to, c
   if (auto rec = m_records.find(after.line); rec != m_records.end()) {
     if (Item* i = rec->second.find(item)) *i = after;
   }
-  say({item, after.line, std::string(to_string(before.state)), std::string(to_string(to)), after.attempts, reason});
+  moved(after.line, item, before.state, to, after.attempts, reason);
   return after;
 }
 
@@ -223,7 +227,7 @@ void Executor::fail_flight(Flight& f, const std::string& feedback, bool permanen
   }
 }
 
-void Executor::record_steps(const Flight& f, const std::vector<StepRecord>& steps) {
+void Executor::record_steps(const Flight& f, const std::vector<CallStep>& steps) {
   for (const auto& s : steps) {
     JournalRecord r;
     r.kind = "step";
@@ -298,7 +302,9 @@ bool Executor::health_check() const {
 // --- lines ---------------------------------------------------------------------------------------
 
 Result<LineSetup*> Executor::setup_line(const Line& line) {
-  if (auto it = m_setups.find(line.id); it != m_setups.end()) return &it->second;
+  if (auto it = m_setups.find(line.id); it != m_setups.end() && it->second.digest == line.blueprint_digest) {
+    return &it->second;
+  }
   FAB_TRY_ASSIGN(auto bp, load_line_blueprint(m_factory.store(), line));
   LineSetup s;
   auto resolve = [&](const PluginUse& use, PluginKind kind) -> Result<PluginStep> {
@@ -318,7 +324,8 @@ Result<LineSetup*> Executor::setup_line(const Line& line) {
     s.resolvers.push_back(std::move(step));
   }
   s.blueprint = std::move(bp);
-  return &m_setups.emplace(line.id, std::move(s)).first->second;
+  s.digest = line.blueprint_digest;
+  return &m_setups.insert_or_assign(line.id, std::move(s)).first->second;
 }
 
 Status Executor::reload_line(const std::string& id) {
@@ -332,9 +339,10 @@ Status Executor::reload_line(const std::string& id) {
     }
     return {};
   }
-  const bool fresh = !m_records.count(id);
   m_records[id] = std::move(*rec);
-  if (fresh && !m_setups.count(id)) {
+  const auto setup_it = m_setups.find(id);
+  // A new line, or one whose blueprint `fab line reblueprint` replaced: (re)set up.
+  if (setup_it == m_setups.end() || setup_it->second.digest != m_records[id].line.blueprint_digest) {
     auto setup = setup_line(m_records[id].line);
     if (!setup) {
       m_problems[id] = setup.error().render();
@@ -913,7 +921,7 @@ Status Executor::take_agent(Flight& f) {
     r.kind = "note";
     r.fields = {{"item", f.item}, {"attempt", f.attempt}, {"text", text}};
     (void)m_factory.store().append_journal(f.line, r);
-    say({f.item, f.line, "", "", f.attempt, text});
+    note(text, f.line, f.item);
   }
   f.known = commit.commit_id;
 
@@ -1161,7 +1169,7 @@ Status Executor::take_refine(Flight& f) {
     Repo repo = repo_for(f, fmt::format("{} (resolve {} by {})", f.prestart ? "building" : "refining", file.path,
                                         file.settled_by));
     FAB_TRY(own([&] { return repo.write_resolution(f.change, file.path, file.content); }));
-    say({f.item, f.line, "", "", f.attempt, fmt::format("settled the conflict in {} ({})", file.path, file.settled_by)});
+    note(fmt::format("settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
     JournalRecord note;
     note.kind = "resolved";
     note.fields = {{"item", f.item}, {"path", file.path}, {"resolver", file.settled_by}, {"attempt", f.attempt}};
@@ -1194,7 +1202,7 @@ Status Executor::end_attempt(Flight& f, ItemState to, const std::string& why) {
   const std::string feedback = f.feedback;
   if (to == ItemState::dropped) {
     reason = why == "permanent"
-                 ? fmt::format("failed attempt {} and cannot succeed on a retry: {}", item.attempts, summary_of(feedback))
+                 ? fmt::format("failed permanently (no retry can fix it) on attempt {}: {}", item.attempts, summary_of(feedback))
                  : fmt::format("failed {} of {} attempts; last: {}", item.attempts, setup.blueprint.rework_limit,
                                summary_of(feedback));
     FAB_TRY(move(f, item.state, to, reason, {{"feedback", feedback}}, [&](Item& i) {
@@ -1253,7 +1261,7 @@ Status Executor::observe() {
     }
     for (const auto& u : undone) {
       if (auto it = m_flights.find(u.item); it != m_flights.end()) it->second.undone.push_back(u.what);
-      note(u.item + ": " + u.what);
+      note(u.what, "", u.item);
     }
     if (state->halted && !was_halted) {
       m_report.halted.push_back(trunk + ": " + state->why);

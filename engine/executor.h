@@ -30,6 +30,7 @@ namespace fab::engine {
 
 struct LineSetup {
   Blueprint blueprint;
+  std::string digest;  // of the blueprint it was made from: `fab line reblueprint` changes it
   PluginStep agent;  // (options: the line's environment policy; the sandbox's places are per call)
   std::vector<PluginStep> inspectors;
   std::vector<PluginStep> resolvers;
@@ -123,9 +124,11 @@ class Executor {
   template <class T>
   Result<T> own_r(const std::function<Result<T>()>& mutate);
   Result<OperationChanges> changes_of(const std::string& op);
-  void say(const RunEvent& e) const;
-  void note(const std::string& text, const std::string& line = {}) const;
-  void record_steps(const Flight& f, const std::vector<StepRecord>& steps);
+  // A transition: a progress line (the reason only when it adds to the attempt count) and an event.
+  void moved(const std::string& line, const std::string& item, ItemState from, ItemState to, int attempts,
+             const std::string& reason) const;
+  void note(const std::string& text, const std::string& line = {}, const std::string& item = {}) const;
+  void record_steps(const Flight& f, const std::vector<CallStep>& steps);
   nlohmann::json work_request(const Item& item, const Flight& f, const std::filesystem::path& item_file) const;
   PluginStep with_paths(PluginStep step, const Flight& f) const;
   void spawn(Flight& f, std::function<void(Flight&)> work);

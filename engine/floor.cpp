@@ -21,8 +21,9 @@ Result<RunReport> run_floor(Factory& factory, const RunOptions& options) {
   StopSignals signals;
   auto say = [&](const std::string& text) {
     if (options.progress) options.progress("fab: " + text);
-    if (options.on_event) options.on_event({"", "", "", "", 0, text});
+    if (options.events) options.events({RunEvent::Kind::note, {}, {}, {}, {}, 0, text});
   };
+  bool idle_told = false;
   FAB_TRY_ASSIGN(auto repairs, x.start(true));
   for (const auto& r : repairs) say(fmt::format("recovered {}{}", r.item.empty() ? "" : r.item + " ", r.what));
 
@@ -56,6 +57,10 @@ Result<RunReport> run_floor(Factory& factory, const RunOptions& options) {
     } else if (!x.any_flight()) {
       if (options.until_idle) break;
       FAB_TRY(x.idle());  // nothing in flight: no workspace is kept while the floor waits
+      if (!idle_told && options.events) options.events({RunEvent::Kind::idle, {}, {}, {}, {}, 0, {}});
+      idle_told = true;
+    } else {
+      idle_told = false;
     }
     x.wait(stopping ? std::chrono::milliseconds(100) : options.tick);
   }

@@ -19,20 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_event.h"
 #include "plugins/host/plugin_search.h"
 #include "substrate/error.h"
 #include "workgraph/factory.h"
 
 namespace fab::engine {
-
-// What the floor reports as it goes (the CLI prints it): one event per transition or notice.
-struct RunEvent {
-  std::string item;   // empty for notices about the floor or a line
-  std::string line;
-  std::string from, to;  // a transition; empty for a notice
-  int attempt = 0;
-  std::string text;   // what happened, once ("attempt 2", "agent finished", "main moved to its change")
-};
 
 struct RunOptions {
   std::optional<int> slots;                   // plugin calls at once over the whole run (default: the machine's cores)
@@ -41,7 +33,7 @@ struct RunOptions {
   std::chrono::milliseconds grace{10000};     // running calls get this long after a stop request
   std::chrono::milliseconds tick{1000};       // longest wait between looks at the store and the stop file
   std::function<void(const std::string&)> progress;  // one line per transition or notice; null: silent
-  std::function<void(const RunEvent&)> on_event;      // the same, structured; null: none
+  RunEventFn events;                          // each transition, note and idle spell (run_event.h); null: none
   plugins::HostOptions host;                  // where plugins are found and which fab runs them
 };
 

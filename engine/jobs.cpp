@@ -36,19 +36,13 @@ struct Printed {
   }
 };
 
-StepRecord step_of(const std::string& step, const PluginStep& plugin, Clock::time_point started) {
-  StepRecord r;
+CallStep step_of(const std::string& step, const PluginStep& plugin, Clock::time_point started) {
+  CallStep r;
   r.step = step;
   r.plugin = plugin.use.plugin;
   r.started = iso_time(started);
   r.ms = ms_since(started);
   return r;
-}
-
-// "retry": false in a result: a failure the plugin says no retry can fix.
-bool permanent_failure(const nlohmann::json& response) {
-  auto it = response.find("retry");
-  return it != response.end() && it->is_boolean() && !it->get<bool>();
 }
 
 }  // namespace
@@ -109,7 +103,7 @@ JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
   options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
   auto r = plugins::call_plugin(agent.ref, request, timeout_of(agent.use), options);
   JobResult out;
-  StepRecord step = step_of("agent", agent, started);
+  CallStep step = step_of("agent", agent, started);
   if (!r) {
     const auto text = r.error().render();
     out.feedback = "the agent gave no answer:\n" + text;
@@ -119,7 +113,7 @@ JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
     return out;
   }
   out.ok = r->ok;
-  out.permanent = !out.ok && permanent_failure(r->response);
+  out.permanent = !out.ok && !r->retryable();
   out.summary = r->response.value("summary", std::string{});
   const auto transcript = r->response.value("transcript", std::string{});
   out.log = fmt::format("summary: {}\n\n--- transcript ---\n{}\n--- diagnostics ---\n{}", out.summary, transcript,
@@ -143,7 +137,7 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
     auto options = inspector.options;
     options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
     auto r = plugins::call_plugin(inspector.ref, request, timeout_of(inspector.use), options);
-    StepRecord step = step_of("inspect", inspector, started);
+    CallStep step = step_of("inspect", inspector, started);
     if (!r) {
       const auto text = r.error().render();
       out.log += fmt::format("--- inspector {}: no answer ---\n{}\n--- what it printed ---\n{}\n", inspector.use.plugin,
@@ -159,7 +153,7 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
                            r->diagnostics);
     step.ok = r->ok;
     step.summary = first_line(feedback);
-    step.permanent = !r->ok && permanent_failure(r->response);
+    step.permanent = !r->ok && !r->retryable();
     out.steps.push_back(step);
     if (!r->ok) {
       out.ok = false;
@@ -185,7 +179,7 @@ RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector
       if (content) request["content"] = *content;
       const auto started = Clock::now();
       auto r = plugins::call_plugin(resolver.ref, request, timeout_of(resolver.use), resolver.options);
-      StepRecord step = step_of("refine", resolver, started);
+      CallStep step = step_of("refine", resolver, started);
       step.path = file.path;
       if (!r) {
         out.log += fmt::format("{}: refinery {} gave no answer: {}\n", file.path, resolver.use.plugin, r.error().render());

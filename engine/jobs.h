@@ -24,7 +24,7 @@ struct PluginStep {
 };
 
 // One plugin call, as the item's record keeps it (a "step" journal record, see ARCHITECTURE.md).
-struct StepRecord {
+struct CallStep {
   std::string step;     // "agent", "inspect", "refine"
   std::string plugin;
   std::string path;     // refine: the file
@@ -43,7 +43,7 @@ struct JobResult {
   std::string summary;      // the agent's summary
   std::string feedback;     // why not (the next attempt's input)
   std::string log;          // the whole output, kept next to the attempt
-  std::vector<StepRecord> steps;
+  std::vector<CallStep> steps;
 };
 
 // A conflicted file, with its sides, for the resolvers; and what they made of it.
@@ -59,7 +59,7 @@ struct ConflictFile {
 struct RefineResult {
   std::vector<ConflictFile> files;
   std::string log;
-  std::vector<StepRecord> steps;
+  std::vector<CallStep> steps;
 };
 
 class Job {

@@ -25,9 +25,10 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
   try {
     auto j = nlohmann::json::parse(text);
     config.trunk = j.value("trunk", config.trunk);
-    if (auto u = j.find("user"); u != j.end()) {
-      config.identity.name = u->value("name", config.identity.name);
-      config.identity.email = u->value("email", config.identity.email);
+    if (auto u = j.find("user"); u != j.end() && u->is_object()) {
+      JjIdentity id{u->value("name", std::string{}), u->value("email", std::string{})};
+      // fab before 0.2 wrote its own default here for every factory: that is no choice of the user's.
+      if (!(id == JjIdentity{}) && !id.name.empty() && !id.email.empty()) config.identity = id;
     }
     config.state_dir = j.value("state_dir", std::string{});
     config.seat_name = j.value("seat_name", std::string{});
@@ -63,8 +64,8 @@ std::optional<std::string> git_current_branch(const fs::path& dir) {
 }
 
 Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
-  nlohmann::json j{{"trunk", config.trunk},
-                   {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
+  nlohmann::json j{{"trunk", config.trunk}};
+  if (config.identity) j["user"] = {{"name", config.identity->name}, {"email", config.identity->email}};
   if (!config.init_ops.empty()) j["init_ops"] = config.init_ops;
   if (!config.state_dir.empty()) j["state_dir"] = config.state_dir.string();
   if (!config.seat_name.empty()) j["seat_name"] = config.seat_name;
@@ -117,9 +118,29 @@ Result<Repo> seated_repo(const Repo& repo, const fs::path& factory_dir, FactoryC
 
 }  // namespace
 
-Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk) {
-  FAB_TRY_ASSIGN(auto jj, JjRunner::locate());
+Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk, bool change_trunk,
+                              std::string* previous_trunk) {
   std::error_code ec;
+  if (fs::is_directory(dir / ".jj", ec) && fs::exists(dir / ".factory" / "config.json", ec)) {
+    FAB_TRY_ASSIGN(auto factory, open(dir));
+    if (previous_trunk) *previous_trunk = factory.config().trunk;
+    if (!trunk || *trunk == factory.config().trunk) return factory;
+    if (!change_trunk) {
+      return fail(fmt::format("'{}' is already a factory, whose trunk is '{}'", factory.root().string(),
+                              factory.config().trunk),
+                  fmt::format("to make '{}' its trunk (lines stamped before keep landing where they did), run "
+                              "`fab init --trunk {} --change-trunk`",
+                              *trunk, *trunk));
+    }
+    FactoryConfig config = factory.config();
+    config.trunk = *trunk;
+    FAB_TRY(write_config(factory.factory_dir(), config));
+    Repo r = factory.repo().with_cause("fab init --change-trunk");
+    FAB_TRY_ASSIGN(auto there, r.bookmark(config.trunk));
+    if (!there) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
+    return open(dir);
+  }
+  FAB_TRY_ASSIGN(auto jj, JjRunner::locate_as_user(dir));
   fs::create_directories(dir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
   const bool has_git = fs::exists(dir / ".git", ec);
@@ -141,16 +162,9 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   // journal, workspaces) out of every snapshot of the user's working copy.
   FAB_TRY(write_file_atomic(fdir / ".gitignore", "# fab's state: never snapshot it into a commit\n*\n"));
 
-  // A second init keeps the factory's trunk unless --trunk asks for another.
-  const bool configured = fs::exists(fdir / "config.json", ec);
-  FAB_TRY_ASSIGN(auto config, read_config(fdir));
-  const std::string before = config.trunk;
-  if (trunk) {
-    config.trunk = *trunk;
-  } else if (!configured) {
-    config.trunk = has_git ? git_current_branch(repo->root()).value_or("main") : "main";
-  }
-  bool changed = !configured || config.trunk != before;
+  // (A jj repo without fab's config: a new factory on an existing jj repo.)
+  FactoryConfig config;
+  config.trunk = trunk ? *trunk : has_git ? git_current_branch(repo->root()).value_or("main") : "main";
   if (new_repo) {
     // Every operation so far is `jj git init`'s (the root operation aside).
     FAB_TRY_ASSIGN(auto ops, repo->operations());
@@ -158,9 +172,8 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
     for (const auto& op : ops) {
       if (op.id.find_first_not_of('0') != std::string::npos) config.init_ops.push_back(op.id);
     }
-    changed = true;
   }
-  if (changed) FAB_TRY(write_config(fdir, config));
+  FAB_TRY(write_config(fdir, config));
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");
@@ -204,7 +217,7 @@ Result<Factory> Factory::open(const fs::path& from) {
   const auto root = find_root(dir);
   if (!root) return fail(fmt::format("'{}' is not inside a fab factory", dir.string()), kNotAFactoryHint);
   FAB_TRY_ASSIGN(auto config, read_config(*root / ".factory"));
-  FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
+  FAB_TRY_ASSIGN(auto jj, config.identity ? JjRunner::locate(*config.identity) : JjRunner::locate_as_user(*root));
   FAB_TRY_ASSIGN(auto repo, Repo::open(*root, std::move(jj)));
   FAB_TRY_ASSIGN(auto store, Store::open(*root / ".factory"));
   FAB_TRY_ASSIGN(auto seated, seated_repo(repo, *root / ".factory", config));

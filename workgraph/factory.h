@@ -14,7 +14,9 @@ namespace fab {
 
 struct FactoryConfig {
   std::string trunk = "main";  // the bookmark merged work lands on, unless a blueprint says otherwise
-  JjIdentity identity;         // who fab's jj commits are by
+  // Who fab's commits are by ("user": {"name", "email"} in config.json). Unset: the user's own
+  // identity (jj's user.name/user.email, else git's; see user_identity in substrate/jj_runner.h).
+  std::optional<JjIdentity> identity;
   // The operations `jj git init` made when `fab init` created the repo: jj records no command for
   // them, so this is how `fab oplog` knows fab caused them.
   std::vector<std::string> init_ops;
@@ -32,9 +34,13 @@ class Factory {
   // in `dir` if there is one (its commits and branches become jj's), else non-colocated — creates
   // `.factory/` (ignored by jj and git, so it is never snapshotted into a commit), and the trunk
   // bookmark if it is missing (at the working copy's parent).
-  // The trunk is `trunk` when given; otherwise the one the factory already has, or for a new
-  // factory the git repository's current branch, or `main`. Running it twice is harmless.
-  static Result<Factory> init(const std::filesystem::path& dir, const std::optional<std::string>& trunk = std::nullopt);
+  // The trunk is `trunk` when given, else the git repository's current branch, else `main`.
+  // On an existing factory (`.jj/` and `.factory/config.json`) it changes nothing, and
+  // `*previous_trunk` gets the trunk it had (left empty for a new factory): a `trunk` other than the
+  // factory's is refused unless `change_trunk`, which makes it the factory's trunk (creating the
+  // bookmark if missing).
+  static Result<Factory> init(const std::filesystem::path& dir, const std::optional<std::string>& trunk = std::nullopt,
+                              bool change_trunk = false, std::string* previous_trunk = nullptr);
   // The factory containing `from` (walks up). Its repo runs every jj call from the seat, which is
   // created (once) if it is missing.
   static Result<Factory> open(const std::filesystem::path& from);

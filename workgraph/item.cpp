@@ -102,7 +102,8 @@ json to_public_json(const Line& line) {
           {"blueprint", line.blueprint},
           {"requirement", line.requirement},
           {"created", line.created},
-          {"items", line.items}};
+          {"items", line.items},
+          {"dropped", null_if_empty(line.dropped)}};
 }
 
 json to_json(const Item& item) {
@@ -120,6 +121,7 @@ json to_json(const Line& line) {
   j["blueprint_yaml"] = line.blueprint_yaml;
   j["blueprint_digest"] = line.blueprint_digest;
   j["blueprint_file"] = line.blueprint_file;
+  if (line.dropped.empty()) j.erase("dropped");  // a live line's line.json has no such key
   return j;
 }
 
@@ -175,6 +177,7 @@ Result<Line> line_from_json(json j, const std::string& where) {
   FAB_TRY_ASSIGN(line.blueprint_yaml, take_optional_string(j, "blueprint_yaml", where));
   FAB_TRY_ASSIGN(line.blueprint_digest, take_optional_string(j, "blueprint_digest", where));
   FAB_TRY_ASSIGN(line.blueprint_file, take_optional_string(j, "blueprint_file", where));
+  FAB_TRY_ASSIGN(line.dropped, take_optional_string(j, "dropped", where));
   line.extra = std::move(j);
   return line;
 }

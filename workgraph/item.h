@@ -3,7 +3,7 @@
 // (the work items it was split into), with their JSON forms.
 //   Item: {"id","line","title","state","change_id","depends_on","attempts","drop_reason","body","feedback"}
 //   Line: {"id","blueprint","requirement","created","items","trunk","blueprint_yaml","blueprint_digest",
-//          "blueprint_file"}
+//          "blueprint_file","dropped"}
 // Unknown JSON fields are kept in `extra` and written back unchanged. That is the stored form; what
 // `--json` outputs show is the public form, without body or extras (to_public_json).
 #include <array>
@@ -47,6 +47,7 @@ struct Line {
   std::string blueprint_yaml;
   std::string blueprint_digest;     // blueprint_digest(blueprint_yaml), checked before each run
   std::string blueprint_file;       // where it was stamped from (for people; never read)
+  std::string dropped;              // when `fab line drop` dropped it (ISO-8601 UTC); empty: live
   nlohmann::json extra = nlohmann::json::object();
 };
 
@@ -79,7 +80,7 @@ nlohmann::json to_json(const Item& item);
 nlohmann::json to_json(const Line& line);
 // The public form, for `--json` outputs: exactly
 //   {"id","line","title","state","change_id","depends_on","attempts","drop_reason"} and
-//   {"id","blueprint","requirement","created","items": [item ids]}.
+//   {"id","blueprint","requirement","created","items": [item ids],"dropped": time or null}.
 nlohmann::json to_public_json(const Item& item);
 nlohmann::json to_public_json(const Line& line);
 // `where` names the object in errors ("item 3").

@@ -329,6 +329,24 @@ Result<Item> Store::update_item(const std::string& item_id, const ItemMutator& m
   return modify_item(item_id, std::nullopt, TransitionKind::normal, {}, json::object(), mutate);
 }
 
+Result<Line> Store::update_line(const std::string& line_id, const std::function<void(Line&)>& mutate,
+                                JournalRecord record) {
+  if (record.kind.empty()) return fail_internal("a journal record needs a kind");
+  FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
+  FAB_TRY_ASSIGN(LineRecord line, load_line(line_id));
+  Line edited = line.line;
+  mutate(edited);
+  if (edited.id != line.line.id || edited.items != line.line.items || edited.created != line.line.created) {
+    return fail_internal(fmt::format("a line edit tried to change the id, items or creation time of {}", line_id));
+  }
+  line.line = std::move(edited);
+  FAB_TRY(save_line(line));
+  if (auto a = Journal(line_dir(line_id) / kJournalFile).append(std::move(record)); !a) {
+    return tl::unexpected(a.error().context(fmt::format("line {} was saved, but its journal record was not written", line_id)));
+  }
+  return line.line;
+}
+
 Result<std::vector<std::string>> Store::journal_lost_transitions(const std::string& line_id,
                                                                  const std::string& reason, const json& extra) {
   FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));

@@ -22,6 +22,10 @@ class DeterministicRefinery : public fab::RefineryPlugin {
     if (!rules.empty()) message += " (settled by: " + rules + ")";
     return {true, merged.content, merged.clean(), static_cast<int>(merged.unresolved.size()), message};
   }
+  static std::vector<fab::Setting> settings() {
+    return {{"union", fab::SettingType::boolean, false,
+             "also settle \"both sides only added lines here\" as ours, then theirs (default false)"}};
+  }
   std::string describe() const override {
     return "3-way line merge; settles only what is safe (with.union: true adds union of pure additions)";
   }

@@ -15,7 +15,27 @@ extern "C" void on_terminate(int sig) {
   std::raise(sig);
 }
 
+// The shell's own exit statuses for a command it could not run (POSIX: 127 not found, 126 found
+// but not executable), explained: the usual cause is a script that is not in the item's workspace.
+std::string permanent_failure(int exit_code, const std::string& command) {
+  const std::string where =
+      "The command runs in the item's workspace, a checkout of trunk plus the item's change: a script that "
+      "is not committed on trunk is not there. Commit it on trunk, or give its absolute path (command: `" +
+      command + "`).";
+  if (exit_code == 127) return "the shell could not find the command (exit status 127: not found). " + where;
+  if (exit_code == 126) {
+    return "the shell found the command but could not run it (exit status 126: not executable; `chmod +x` it "
+           "and commit that, or run it as `sh SCRIPT`). " + where;
+  }
+  return {};
+}
+
 }  // namespace
+
+std::vector<fab::Setting> command_settings(const std::string& what) {
+  return {{"command", fab::SettingType::string, true,
+           what + ", run through sh -c in the item's workspace with the FAB_* environment"}};
+}
 
 CommandRun run_work_command(const WorkRequest& request) {
   auto it = request.with.find("command");
@@ -43,7 +63,9 @@ CommandRun run_work_command(const WorkRequest& request) {
   spec.on_output = [](Stream, std::string_view text) { write_fully(2, text); };
   auto run = run_process(spec);
   if (!run) throw std::runtime_error(run.error().render());
-  return {run->ok(), with_size_note(run->out + run->err, run->out_bytes + run->err_bytes), run->describe()};
+  CommandRun out{run->ok(), with_size_note(run->out + run->err, run->out_bytes + run->err_bytes), run->describe(), {}};
+  if (!run->timed_out && run->signal == 0) out.permanent = permanent_failure(run->exit_code, it->get<std::string>());
+  return out;
 }
 
 }  // namespace fab::builtin

@@ -47,6 +47,7 @@ PluginInfo info_from_json(const json& j) {
   info.kind = parse_plugin_kind(j.value("kind", std::string{})).value_or(PluginKind::agent);
   info.abi_version = j.value("abi_version", 0u);
   info.description = j.value("description", std::string{});
+  info.settings_schema = j.value("settings_schema", std::string{});
   info.path = j.value("path", std::string{});
   return info;
 }
@@ -153,6 +154,31 @@ Status field(json& r, const char* key, json::value_t type, json fallback, const 
   return {};
 }
 
+// The optional fields: "retry" (agent, inspector) must be a boolean; "usage" (agent) an object of
+// non-negative counts and cost. Absent stays absent.
+Status optional_fields(const json& r, PluginKind kind, const std::string& who) {
+  auto bad = [&](const std::string& what, const std::string& hint) {
+    return fail(Error(fmt::format("plugin '{}' returned a result fab cannot use: {}", who, what)).with_hint(hint));
+  };
+  if (auto it = r.find("retry"); it != r.end() && !it->is_null() && !it->is_boolean()) {
+    return bad(fmt::format("\"retry\" is {} {}", it->is_object() ? "an" : "a", it->type_name()),
+               "\"retry\" must be true or false (false: a failure no retry can fix)");
+  }
+  auto it = r.find("usage");
+  if (kind != PluginKind::agent || it == r.end() || it->is_null()) return {};
+  const char* kUsageHint = "\"usage\" is {\"input_tokens\": int, \"output_tokens\": int, \"cost_usd\": number}, each >= 0";
+  if (!it->is_object()) return bad(fmt::format("\"usage\" is {} {}", it->is_array() ? "an" : "a", it->type_name()), kUsageHint);
+  for (const char* key : {"input_tokens", "output_tokens", "cost_usd"}) {
+    auto v = it->find(key);
+    if (v == it->end() || v->is_null()) continue;
+    const bool count = key[0] != 'c';
+    const bool good = count ? (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
+                            : (v->is_number() && v->get<double>() >= 0);
+    if (!good) return bad(fmt::format("\"usage.{}\" is {}", key, v->dump()), kUsageHint);
+  }
+  return {};
+}
+
 Status normalise(json& r, PluginKind kind, const std::string& who) {
   if (!r.is_object()) {
     return fail(Error(fmt::format("plugin '{}' returned {} {}, not a JSON object", who,
@@ -183,7 +209,7 @@ Status normalise(json& r, PluginKind kind, const std::string& who) {
       FAB_TRY(field(r, "message", V::string, "", who));
       break;
   }
-  return {};
+  return optional_fields(r, kind, who);
 }
 
 // A plugin found by name must call itself by that name.
@@ -270,10 +296,11 @@ Result<PluginInfo> probe_plugin(const fs::path& path, const fs::path& fab_exe, s
 }
 
 Result<PluginRef> find_valid_plugin(const std::string& spec, PluginKind kind, const HostOptions& options,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, PluginInfo* info) {
   FAB_TRY_ASSIGN(auto ref, find_plugin(spec, kind, options));
-  FAB_TRY_ASSIGN(auto info, probe_plugin(ref.path, ref.fab_exe, timeout, kind));
-  FAB_TRY(check_name(ref, info));
+  FAB_TRY_ASSIGN(auto found, probe_plugin(ref.path, ref.fab_exe, timeout, kind));
+  FAB_TRY(check_name(ref, found));
+  if (info) *info = std::move(found);
   return ref;
 }
 

@@ -40,6 +40,7 @@ struct CallOptions {
 struct PluginCallResult {
   // The plugin's result with every documented field of its kind present and of the right type
   // (missing strings are "", a missing "resolved" is false, "unresolved" 0); extra fields kept.
+  // The optional "usage" (agent) and "retry" (agent, inspector) are type-checked, left absent if so.
   nlohmann::json response;
   bool ok = false;           // response["ok"]
   PluginInfo plugin;         // who answered
@@ -48,6 +49,12 @@ struct PluginCallResult {
   // command's output here too, so it is also their transcript / feedback.
   std::string diagnostics;
   std::chrono::microseconds duration{0};
+
+  // False when the plugin marked its failure permanent ("retry": false): no retry can fix it.
+  bool retryable() const {
+    auto it = response.find("retry");
+    return it == response.end() || !it->is_boolean() || it->get<bool>();
+  }
 };
 
 // Runs one call. For agents and inspectors the child's cwd is request["workspace"] and a missing
@@ -75,8 +82,10 @@ Result<PluginInfo> probe_plugin(const std::filesystem::path& path, const std::fi
 // then a probe in a child process (so a plugin that crashes on load fails only the check): it loads,
 // its ABI version, struct size, name, version and callbacks are valid, it is of kind `kind`, and,
 // found by name, it calls itself `spec`. Each failure is the error `fab plugins check` (or a call)
-// gives for it. The returned ref is ready for call_plugin().
+// gives for it. The returned ref is ready for call_plugin(); `info` (if given) gets what the plugin
+// says about itself (its settings schema, say).
 Result<PluginRef> find_valid_plugin(const std::string& spec, PluginKind kind, const HostOptions& options,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                    PluginInfo* info = nullptr);
 
 }  // namespace fab::plugins

@@ -112,6 +112,7 @@ void put_result(json& envelope, const std::string& text, PluginKind kind) {
                           {"abi_version", info.abi_version},
                           {"description", info.description},
                           {"path", info.path.string()}};
+    if (!info.settings_schema.empty()) envelope["plugin"]["settings_schema"] = info.settings_schema;
     if (kind) {
       if (auto k = expect_kind(info, *kind); !k) {
         envelope["error"] = error_json(k.error());

@@ -7,7 +7,8 @@
 //                                        is of that kind), writes an envelope on stdout
 // Before the plugin is loaded, stdout is moved aside and fd 1 is pointed at stderr, so whatever the
 // plugin prints is kept as diagnostics and cannot corrupt the envelope. The envelope is one JSON
-// object: {"fab_plugin_child": 2, "plugin": {name, version, kind, abi_version, description, path},
+// object: {"fab_plugin_child": 2, "plugin": {name, version, kind, abi_version, description, path,
+// settings_schema (only when the plugin has one)},
 // "status": <call's return>, then "result": <the plugin's result, parsed, its long text fields cut
 // to their tail> or "invalid_result": {offset, near} (not JSON) or, with a non-zero status,
 // "result_text": "<what it wrote>"} or {"fab_plugin_child": 2, "error": {message, causes, hint}}

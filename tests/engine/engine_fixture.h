@@ -61,11 +61,11 @@ class FactoryFixture {
     return *r;
   }
 
-  // Stamps a line and returns its id.
+  // Stamps a line and returns its id (--again: tests stamp the same texts more than once).
   std::string stamp(const std::string& blueprint, const std::string& requirement) {
     write_file(m_root / "bp.yaml", blueprint);
     write_file(m_root / "req.md", requirement);
-    auto r = fab({"stamp", "bp.yaml", "req.md", "--json"});
+    auto r = fab({"stamp", "bp.yaml", "req.md", "--json", "--again"});
     INFO(r.err);
     REQUIRE(r.ok());
     return nlohmann::json::parse(r.out).at("line").get<std::string>();

@@ -806,3 +806,143 @@ TEST_CASE("a sandboxed call writes only its workspace and a private /tmp, and no
     CHECK(refused.error().hint.find("apt-get install bubblewrap") != std::string::npos);
   }
 }
+
+TEST_CASE("a plugin built against the first ABI 1 layout (no settings schema) still loads and answers") {
+  auto info = probe_plugin(fixture("v1-layout"), bin_dir() / "fab");
+  if (!info) UNSCOPED_INFO(info.error().render());
+  REQUIRE(info);
+  CHECK(info->name == "v1-layout");
+  CHECK(info->description == "built against the first ABI 1 layout");
+  CHECK(info->settings_schema.empty());  // what lies past its struct_size is not read
+  auto r = call("v1-layout", PluginKind::agent, json::object());
+  REQUIRE(r);
+  CHECK(r->ok);
+  CHECK(r->response["summary"] == "old but fine");
+}
+
+TEST_CASE("a plugin's settings schema travels from the struct through the probe") {
+  SECTION("written by hand in C") {
+    auto info = probe_plugin(fixture("c-agent"), bin_dir() / "fab");
+    REQUIRE(info);
+    auto schema = json::parse(info->settings_schema);
+    CHECK(schema["required"] == json::array({"greeting"}));
+    CHECK(schema["properties"]["times"]["minimum"] == 1);
+  }
+  SECTION("built by the SDK from settings()") {
+    auto info = probe_plugin(fixture("usage"), bin_dir() / "fab");
+    REQUIRE(info);
+    auto schema = json::parse(info->settings_schema);
+    CHECK(schema["additionalProperties"] == false);
+    CHECK(schema["required"] == json::array({"model"}));
+    CHECK(schema["properties"]["model"] == json({{"type", "string"}, {"description", "which model to use"}}));
+    CHECK(schema["properties"]["budget"]["type"] == "number");
+  }
+  SECTION("the built-ins declare theirs") {
+    auto required = [](const std::string& name) {
+      auto info = probe_plugin(bin_dir() / plugin_file_name(name), bin_dir() / "fab");
+      REQUIRE(info);
+      REQUIRE_FALSE(info->settings_schema.empty());
+      return json::parse(info->settings_schema).at("required");
+    };
+    CHECK(required("shell") == json::array({"command"}));
+    CHECK(required("command") == json::array({"command"}));
+    CHECK(required("deterministic") == json::array());
+    CHECK(required("llm") == json::array({"endpoint", "model"}));
+  }
+  SECTION("a schema that is not JSON makes the plugin invalid") {
+    auto info = probe_plugin(fixture("badschema"), bin_dir() / "fab");
+    REQUIRE_FALSE(info);
+    CHECK(info.error().message.find("is invalid: its settings schema is not valid JSON") != std::string::npos);
+  }
+}
+
+TEST_CASE("usage and retry: false come through the SDK, and the host checks their types") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  SECTION("from the SDK") {
+    auto ok = call("usage", PluginKind::agent, req);
+    REQUIRE(ok);
+    CHECK(ok->ok);
+    CHECK(ok->retryable());
+    CHECK(ok->response["usage"] == json({{"input_tokens", 1200}, {"output_tokens", 300}, {"cost_usd", 0.0125}}));
+    CHECK_FALSE(ok->response.contains("retry"));
+    req["title"] = "permanent";
+    auto failed = call("usage", PluginKind::agent, req);
+    REQUIRE(failed);
+    CHECK_FALSE(failed->ok);
+    CHECK_FALSE(failed->retryable());
+    CHECK(failed->response["retry"] == false);
+  }
+  auto answer = [&](json result) {
+    req["with"] = {{"result", std::move(result)}};
+    return call("echo-result", PluginKind::agent, req);
+  };
+  SECTION("a version-1 result without them is left as it is") {
+    auto r = answer({{"ok", false}, {"summary", "x"}});
+    REQUIRE(r);
+    CHECK(r->retryable());
+    CHECK_FALSE(r->response.contains("usage"));
+  }
+  SECTION("partial usage is fine") {
+    auto r = answer({{"ok", true}, {"usage", {{"output_tokens", 5}}}});
+    REQUIRE(r);
+    CHECK(r->response["usage"] == json({{"output_tokens", 5}}));
+  }
+  SECTION("wrong types fail the call, saying which field") {
+    for (auto [bad, field] : std::vector<std::pair<json, std::string>>{
+             {{{"ok", false}, {"retry", "no"}}, "\"retry\" is a string"},
+             {{{"ok", true}, {"usage", 12}}, "\"usage\" is a number"},
+             {{{"ok", true}, {"usage", {{"input_tokens", -1}}}}, "\"usage.input_tokens\" is -1"},
+             {{{"ok", true}, {"usage", {{"output_tokens", 1.5}}}}, "\"usage.output_tokens\" is 1.5"},
+             {{{"ok", true}, {"usage", {{"cost_usd", "free"}}}}, "\"usage.cost_usd\" is \"free\""}}) {
+      auto r = answer(bad);
+      INFO(bad.dump());
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message.find("returned a result fab cannot use: " + field) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a command the shell cannot run fails with retry: false and says why") {
+  fab::test::TempDir ws;
+  auto req = work_request(ws.path());
+  const auto shell = ref_to(bin_dir() / "fab-plugin-shell.so", PluginKind::agent);
+  const auto inspector = ref_to(bin_dir() / "fab-plugin-command.so", PluginKind::inspector);
+  SECTION("not found (127): the README's ./agent.sh, not committed") {
+    req["with"] = {{"command", "./agent.sh"}};
+    auto r = call_plugin(shell, req, 60s);
+    REQUIRE(r);
+    CHECK_FALSE(r->ok);
+    CHECK_FALSE(r->retryable());
+    const auto summary = r->response["summary"].get<std::string>();
+    CHECK(summary.find("exit status 127: not found") != std::string::npos);
+    CHECK(summary.find("not committed on trunk is not there") != std::string::npos);
+    CHECK(summary.find("`./agent.sh`") != std::string::npos);
+    CHECK(r->response["transcript"].get<std::string>().find("agent.sh") != std::string::npos);  // sh's own words
+
+    auto i = call_plugin(inspector, req, 60s);
+    REQUIRE(i);
+    CHECK_FALSE(i->ok);
+    CHECK_FALSE(i->retryable());
+    CHECK(i->response["feedback"].get<std::string>().find("exit status 127: not found") != std::string::npos);
+  }
+  SECTION("not executable (126)") {
+    fab::test::write_file(ws / "agent.sh", "#!/bin/sh\necho hi\n");  // no x bit
+    req["with"] = {{"command", "./agent.sh"}};
+    auto r = call_plugin(shell, req, 60s);
+    REQUIRE(r);
+    CHECK_FALSE(r->ok);
+    CHECK_FALSE(r->retryable());
+    CHECK(r->response["summary"].get<std::string>().find("exit status 126: not executable") != std::string::npos);
+  }
+  SECTION("an ordinary failure may be retried") {
+    req["with"] = {{"command", "exit 1"}};
+    auto r = call_plugin(shell, req, 60s);
+    REQUIRE(r);
+    CHECK_FALSE(r->ok);
+    CHECK(r->retryable());
+    auto i = call_plugin(inspector, req, 60s);
+    REQUIRE(i);
+    CHECK(i->retryable());
+  }
+}
