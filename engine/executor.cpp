@@ -124,10 +124,18 @@ Result<OperationChanges> Executor::changes_of(const std::string& op) {
   return m_changes.emplace(op, std::move(ch)).first->second;
 }
 
-void Executor::note_pool_op() {
+void Executor::note_pool_op(const std::string& since) {
+  std::ofstream out(m_factory.factory_dir() / "pool-ops", std::ios::app);
+  if (!since.empty()) {
+    // Several operations (adding a workspace makes two, one of them in the new workspace).
+    auto ops = m_factory.repo().operations_since(since);
+    if (ops) {
+      for (const auto& op : *ops) out << op.id.substr(0, 32) << "\n";
+      return;
+    }
+  }
   auto op = m_factory.repo().current_operation();
-  if (!op) return;
-  std::ofstream(m_factory.factory_dir() / "pool-ops", std::ios::app) << op->substr(0, 32) << "\n";
+  if (op) out << op->substr(0, 32) << "\n";
 }
 
 void Executor::watch_checkout() {
@@ -151,8 +159,9 @@ Status Executor::adopt_workspace(Flight& f) {
   // (The old workspace's name is gone from jj already; its directory is kept until the copy.)
   Repo repo = repo_for(f, "building (re-create the workspace its call forgot)");
   old->busy = true;
+  const auto before = m_factory.repo().current_operation();
   FAB_TRY_ASSIGN(auto fresh, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op();
+  note_pool_op(before ? *before : std::string{});
   std::error_code ec;
   for (fs::directory_iterator it(fresh->dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
@@ -273,8 +282,10 @@ void Executor::spawn(Flight& f, std::function<void(Flight&)> work) {
 Result<Slot*> Executor::workspace_for(Flight& f, const std::string& what) {
   if (f.slot) return f.slot;
   Repo repo = repo_for(f, what);
+  const auto before = m_factory.repo().current_operation();
+  const bool adds = !m_pool.has_idle();
   FAB_TRY_ASSIGN(auto slot, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op();
+  note_pool_op(adds && before ? *before : std::string{});
   f.slot = slot;
   if (!slot->commit.empty()) f.known = slot->commit;
   return slot;

@@ -22,6 +22,13 @@ Status write_git_guard(const fs::path& dir) {
                            "(git 2.42 or newer is needed for one)\n");
 }
 
+bool WorkspacePool::has_idle() const {
+  for (const auto& s : m_slots) {
+    if (!s->busy) return true;
+  }
+  return false;
+}
+
 Slot* WorkspacePool::find(const std::string& name) {
   for (auto& s : m_slots) {
     if (s->name == name) return s.get();

@@ -44,6 +44,7 @@ class WorkspacePool {
   // Forgets every workspace of the pool (one jj call) and removes their directories.
   Status forget_all(const Repo& repo);
   bool empty() const { return m_slots.empty(); }
+  bool has_idle() const;
   Slot* find(const std::string& name);
 
   // What an agent wrote next to its workspace (in the slot's home, outside ws/), relative paths.

@@ -204,7 +204,8 @@ TEST_CASE("unknown keys are located and get a did-you-mean", "[blueprint][errors
   SECTION("nothing close lists the valid keys") {
     auto e = error_of("name: x\nagent: {plugin: shell}\ncolour: blue\n");
     CHECK(e.message == "bp.yaml:3:1: unknown key 'colour'");
-    CHECK(e.hint == "valid keys are: name, trunk, slots, rework_limit, decompose, agent, inspect, refine");
+    CHECK(e.hint == "valid keys are: name, trunk, slots, rework, max_file_size, allow_empty, rework_limit, decompose, "
+                    "agent, inspect, refine");
   }
 }
 
