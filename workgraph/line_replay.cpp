@@ -1,0 +1,142 @@
+#include "workgraph/line_replay.h"
+
+#include <fmt/format.h>
+
+#include "workgraph/line_file.h"
+
+namespace fab {
+
+namespace {
+
+using nlohmann::json;
+
+const char* kReplayHint =
+    "the journal holds a change fab cannot apply: it was edited by hand or written by another program; "
+    "restore it from a backup, or move the line's directory out of .factory/lines";
+
+Error bad_change(const std::string& where, const std::string& what) {
+  return Error(fmt::format("{}: {}", where, what)).with_hint(kReplayHint);
+}
+
+// `stored` with the record's "unset" keys removed and its "set" keys applied.
+Result<json> changed(json stored, const JournalRecord& record, const std::string& where) {
+  const auto& set = record.fields.at("set");
+  if (!set.is_object()) return fail(bad_change(where, "\"set\" is not an object"));
+  if (auto unset = record.fields.find("unset"); unset != record.fields.end()) {
+    if (!unset->is_array()) return fail(bad_change(where, "\"unset\" is not a list"));
+    for (const auto& key : *unset) {
+      if (!key.is_string()) return fail(bad_change(where, "\"unset\" holds something other than field names"));
+      stored.erase(key.get<std::string>());
+    }
+  }
+  stored.update(set);
+  return stored;
+}
+
+}  // namespace
+
+bool describe_change(const json& before, const json& after, JournalRecord& record) {
+  json set = json::object();
+  json unset = json::array();
+  for (const auto& [key, value] : after.items()) {
+    auto was = before.find(key);
+    if (was == before.end() || *was != value) set[key] = value;
+  }
+  for (const auto& [key, value] : before.items()) {
+    if (!after.contains(key)) unset.push_back(key);
+  }
+  if (set.empty() && unset.empty()) return false;
+  record.fields["set"] = std::move(set);
+  if (!unset.empty()) record.fields["unset"] = std::move(unset);
+  return true;
+}
+
+Status apply_change(LineRecord& line, const JournalRecord& record, const std::string& where) {
+  if (!record.fields.contains("set")) return {};
+  if (auto item_id = record.fields.find("item"); item_id != record.fields.end()) {
+    Item* item = item_id->is_string() ? line.find(item_id->get<std::string>()) : nullptr;
+    if (item == nullptr) {
+      return fail(bad_change(where, fmt::format("changes item {}, which line {} does not have", item_id->dump(),
+                                                line.line.id)));
+    }
+    FAB_TRY_ASSIGN(json j, changed(to_json(*item), record, where));
+    FAB_TRY_ASSIGN(Item edited, item_from_json(std::move(j), where));
+    if (edited.id != item->id || edited.line != item->line) {
+      return fail(bad_change(where, fmt::format("changes the id or line of item {}", item->id)));
+    }
+    if (auto ok = validate_item(line, edited); !ok) {
+      return fail(bad_change(where, ok.error().message));
+    }
+    *item = std::move(edited);
+    return {};
+  }
+  FAB_TRY_ASSIGN(json j, changed(to_json(line.line), record, where));
+  FAB_TRY_ASSIGN(Line edited, line_from_json(std::move(j), where));
+  if (edited.id != line.line.id || edited.items != line.line.items) {
+    return fail(bad_change(where, fmt::format("changes the id or the items of line {}", line.line.id)));
+  }
+  line.line = std::move(edited);
+  return {};
+}
+
+bool apply_change(LineSummary& summary, const JournalRecord& record) {
+  if (!record.fields.contains("set")) return true;
+  if (record.fields.contains("item")) {
+    const auto& set = record.fields.at("set");
+    auto state = set.is_object() ? set.find("state") : set.end();
+    if (!set.is_object() || state == set.end()) return set.is_object();
+    auto to = state->is_string() ? parse_item_state(state->get<std::string>()) : std::nullopt;
+    auto from = parse_item_state(record.str("from"));
+    if (!to || !from) return false;
+    auto& was = summary.counts[static_cast<std::size_t>(*from)];
+    if (was == 0) return false;
+    --was;
+    ++summary.counts[static_cast<std::size_t>(*to)];
+    return true;
+  }
+  auto edited = changed(to_json(summary.line), record, "");
+  if (!edited) return false;
+  auto parsed = line_from_json(std::move(*edited), "");
+  if (!parsed || parsed->id != summary.line.id || parsed->items != summary.line.items) return false;
+  summary.line = std::move(*parsed);
+  return true;
+}
+
+JournalRecord line_created_record(const LineRecord& record) {
+  json items = json::array();
+  for (const auto& item : record.items) items.push_back(to_json(item));
+  JournalRecord created;
+  created.time = record.line.created;
+  created.kind = "line_created";
+  created.fields = {{"line", record.line.id},
+                    {"blueprint", record.line.blueprint},
+                    {"blueprint_digest", record.line.blueprint_digest},
+                    {"items", record.items.size()},
+                    {"contents", {{"line", to_json(record.line)}, {"items", std::move(items)}}}};
+  return created;
+}
+
+Result<LineRecord> line_as_created(const JournalRecord& created, const std::string& where) {
+  auto contents = created.fields.find("contents");
+  if (created.kind != "line_created" || contents == created.fields.end()) {
+    return fail(Error(fmt::format("{}: does not start with a \"line_created\" record that holds the line", where))
+                    .with_hint("a line stamped by an older fab cannot be rebuilt from its journal; restore its "
+                               "line.json from a backup"));
+  }
+  const json line = contents->is_object() ? contents->value("line", json()) : json();
+  const json items = contents->is_object() ? contents->value("items", json()) : json();
+  if (!line.is_object() || !items.is_array()) {
+    return fail(bad_change(where, "the \"line_created\" record's \"contents\" are not a line and its items"));
+  }
+  LineRecord record;
+  FAB_TRY_ASSIGN(record.line, line_from_json(line, where + ": line"));
+  record.items.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    FAB_TRY_ASSIGN(auto item, item_from_json(items[i], fmt::format("{}: item {}", where, i + 1)));
+    record.items.push_back(std::move(item));
+  }
+  if (auto ok = validate_line_record(record); !ok) return fail(ok.error().context(where));
+  return record;
+}
+
+}  // namespace fab
