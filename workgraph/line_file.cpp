@@ -172,27 +172,26 @@ std::string encode_line_file(const LineRecord& record, const JournalMark& journa
 
 namespace {
 
-Error rule_broken(const LineRecord& record, const std::string& what) {
-  return Error(fmt::format("line {}: {}", record.line.id, what), ErrorKind::user).with_hint(kRulesHint);
+Error rule_broken(const std::string& line_id, const std::string& what) {
+  return Error(fmt::format("line {}: {}", line_id, what), ErrorKind::user).with_hint(kRulesHint);
 }
 
 }  // namespace
 
-Status validate_item(const LineRecord& record, const Item& item) {
-  const auto& id = record.line.id;
+Status validate_item(const std::string& id, std::size_t item_count, const Item& item) {
   if (item.line != id) {
-    return fail(rule_broken(record, fmt::format("item {} says it belongs to line \"{}\"", item.id, item.line)));
+    return fail(rule_broken(id, fmt::format("item {} says it belongs to line \"{}\"", item.id, item.line)));
   }
   for (const auto& dep : item.depends_on) {
     auto parts = split_item_id(dep);
     if (!parts) {
-      return fail(rule_broken(record, fmt::format("item {} depends on \"{}\", which is not an item id", item.id, dep)));
+      return fail(rule_broken(id, fmt::format("item {} depends on \"{}\", which is not an item id", item.id, dep)));
     }
     if (dep == item.id) {
-      return fail(rule_broken(record, fmt::format("item {} depends on itself", item.id)));
+      return fail(rule_broken(id, fmt::format("item {} depends on itself", item.id)));
     }
-    if (parts->line_id == id && (parts->n < 1 || static_cast<std::size_t>(parts->n) > record.items.size())) {
-      return fail(rule_broken(record, fmt::format("item {} depends on {}, which does not exist", item.id, dep)));
+    if (parts->line_id == id && (parts->n < 1 || static_cast<std::size_t>(parts->n) > item_count)) {
+      return fail(rule_broken(id, fmt::format("item {} depends on {}, which does not exist", item.id, dep)));
     }
   }
   return {};
@@ -201,25 +200,25 @@ Status validate_item(const LineRecord& record, const Item& item) {
 Status validate_line_record(const LineRecord& record) {
   const auto& id = record.line.id;
   if (!is_line_id(id)) {
-    return fail(rule_broken(record, "the id is not 6 characters [a-z0-9] starting with a letter"));
+    return fail(rule_broken(id, "the id is not 6 characters [a-z0-9] starting with a letter"));
   }
   if (record.line.items.size() != record.items.size()) {
-    return fail(rule_broken(record, fmt::format("lists {} item ids but holds {} items", record.line.items.size(),
+    return fail(rule_broken(id, fmt::format("lists {} item ids but holds {} items", record.line.items.size(),
                                                 record.items.size())));
   }
   for (std::size_t i = 0; i < record.items.size(); ++i) {
     const auto& item = record.items[i];
     auto expected = make_item_id(id, static_cast<int>(i + 1));
     if (item.id != expected) {
-      return fail(rule_broken(record, fmt::format("item {} has id \"{}\", expected \"{}\"", i + 1, item.id, expected)));
+      return fail(rule_broken(id, fmt::format("item {} has id \"{}\", expected \"{}\"", i + 1, item.id, expected)));
     }
     if (record.line.items[i] != item.id) {
-      return fail(rule_broken(record, fmt::format("item list entry {} is \"{}\", expected \"{}\"", i + 1,
+      return fail(rule_broken(id, fmt::format("item list entry {} is \"{}\", expected \"{}\"", i + 1,
                                                   record.line.items[i], item.id)));
     }
   }
   for (const auto& item : record.items) {
-    FAB_TRY(validate_item(record, item));
+    FAB_TRY(validate_item(id, record.items.size(), item));
   }
   return {};
 }

@@ -58,7 +58,8 @@ Result<LineFileSummary> summarize_line_file(std::string_view text, const std::fi
 // order and listed in line.items; every item belongs to the line; dependencies are well-formed item
 // ids, not the item itself, and exist when they point into the same line.
 Status validate_line_record(const LineRecord& record);
-// The same rules for one item of an otherwise valid record (what an edit of that item can break).
-Status validate_item(const LineRecord& record, const Item& item);
+// The same rules for one item of a valid line `line_id` of `item_count` items (what an edit of that
+// item can break).
+Status validate_item(const std::string& line_id, std::size_t item_count, const Item& item);
 
 }  // namespace fab

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "workgraph/ids.h"
 #include "workgraph/line_file.h"
 
 namespace fab {
@@ -33,6 +34,20 @@ Result<json> changed(json stored, const JournalRecord& record, const std::string
   return stored;
 }
 
+// What `item` (of line `line_id`, `item_count` items) becomes by the record, checked.
+Result<Item> changed_item(const Item& item, const std::string& line_id, std::size_t item_count,
+                          const JournalRecord& record, const std::string& where) {
+  FAB_TRY_ASSIGN(json j, changed(to_json(item), record, where));
+  FAB_TRY_ASSIGN(Item edited, item_from_json(std::move(j), where));
+  if (edited.id != item.id || edited.line != item.line) {
+    return fail(bad_change(where, fmt::format("changes the id or line of item {}", item.id)));
+  }
+  if (auto ok = validate_item(line_id, item_count, edited); !ok) {
+    return fail(bad_change(where, ok.error().message));
+  }
+  return edited;
+}
+
 }  // namespace
 
 bool describe_change(const json& before, const json& after, JournalRecord& record) {
@@ -59,15 +74,7 @@ Status apply_change(LineRecord& line, const JournalRecord& record, const std::st
       return fail(bad_change(where, fmt::format("changes item {}, which line {} does not have", item_id->dump(),
                                                 line.line.id)));
     }
-    FAB_TRY_ASSIGN(json j, changed(to_json(*item), record, where));
-    FAB_TRY_ASSIGN(Item edited, item_from_json(std::move(j), where));
-    if (edited.id != item->id || edited.line != item->line) {
-      return fail(bad_change(where, fmt::format("changes the id or line of item {}", item->id)));
-    }
-    if (auto ok = validate_item(line, edited); !ok) {
-      return fail(bad_change(where, ok.error().message));
-    }
-    *item = std::move(edited);
+    FAB_TRY_ASSIGN(*item, changed_item(*item, line.line.id, line.items.size(), record, where));
     return {};
   }
   FAB_TRY_ASSIGN(json j, changed(to_json(line.line), record, where));
@@ -82,16 +89,24 @@ Status apply_change(LineRecord& line, const JournalRecord& record, const std::st
 bool apply_change(LineSummary& summary, const JournalRecord& record) {
   if (!record.fields.contains("set")) return true;
   if (record.fields.contains("item")) {
-    const auto& set = record.fields.at("set");
-    auto state = set.is_object() ? set.find("state") : set.end();
-    if (!set.is_object() || state == set.end()) return set.is_object();
-    auto to = state->is_string() ? parse_item_state(state->get<std::string>()) : std::nullopt;
-    auto from = parse_item_state(record.str("from"));
-    if (!to || !from) return false;
-    auto& was = summary.counts[static_cast<std::size_t>(*from)];
-    if (was == 0) return false;
+    // Checked on an item with only the id, line and state (from "from") known: what the record
+    // changes must make a valid item of it, as it must of the real one.
+    auto parts = split_item_id(record.str("item"));
+    if (!parts || parts->line_id != summary.line.id || static_cast<std::size_t>(parts->n) > summary.total()) {
+      return false;
+    }
+    Item known;
+    known.id = record.str("item");
+    known.line = summary.line.id;
+    const auto from = parse_item_state(record.str("from"));
+    if (from) known.state = *from;
+    auto edited = changed_item(known, summary.line.id, summary.total(), record, "");
+    if (!edited) return false;
+    if (edited->state == known.state) return true;
+    auto& was = summary.counts[static_cast<std::size_t>(known.state)];
+    if (!from || was == 0) return false;
     --was;
-    ++summary.counts[static_cast<std::size_t>(*to)];
+    ++summary.counts[static_cast<std::size_t>(edited->state)];
     return true;
   }
   auto edited = changed(to_json(summary.line), record, "");

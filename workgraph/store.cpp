@@ -630,7 +630,7 @@ Result<Item> Store::modify_item(const std::string& item_id, const std::optional<
   if (to) {
     edited.state = *to;
   }
-  if (auto ok = validate_item(line->record, edited); !ok) {
+  if (auto ok = validate_item(line->record.line.id, line->record.items.size(), edited); !ok) {
     return tl::unexpected(ok.error().context(fmt::format("refusing to save item {}", item_id)));
   }
   FAB_TRY_ASSIGN(Item stored, as_stored(edited));

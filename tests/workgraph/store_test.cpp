@@ -22,25 +22,14 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using fab::ItemState;
 using fab::Store;
+using fab::test::create;
 using fab::test::make_line;
+using fab::test::open_store;
 using fab::test::read_file;
 using fab::test::write_file;
 using nlohmann::json;
 
 namespace {
-
-Store open_store(const fs::path& dir) {
-  auto store = Store::open(dir);
-  REQUIRE(store);
-  return std::move(*store);
-}
-
-void create(Store& store, const std::string& id, int n) {
-  auto [line, items] = make_line(id, n);
-  auto ok = store.create_line(line, items);
-  INFO((ok ? "" : ok.error().render()));
-  REQUIRE(ok);
-}
 
 std::set<std::string> entries(const fs::path& dir) {
   std::set<std::string> names;
