@@ -10,6 +10,7 @@
 #include "engine/cause.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
+#include "engine/op_retention.h"
 #include "engine/orphans.h"
 
 namespace fab::engine {
@@ -209,6 +210,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
     if (full_op.empty()) full_op = id;
     before.insert(id);
   }
+  FAB_TRY(check_journal_operations(factory, before));  // (refuses when journals name operations that are gone)
 
   // A line stamped after `op` has no changes there: rolling back past its stamp would leave its
   // items with changes that do not exist. Refused, naming the lines.

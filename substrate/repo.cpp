@@ -763,14 +763,16 @@ Status Repo::add_workspace(const std::string& name, const fs::path& dir, const C
 }
 
 Result<std::vector<Workspace>> Repo::workspaces() const {
-  FAB_TRY_ASSIGN(auto o, run({"workspace", "list", "-T", "name ++ \"\\t\" ++ target.change_id() ++ \"\\n\""}));
+  FAB_TRY_ASSIGN(auto o, run({"workspace", "list", "-T",
+                               "name ++ \"\\t\" ++ target.change_id() ++ \"\\t\" ++ self.root() ++ \"\\n\""}));
   std::vector<Workspace> list;
   std::istringstream in(o.out);
   for (std::string line; std::getline(in, line);) {
     auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    Workspace w{line.substr(0, tab), std::nullopt};
-    if (auto id = ChangeId::parse(line.substr(tab + 1))) w.target = *id;
+    auto tab2 = tab == std::string::npos ? tab : line.find('\t', tab + 1);
+    if (tab2 == std::string::npos) continue;
+    Workspace w{line.substr(0, tab), std::nullopt, line.substr(tab2 + 1)};
+    if (auto id = ChangeId::parse(line.substr(tab + 1, tab2 - tab - 1))) w.target = *id;
     list.push_back(std::move(w));
   }
   return list;
@@ -854,6 +856,46 @@ Result<std::vector<Operation>> Repo::operations(std::size_t limit) const {
 
 Status Repo::restore_operation(const std::string& op) const {
   return run({"op", "restore", op}).map([](auto&&) {});
+}
+
+Status Repo::abandon_operations(const std::string& after, const std::string& through) const {
+  return run({"op", "abandon", after + ".." + through}).map([](auto&&) {});
+}
+
+Result<std::string> Repo::working_copy_operation(const fs::path& workspace_root) const {
+  // jj has no template for it; `jj debug working-copy` reads the working copy's state file (it
+  // does not snapshot) and prints `Current operation: OperationId("<hex>")`.
+  FAB_TRY_ASSIGN(auto o, run({"debug", "working-copy"}, {.repo = workspace_root}));
+  static const std::regex op_re(R"re(Current operation: OperationId\("([0-9a-f]+)"\))re");
+  std::smatch m;
+  if (!std::regex_search(o.out, m, op_re)) {
+    return fail(Error(fmt::format("cannot tell which operation the working copy in {} was last updated at",
+                                  workspace_root.string()))
+                    .caused_by("`jj debug working-copy` printed: " + trimmed(o.out))
+                    .with_hint("this jj's output differs from what fab knows (jj 0.46)"));
+  }
+  return std::string(m[1]);
+}
+
+Status Repo::collect_garbage() const {
+  FAB_TRY(run({"util", "gc", "--expire=now"}));
+  const auto git_dir = backing_git_dir(jj_repo_dir(m_root));
+  if (git_dir.empty()) return {};  // not a git store: jj's own gc is all there is
+  const auto git = find_on_path("git");
+  if (git.empty()) {
+    spdlog::warn("no `git` on PATH: the git store {} is not packed (jj's own garbage collection ran)", git_dir.string());
+    return {};
+  }
+  std::error_code ec;
+  const bool colocated = fs::equivalent(git_dir, m_root / ".git", ec);
+  std::vector<std::string> args{"gc", "--quiet"};
+  if (!colocated) args.push_back("--prune=now");
+  if (auto r = run_git(git, git_dir, args); !r) {
+    Error e = r.error();
+    e.hint = "jj's own garbage collection ran; run the same git command by hand to see why git's did not";
+    return fail(std::move(e));
+  }
+  return {};
 }
 
 }  // namespace fab

@@ -115,6 +115,20 @@ class Repo {
   // --- operation log ---
   Result<std::vector<Operation>> operations(std::size_t limit = 0) const;  // newest first; 0: all
   Status restore_operation(const std::string& op) const;
+  // Abandons the operations after `after` up to and including `through` (`jj op abandon
+  // after..through`; an empty `after`: from the root on). jj reparents the later operations onto
+  // `after`, which gives each of them a new ID; `after` and what came before it keep theirs. What
+  // only the abandoned operations kept (earlier versions of changes, their views) becomes garbage
+  // for collect_garbage().
+  Status abandon_operations(const std::string& after, const std::string& through) const;
+  // The operation the working copy in `workspace_root` was last updated at. Abandoning it (or
+  // reparenting it) would leave that working copy unusable until `jj workspace update-stale`.
+  Result<std::string> working_copy_operation(const std::filesystem::path& workspace_root) const;
+  // jj's garbage collection (`jj util gc --expire=now`: operations, views, index segments and
+  // commits nothing reaches any more), then git's on the store behind the repo (`git gc`: packs the
+  // loose objects jj writes per commit and the refs it keeps them by): with --prune=now on fab's own
+  // store, with the repository's own git settings when it is colocated (the user's .git).
+  Status collect_garbage() const;
 
   // Runs jj on this repo with the given call settings (repo and cause filled in).
   Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;

@@ -12,12 +12,19 @@
 
 namespace fab {
 
+// config.json's "gc": {"keep_operations": N, "every_merged": N} (engine/gc.h).
+struct GcSettings {
+  std::size_t keep_operations = 1000;  // `fab gc` keeps at least the newest N jj operations
+  std::size_t every_merged = 0;        // for the floor: run it after every N merged items (0: never)
+};
+
 struct FactoryConfig {
   std::string trunk = "main";  // the bookmark merged work lands on, unless a blueprint says otherwise
   JjIdentity identity;         // who fab's jj commits are by
   // The operations `jj git init` made when `fab init` created the repo: jj records no command for
   // them, so this is how `fab oplog` knows fab caused them.
   std::vector<std::string> init_ops;
+  GcSettings gc;
 };
 
 class Factory {

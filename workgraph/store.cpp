@@ -729,20 +729,16 @@ Result<std::optional<std::string>> Store::repair_line(const std::string& line_id
 Result<std::vector<std::string>> Store::journal_lost_transitions(const std::string& line_id,
                                                                  const std::string& reason, const json& extra) {
   FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
-  LineRecord record;
-  {
-    std::lock_guard cache_lock(m_cache->mutex);
-    FAB_TRY_ASSIGN(CachedLine * line, current(line_id));
-    record = line->record;
-  }
-  Journal journal(line_dir(line_id) / kJournalFile);
-  FAB_TRY_ASSIGN(auto records, journal.read());
+  std::lock_guard cache_lock(m_cache->mutex);
+  FAB_TRY_ASSIGN(CachedLine * line, current(line_id));
+  FAB_TRY_ASSIGN(auto records, Journal(line_dir(line_id) / kJournalFile).read());
   std::map<std::string, std::string> journaled;  // item -> the state its last transition record gave it
   for (const auto& r : records) {
     if (r.kind == "transition") journaled[r.str("item")] = r.str("to");
   }
   std::vector<std::string> restored;
-  for (const auto& item : record.items) {
+  for (std::size_t i = 0; i < line->record.items.size(); ++i) {
+    const Item& item = line->record.items[i];
     auto it = journaled.find(item.id);
     // Items are created queued (the line_created record), before any transition.
     const std::string from = it == journaled.end() ? std::string(to_string(ItemState::queued)) : it->second;
@@ -756,17 +752,13 @@ Result<std::vector<std::string>> Store::journal_lost_transitions(const std::stri
     entry.fields["to"] = to;
     entry.fields["reason"] = reason;
     if (!entry.fields.contains("attempts")) entry.fields["attempts"] = item.attempts;  // as transitions record it
-    FAB_TRY(journal.append(std::move(entry)));  // (history only: no "set", the state is already so)
     restored.push_back(fmt::format("{} {} -> {}", item.id, from, to));
+    FAB_TRY(commit(*line, std::move(entry)));  // (history only: no "set", the state already is so)
   }
   return restored;
 }
 
 Status Store::append_journal(const std::string& line_id, JournalRecord record) {
-  FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
-  if (!has_line(line_id)) {
-    return fail(no_such_line(line_id));
-  }
   if (record.kind.empty()) {
     return fail_internal("a journal record needs a kind");
   }
@@ -775,8 +767,10 @@ Status Store::append_journal(const std::string& line_id, JournalRecord record) {
       return fail_internal(fmt::format("journal field \"{}\" is the store's own (it would change the line)", key));
     }
   }
-  FAB_TRY(Journal(line_dir(line_id) / kJournalFile).append(std::move(record)));
-  return {};
+  FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
+  std::lock_guard cache_lock(m_cache->mutex);
+  FAB_TRY_ASSIGN(CachedLine * line, current(line_id));
+  return commit(*line, std::move(record));  // (it counts towards the next checkpoint like any record)
 }
 
 Result<std::vector<JournalRecord>> Store::journal(const std::string& line_id) {

@@ -123,7 +123,8 @@ class Store {
   Result<std::vector<std::string>> journal_lost_transitions(const std::string& line_id, const std::string& reason,
                                                             const nlohmann::json& extra = nlohmann::json::object());
 
-  // Appends a record of any kind ("note", ...) to a line's journal; an empty time is set to now.
+  // Appends a record of any kind ("note", ...) to a readable line's journal; an empty time is set
+  // to now. It may not use the store's own fields ("set", "unset", "contents").
   Status append_journal(const std::string& line_id, JournalRecord record);
   // A line's journal, oldest first (a torn last record is cut with a warning).
   Result<std::vector<JournalRecord>> journal(const std::string& line_id);
@@ -140,7 +141,8 @@ class Store {
   Result<CachedLine> read_line(const std::string& line_id) const;
   Status catch_up(CachedLine& line) const;
   Result<LineSummary> summary_of(const std::string& line_id) const;
-  // Appends a change record of the line (under both locks) and applies it to the cache.
+  // Appends a record to the line's journal (under both locks), applies what it changes to the
+  // cache, and rewrites line.json when the records after it have outgrown the bound.
   Status commit(CachedLine& line, JournalRecord record) const;
   Status write_checkpoint(CachedLine& line) const;
   Result<Item> modify_item(const std::string& item_id, const std::optional<ItemState>& to,

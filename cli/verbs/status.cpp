@@ -21,7 +21,17 @@ Verb make_status_verb() {
             app.add_flag("--json", *json, "One JSON object per line (JSON Lines)");
             return [json]() -> Status {
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
-              FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
+              FAB_TRY_ASSIGN(auto listing, factory.store().list_lines());
+              const auto& summaries = listing.lines;
+              // A line that cannot be read is listed too, and makes the command fail once the
+              // others are shown.
+              auto damaged = [&]() -> Status {
+                if (listing.damaged.empty()) return {};
+                const auto& first = listing.damaged.front();
+                Error e = first.error.context(fmt::format("{} line(s) cannot be read; the first, {}:", listing.damaged.size(), first.id));
+                e.hint = "`fab recover` rebuilds a damaged line.json from the line's journal and says what it cannot repair";
+                return fail(std::move(e));
+              };
               if (*json) {
                 std::string out;
                 for (const auto& s : summaries) {
@@ -29,8 +39,11 @@ Verb make_status_verb() {
                   j["counts"] = counts_json(s);
                   out += j.dump() + "\n";
                 }
+                for (const auto& d : listing.damaged) {
+                  out += nlohmann::json{{"id", d.id}, {"error", d.error.message}}.dump() + "\n";
+                }
                 std::fputs(out.c_str(), stdout);
-                return {};
+                return damaged();
               }
               std::vector<std::string> header{"LINE", "BLUEPRINT", "ITEMS"};
               for (auto state : kAllItemStates) header.emplace_back(to_string(state));
@@ -40,12 +53,17 @@ Verb make_status_verb() {
                 for (auto state : kAllItemStates) row.push_back(std::to_string(s.count(state)));
                 table.add(row);
               }
-              if (summaries.empty()) {
+              for (const auto& d : listing.damaged) {
+                std::vector<std::string> row{d.id, "(cannot be read)", "?"};
+                for (std::size_t i = 0; i < kItemStateCount; ++i) row.push_back("?");
+                table.add(row);
+              }
+              if (summaries.empty() && listing.damaged.empty()) {
                 std::puts("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
               } else {
                 std::fputs(table.render().c_str(), stdout);
               }
-              return {};
+              return damaged();
             };
           }};
 }
