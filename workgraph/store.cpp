@@ -100,15 +100,6 @@ Result<std::string> read_first_line(const fs::path& file) {
 // are dropped by to_json, ...), so the cache never differs from the disk.
 Result<Item> as_stored(const Item& item) { return item_from_json(to_json(item), "item " + item.id); }
 
-template <class T>
-void sort_by_created(std::vector<T>& v, const Line& (*line_of)(const T&)) {
-  std::sort(v.begin(), v.end(), [&](const T& a, const T& b) {
-    const Line& la = line_of(a);
-    const Line& lb = line_of(b);
-    return la.created != lb.created ? la.created < lb.created : la.id < lb.id;
-  });
-}
-
 LineSummary summarize(const LineRecord& record) {
   LineSummary s;
   s.line = record.line;
@@ -281,8 +272,9 @@ Result<Store::CachedLine*> Store::current(const std::string& line_id) const {
   if (!has_line(line_id)) return fail(no_such_line(line_id));
   auto& lines = m_cache->lines;
   if (auto it = lines.find(line_id); it != lines.end()) {
-    // Still the line.json this Store read or wrote: only the records since are new.
-    if (it->second.damage.empty() && it->second.line_file == stamp_of(line_dir(line_id) / kLineFile)) {
+    // Still the line.json this Store read or wrote (or the damaged one it read around): only the
+    // records since are new.
+    if (it->second.line_file == stamp_of(line_dir(line_id) / kLineFile)) {
       if (auto ok = catch_up(it->second); !ok) {
         lines.erase(it);
         return fail(ok.error().context(fmt::format("cannot read line {}", line_id)));
@@ -336,7 +328,9 @@ Result<LineListing> Store::list_lines() const {
       out.damaged.push_back({id, std::move(summary.error())});
     }
   }
-  sort_by_created<LineSummary>(out.lines, [](const LineSummary& s) -> const Line& { return s.line; });
+  std::sort(out.lines.begin(), out.lines.end(), [](const LineSummary& a, const LineSummary& b) {
+    return a.line.created != b.line.created ? a.line.created < b.line.created : a.line.id < b.line.id;
+  });
   return out;
 }
 
