@@ -48,6 +48,34 @@ Result<Item> changed_item(const Item& item, const std::string& line_id, std::siz
   return edited;
 }
 
+// Whether every field the record sets is one of the item's plain fields with a value of the right
+// type (what nearly every record sets), so it cannot make an invalid item; false when in doubt.
+bool sets_only_plain_fields(const JournalRecord& record) {
+  if (auto unset = record.fields.find("unset"); unset != record.fields.end()) {
+    if (!unset->is_array()) return false;
+    for (const auto& key : *unset) {
+      if (key != "feedback") return false;  // (the one optional plain field)
+    }
+  }
+  for (const auto& [key, value] : record.fields.at("set").items()) {
+    const bool string_or_null = value.is_string() || value.is_null();
+    if (key == "state") {
+      if (!value.is_string() || !parse_item_state(value.get_ref<const std::string&>())) return false;
+    } else if (key == "attempts") {
+      if (!value.is_number_integer() || value.get<long long>() < 0 || value.get<long long>() > 1000000000) return false;
+    } else if (key == "change_id") {
+      if (!value.is_null() && !(value.is_string() && ChangeId::parse(value.get_ref<const std::string&>()))) return false;
+    } else if (key == "drop_reason" || key == "feedback") {
+      if (!string_or_null) return false;
+    } else if (key == "title" || key == "body") {
+      if (!value.is_string()) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool describe_change(const json& before, const json& after, JournalRecord& record) {
@@ -95,18 +123,24 @@ bool apply_change(LineSummary& summary, const JournalRecord& record) {
     if (!parts || parts->line_id != summary.line.id || static_cast<std::size_t>(parts->n) > summary.total()) {
       return false;
     }
-    Item known;
-    known.id = record.str("item");
-    known.line = summary.line.id;
+    const auto& set = record.fields.at("set");
+    if (!set.is_object()) return false;
     const auto from = parse_item_state(record.str("from"));
-    if (from) known.state = *from;
-    auto edited = changed_item(known, summary.line.id, summary.total(), record, "");
-    if (!edited) return false;
-    if (edited->state == known.state) return true;
-    auto& was = summary.counts[static_cast<std::size_t>(known.state)];
-    if (!from || was == 0) return false;
+    if (!sets_only_plain_fields(record)) {
+      Item known;
+      known.id = record.str("item");
+      known.line = summary.line.id;
+      if (from) known.state = *from;
+      if (!changed_item(known, summary.line.id, summary.total(), record, "")) return false;
+    }
+    auto state = set.find("state");
+    if (state == set.end()) return true;
+    const auto to = parse_item_state(state->get<std::string>());
+    if (!from || !to) return false;
+    auto& was = summary.counts[static_cast<std::size_t>(*from)];
+    if (was == 0) return false;
     --was;
-    ++summary.counts[static_cast<std::size_t>(edited->state)];
+    ++summary.counts[static_cast<std::size_t>(*to)];
     return true;
   }
   auto edited = changed(to_json(summary.line), record, "");

@@ -570,8 +570,7 @@ Status Store::commit(CachedLine& line, JournalRecord record) const {
   }
   line.journal_end = end;
   ++line.journal_records;
-  const auto bound = std::max<std::uint64_t>(m_options.checkpoint_min_bytes, line.checkpoint_size / 4);
-  if (line.journal_end - line.checkpoint.bytes > bound) {
+  if (line.journal_end - line.checkpoint.bytes > m_options.checkpoint_bound(line.checkpoint_size)) {
     // The change is already durable: a checkpoint that fails only costs time, and the next change
     // tries again.
     if (auto ok = write_checkpoint(line); !ok) {

@@ -10,7 +10,7 @@
 // appends one record (fsynced): that append *is* the change, so a crash at any instant leaves it
 // wholly done or not done, the journal never claims what did not happen, and concurrent fab
 // processes never lose each other's updates. line.json is rewritten (atomically) only when the
-// records after it outgrow a quarter of its size (and at least checkpoint_min_bytes), so a change
+// records after it outgrow an eighth of its size (and at least checkpoint_min_bytes), so a change
 // costs the same on a line of 40 items as on one of 2 000. Reads need no lock (line.json is
 // replaced atomically and the journal only grows): the checkpoint plus the records after it. A Store
 // keeps each line it has read in memory and applies only the records appended since (a stat of each
@@ -18,6 +18,7 @@
 // A damaged line.json (missing, truncated, not JSON, counts wrong) is read from the journal instead
 // and rewritten by the next change or repair_line(); a bad record in a line's journal makes that
 // line's reads fail, never the other lines'.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -41,8 +42,14 @@ namespace fab {
 using ItemMutator = std::function<void(Item&)>;
 
 struct StoreOptions {
-  // line.json is rewritten once the journal records after it exceed max(this, its size / 4).
+  // line.json is rewritten once the journal records after it exceed checkpoint_bound(its size):
+  // a checkpoint costs its size once per (size / divisor) bytes of records, so a change costs the
+  // same amortized whatever the size of the line, and a reader replays at most that much.
   std::uint64_t checkpoint_min_bytes = 64 * 1024;
+  std::uint64_t checkpoint_divisor = 8;
+  std::uint64_t checkpoint_bound(std::uint64_t line_file_size) const {
+    return std::max(checkpoint_min_bytes, line_file_size / checkpoint_divisor);
+  }
 };
 
 // A line that cannot be read, and why.

@@ -97,7 +97,7 @@ void summaries_with_tail(benchmark::State& state, bool full_tail) {
   if (full_tail) {
     const auto checkpoint = fs::file_size(line_file);
     const auto mark = fs::file_size(journal);
-    const auto bound = std::max<std::uintmax_t>(fab::StoreOptions{}.checkpoint_min_bytes, checkpoint / 4);
+    const auto bound = fab::StoreOptions{}.checkpoint_bound(checkpoint);
     while (fs::file_size(journal) - mark + 400 < bound) step(writer, n, k++);
   }
   for (auto _ : state) {

@@ -64,7 +64,7 @@ fab::Status fill_tail(fab::Store& store, const std::string& line_id) {
   namespace fs = std::filesystem;
   const auto line_file = store.line_dir(line_id) / "line.json";
   const auto journal = store.line_dir(line_id) / "journal.jsonl";
-  const auto bound = std::max<std::uintmax_t>(fab::StoreOptions{}.checkpoint_min_bytes, fs::file_size(line_file) / 4);
+  const auto bound = fab::StoreOptions{}.checkpoint_bound(fs::file_size(line_file));
   const auto mark = fs::file_size(journal);
   FAB_TRY_ASSIGN(fab::LineRecord record, store.load_line(line_id));
   for (std::size_t k = 0;; ++k) {

@@ -93,11 +93,11 @@ TEST_CASE("a change appends one record and leaves line.json alone until the reco
       const auto tail = fs::file_size(journal_file) - mark.bytes;
       if (now == checkpoint) {
         // Not rewritten: the records after it are still within the bound.
-        CHECK(tail <= std::max<std::uint64_t>(min_bytes, checkpoint.size() / 4));
+        CHECK(tail <= fab::StoreOptions{min_bytes}.checkpoint_bound(checkpoint.size()));
         continue;
       }
       // Rewritten by the change that took the records past the bound, and it includes them all.
-      CHECK(tail > std::max<std::uint64_t>(min_bytes, checkpoint.size() / 4));
+      CHECK(tail > fab::StoreOptions{min_bytes}.checkpoint_bound(checkpoint.size()));
       auto new_mark = mark_of(line_file);
       CHECK(new_mark.bytes == fs::file_size(journal_file));
       CHECK(new_mark.records == store.journal("k3x9qa")->size());
@@ -118,8 +118,8 @@ TEST_CASE("a change appends one record and leaves line.json alone until the reco
     CHECK(summary->at(0).count(round % 2 == 0 ? ItemState::building : ItemState::rework) == 40);
   }
   CHECK(checkpoints >= 2);
-  // Amortized, a change writes its record and at most four times as much again of checkpoint.
-  CHECK(rewritten <= 4 * appended + checkpoint.size());
+  // Amortized, a change writes its record and at most `divisor` times as much again of checkpoint.
+  CHECK(rewritten <= fab::StoreOptions{}.checkpoint_divisor * appended + checkpoint.size());
   CHECK(temp_files_in(store.line_dir("k3x9qa")).empty());
 }
 
