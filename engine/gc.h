@@ -2,7 +2,8 @@
 // `fab gc`: jj keeps every operation, and every commit an operation ever saw, and collects none of
 // them by itself, so a factory that runs for weeks fills its disk (measured: about 230 KB and 28
 // files in .jj per merged item). This trims jj's operation log below what fab still needs, lets jj
-// and then git collect what nothing reaches any more, and says what it kept.
+// collect what nothing reaches any more (its gc runs git's), rebuilds jj's index (which its gc
+// never trims), and says what it kept.
 //
 // The retention rule: an operation is kept when it is
 //   - one of the newest `keep_operations` (what `fab recover --to` can go back to), or

@@ -878,23 +878,12 @@ Result<std::string> Repo::working_copy_operation(const fs::path& workspace_root)
 }
 
 Status Repo::collect_garbage() const {
+  // (jj's gc of a git store also runs `git gc`, which packs the loose objects and refs.)
   FAB_TRY(run({"util", "gc", "--expire=now"}));
-  const auto git_dir = backing_git_dir(jj_repo_dir(m_root));
-  if (git_dir.empty()) return {};  // not a git store: jj's own gc is all there is
-  const auto git = find_on_path("git");
-  if (git.empty()) {
-    spdlog::warn("no `git` on PATH: the git store {} is not packed (jj's own garbage collection ran)", git_dir.string());
-    return {};
-  }
-  std::error_code ec;
-  const bool colocated = fs::equivalent(git_dir, m_root / ".git", ec);
-  std::vector<std::string> args{"gc", "--quiet"};
-  if (!colocated) args.push_back("--prune=now");
-  if (auto r = run_git(git, git_dir, args); !r) {
-    Error e = r.error();
-    e.hint = "jj's own garbage collection ran; run the same git command by hand to see why git's did not";
-    return fail(std::move(e));
-  }
+  // jj's gc leaves its index alone: a segment file and a link file for (nearly) every operation
+  // ever made, most of the files in .jj. Rebuilt for the current operation, it is one of each (jj
+  // builds the index of an older operation again when something loads one).
+  FAB_TRY(run({"debug", "reindex"}));
   return {};
 }
 

@@ -124,10 +124,10 @@ class Repo {
   // The operation the working copy in `workspace_root` was last updated at. Abandoning it (or
   // reparenting it) would leave that working copy unusable until `jj workspace update-stale`.
   Result<std::string> working_copy_operation(const std::filesystem::path& workspace_root) const;
-  // jj's garbage collection (`jj util gc --expire=now`: operations, views, index segments and
-  // commits nothing reaches any more), then git's on the store behind the repo (`git gc`: packs the
-  // loose objects jj writes per commit and the refs it keeps them by): with --prune=now on fab's own
-  // store, with the repository's own git settings when it is colocated (the user's .git).
+  // jj's garbage collection (`jj util gc --expire=now`: operations, views and commits nothing
+  // reaches any more; on a git store it also runs `git gc`, which packs the loose objects and refs
+  // jj writes per commit), then its index rebuilt for the current operation (`jj debug reindex`:
+  // jj's gc keeps an index segment and a link for every operation ever made).
   Status collect_garbage() const;
 
   // Runs jj on this repo with the given call settings (repo and cause filled in).

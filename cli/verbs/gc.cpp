@@ -1,5 +1,5 @@
 // `fab gc [--keep N] [--json]`: trims jj's operation log below what fab still needs, collects
-// garbage (jj's, then git's), and says what it kept (engine/gc.h).
+// garbage (jj's, which runs git's, and jj's index), and says what it kept (engine/gc.h).
 #include <cstdio>
 #include <memory>
 
