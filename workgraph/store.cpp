@@ -450,6 +450,7 @@ Result<std::string> Store::stamped_blueprint_digest(const std::string& line_id) 
 Result<std::string> Store::new_line_id() {
   FAB_TRY_ASSIGN(auto ids, line_ids());
   std::set<std::string> taken(ids.begin(), ids.end());
+  std::lock_guard lock(m_cache->mutex);  // (for m_rng)
   for (int attempt = 0; attempt < 1000; ++attempt) {
     auto id = random_line_id(m_rng);
     if (taken.count(id) == 0) {
