@@ -144,6 +144,16 @@ Status repair_items(Factory& factory, std::vector<Repair>& repairs) {
   return {};
 }
 
+// A damaged line.json is rebuilt from its line's journal (Store::repair_line), and said so.
+Status repair_line_files(Store& store, std::vector<Repair>& repairs) {
+  FAB_TRY_ASSIGN(auto listing, store.list_lines());
+  for (const auto& s : listing.lines) {
+    FAB_TRY_ASSIGN(auto what, store.repair_line(s.line.id));
+    if (what) repairs.push_back({s.line.id, "", *what});
+  }
+  return {};
+}
+
 Status repair_workspaces(Factory& factory, std::vector<Repair>& repairs) {
   FAB_TRY_ASSIGN(auto list, factory.repo().workspaces());
   for (const auto& ws : list) {
@@ -187,6 +197,7 @@ Result<std::vector<Repair>> repair_after_crash(Factory& factory) {
   wait_for_orphaned_jj(factory.root(), std::chrono::seconds(10));
   FAB_TRY_ASSIGN(auto stamps, clean_interrupted_stamps(factory));
   for (auto& s : stamps) repairs.push_back({"", "", std::move(s)});
+  FAB_TRY(repair_line_files(factory.store(), repairs));
   FAB_TRY(repair_items(factory, repairs));
   FAB_TRY(repair_workspaces(factory, repairs));
   FAB_TRY(journal_repairs(factory.store(), repairs, "crash repair"));
