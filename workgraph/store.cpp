@@ -100,6 +100,20 @@ Result<std::string> read_first_line(const fs::path& file) {
 // are dropped by to_json, ...), so the cache never differs from the disk.
 Result<Item> as_stored(const Item& item) { return item_from_json(to_json(item), "item " + item.id); }
 
+// A caller's extra fields for a transition record: an object (or `{}`, which arrives as null) with
+// none of the record's own fields.
+Status check_extra_fields(const json& extra) {
+  if (!extra.is_object() && !extra.is_null()) {
+    return fail_internal("journal extra fields must be a JSON object");
+  }
+  for (const char* key : {"item", "from", "to", "reason", "kind", "time", "set", "unset", "contents"}) {
+    if (extra.contains(key)) {
+      return fail_internal(fmt::format("journal extra field \"{}\" clashes with a built-in one", key));
+    }
+  }
+  return {};
+}
+
 LineSummary summarize(const LineRecord& record) {
   LineSummary s;
   s.line = record.line;
@@ -303,7 +317,9 @@ Result<LineSummary> Store::summary_of(const std::string& line_id) const {
     if (!header) return std::nullopt;
     auto summary = summarize_line_file(*header, file);
     if (!summary || !summary->journal || summary->summary.line.id != line_id) return std::nullopt;
-    auto tail = Journal(line_dir(line_id) / kJournalFile).read_from(summary->journal->bytes, summary->journal->records);
+    const auto journal = line_dir(line_id) / kJournalFile;
+    if (!ends_a_record(journal, summary->journal->bytes)) return std::nullopt;
+    auto tail = Journal(journal).read_from(summary->journal->bytes, summary->journal->records);
     if (!tail) return std::nullopt;
     for (const auto& record : tail->records) {
       if (!apply_change(summary->summary, record)) return std::nullopt;
@@ -588,14 +604,7 @@ Result<Item> Store::modify_item(const std::string& item_id, const std::optional<
   if (!parts) {
     return fail(no_such_item(item_id));
   }
-  if (!extra.is_object() && !extra.is_null()) {  // `{}` from a caller arrives as null
-    return fail_internal("journal extra fields must be a JSON object");
-  }
-  for (const char* key : {"item", "from", "to", "reason", "kind", "time", "set", "unset", "contents"}) {
-    if (extra.contains(key)) {
-      return fail_internal(fmt::format("journal extra field \"{}\" clashes with a built-in one", key));
-    }
-  }
+  FAB_TRY(check_extra_fields(extra));
 
   FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
   std::lock_guard cache_lock(m_cache->mutex);
@@ -722,6 +731,7 @@ Result<std::optional<std::string>> Store::repair_line(const std::string& line_id
 
 Result<std::vector<std::string>> Store::journal_lost_transitions(const std::string& line_id,
                                                                  const std::string& reason, const json& extra) {
+  FAB_TRY(check_extra_fields(extra));
   FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
   std::lock_guard cache_lock(m_cache->mutex);
   FAB_TRY_ASSIGN(CachedLine * line, current(line_id));
