@@ -373,11 +373,20 @@ Status Executor::reload_line(const std::string& id) {
   return {};
 }
 
+// Every line's id, oldest first, a damaged one too (its load fails and sets it aside, alone).
+static Result<std::vector<std::string>> all_line_ids(const Store& store) {
+  FAB_TRY_ASSIGN(auto listing, store.list_lines());
+  std::vector<std::string> ids;
+  for (const auto& s : listing.lines) ids.push_back(s.line.id);
+  for (const auto& d : listing.damaged) ids.push_back(d.id);
+  return ids;
+}
+
 Status Executor::load_lines() {
-  FAB_TRY_ASSIGN(auto all, m_factory.store().lines());
+  FAB_TRY_ASSIGN(auto all, all_line_ids(m_factory.store()));
   std::vector<std::string> ids;
   for (const auto& l : all) {
-    if (m_options.line.empty() || l.id == m_options.line) ids.push_back(l.id);
+    if (m_options.line.empty() || l == m_options.line) ids.push_back(l);
   }
   if (!m_options.line.empty() && ids.empty()) {
     return fail(fmt::format("no line '{}' in this factory", m_options.line), "list the lines with `fab status`");
@@ -423,17 +432,32 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     }
   }
 
+  // A damaged line.json is rebuilt from its line's journal (Store::repair_line), and said so. A
+  // line whose journal itself is damaged stays as it is: load_lines() sets it aside.
+  {
+    FAB_TRY_ASSIGN(auto listing, m_factory.store().list_lines());
+    for (const auto& s : listing.lines) {
+      if (!m_options.line.empty() && s.line.id != m_options.line) continue;
+      auto what = m_factory.store().repair_line(s.line.id);
+      if (!what) {
+        note(fmt::format("line {}: {}", s.line.id, what.error().message));
+      } else if (*what) {
+        repairs.push_back({s.line.id, "", **what});
+      }
+    }
+  }
+
   // The journal catches up with states a kill saved without their record.
   {
-    FAB_TRY_ASSIGN(auto lines, m_factory.store().lines());
-    for (const auto& line : lines) {
-      if (!m_options.line.empty() && line.id != m_options.line) continue;
+    FAB_TRY_ASSIGN(auto lines, all_line_ids(m_factory.store()));
+    for (const auto& id : lines) {
+      if (!m_options.line.empty() && id != m_options.line) continue;
       auto lost = m_factory.store().journal_lost_transitions(
-          line.id, "recovered: journaled after a crash (the state was saved, its record was not)", {{"op", op}});
+          id, "recovered: journaled after a crash (the state was saved, its record was not)", {{"op", op}});
       if (!lost) continue;  // a damaged line: load_lines reports it
       for (const auto& what : *lost) {
         const auto space = what.find(' ');
-        repairs.push_back({line.id, what.substr(0, space), what.substr(space + 1) + ": journal record restored"});
+        repairs.push_back({id, what.substr(0, space), what.substr(space + 1) + ": journal record restored"});
       }
     }
   }
@@ -1237,18 +1261,18 @@ Status Executor::observe() {
   m_land_blocked.clear();
   // Other fab processes' writes to the store: `fab item retry`, `fab line drop`, a new stamp.
   {
-    auto lines = m_factory.store().lines();
+    auto lines = all_line_ids(m_factory.store());
     if (lines) {
-      for (const auto& l : *lines) {
-        if (!m_options.line.empty() && l.id != m_options.line) continue;
-        const auto dir = m_factory.store().line_dir(l.id);
+      for (const auto& id : *lines) {
+        if (!m_options.line.empty() && id != m_options.line) continue;
+        const auto dir = m_factory.store().line_dir(id);
         std::error_code ec;
         const auto stamp = std::max(fs::last_write_time(dir / "line.json", ec), fs::last_write_time(dir / "journal.jsonl", ec));
-        auto seen = m_seen_stamp.find(l.id);
+        auto seen = m_seen_stamp.find(id);
         if (seen != m_seen_stamp.end() && seen->second == stamp) continue;
-        m_seen_stamp[l.id] = stamp;
-        if (std::find(m_line_order.begin(), m_line_order.end(), l.id) == m_line_order.end()) m_line_order.push_back(l.id);
-        FAB_TRY(reload_line(l.id));
+        m_seen_stamp[id] = stamp;
+        if (std::find(m_line_order.begin(), m_line_order.end(), id) == m_line_order.end()) m_line_order.push_back(id);
+        FAB_TRY(reload_line(id));
       }
     }
   }

@@ -192,6 +192,20 @@ class Repo {
   Status restore_operation(const std::string& op) const;
   // Applies the inverse of one operation to the current state (`jj op revert`).
   Status revert_operation(const std::string& op) const;
+  // Abandons the operations after `after` up to and including `through` (`jj op abandon
+  // after..through`; an empty `after`: from the root on). jj reparents the later operations onto
+  // `after`, which gives each of them a new ID; `after` and what came before it keep theirs. What
+  // only the abandoned operations kept (earlier versions of changes, their views) becomes garbage
+  // for collect_garbage().
+  Status abandon_operations(const std::string& after, const std::string& through) const;
+  // The operation the working copy in `workspace_root` was last updated at. Abandoning it (or
+  // reparenting it) would leave that working copy unusable until `jj workspace update-stale`.
+  Result<std::string> working_copy_operation(const std::filesystem::path& workspace_root) const;
+  // jj's garbage collection (`jj util gc --expire=now`: operations, views and commits nothing
+  // reaches any more; on a git store it also runs `git gc`, which packs the loose objects and refs
+  // jj writes per commit), then its index rebuilt for the current operation (`jj debug reindex`:
+  // jj's gc keeps an index segment and a link for every operation ever made).
+  Status collect_garbage() const;
 
   // Runs jj on this repo with the given call settings (repo and cause filled in).
   Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;

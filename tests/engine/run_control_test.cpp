@@ -332,9 +332,10 @@ TEST_CASE("a fab run left running keeps no workspace while idle and builds a lin
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
 
-// kill -9 between saving a transition and journaling it (the crash test found this window): the
-// item is merged, its journal does not say so. Made here by cutting that record off the journal.
-TEST_CASE("fab recover journals a transition whose record a kill prevented, once", "[engine][recover]") {
+// kill -9 between moving trunk and journaling the item's merge (the record is the state change:
+// workgraph/store.h): trunk holds the item, its journal says it is still refining. Made here by
+// cutting that record off the journal.
+TEST_CASE("fab recover finishes a merge whose record a kill prevented, once", "[engine][recover]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
   REQUIRE(f.fab({"run", "--until-idle"}).ok());
@@ -361,7 +362,7 @@ TEST_CASE("fab recover journals a transition whose record a kill prevented, once
   auto r = f.fab({"recover"});
   INFO(r.out << r.err);
   REQUIRE(r.ok());
-  CHECK(r.out.find(lost_item + ": refining -> merged: journal record restored") != std::string::npos);
+  CHECK(r.out.find(lost_item + ": refining -> merged: main already contains its change") != std::string::npos);
   for (const auto& item : f.line(line).items) {
     CHECK(item.state == ItemState::merged);
     CHECK(merged_records(item.id) == 1);
