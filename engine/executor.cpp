@@ -12,6 +12,7 @@
 #include "engine/agent_work.h"
 #include "engine/cause.h"
 #include "engine/conflict_markers.h"
+#include "engine/gc.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/orphans.h"
@@ -1383,7 +1384,24 @@ void Executor::wait(std::chrono::milliseconds timeout) {
 
 Status Executor::idle() {
   if (!m_flights.empty()) return {};
-  return own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: idle (forget workspaces)")); });
+  FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: idle (forget workspaces)")); }));
+  collect_garbage_if_due();
+  return {};
+}
+
+void Executor::collect_garbage_if_due() {
+  const auto& gc = m_factory.config().gc;
+  if (gc.every_merged == 0 || !m_pool.empty()) return;
+  if (static_cast<std::size_t>(m_report.merged - m_merged_at_gc) < gc.every_merged) return;
+  m_merged_at_gc = m_report.merged;
+  // (A failed collection costs disk, not work: said, and the floor goes on.)
+  auto report = own_r<GcReport>([&] { return collect_garbage(m_factory, gc.keep_operations); });
+  if (!report) {
+    note("fab gc (gc.every_merged) failed: " + report.error().message);
+    return;
+  }
+  note(fmt::format("fab gc: kept {} of {} jj operations; .jj and .git {} KB -> {} KB", report->operations_kept,
+                   report->operations_before, report->before.bytes / 1024, report->after.bytes / 1024));
 }
 
 Status Executor::finish() {
@@ -1392,7 +1410,9 @@ Status Executor::finish() {
     if (f.job) f.job->join();
   }
   m_flights.clear();
-  return own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); });
+  FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); }));
+  collect_garbage_if_due();
+  return {};
 }
 
 }  // namespace fab::engine

@@ -147,6 +147,10 @@ class Executor {
   // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
   Status adopt_workspace(Flight& f);
   void watch_checkout();
+  // `gc.every_merged` items merged since the last collection, and no workspace of the pool left:
+  // `fab gc` with the factory's keep_operations (a failure is a note, not a stop).
+  void collect_garbage_if_due();
+  int m_merged_at_gc = 0;
   Status revert_harm(const std::vector<ForeignOp>& fresh);
 
   Factory& m_factory;

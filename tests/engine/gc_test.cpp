@@ -253,3 +253,28 @@ TEST_CASE("fab gc takes keep_operations from the factory's config, and refuses a
   CHECK(op_ids(f).size() == 3 + old.size());
   all_merged_on_trunk(f, line);
 }
+
+TEST_CASE("fab run collects garbage after gc.every_merged items, once its workspaces are gone", "[engine][gc]") {
+  FactoryFixture f;
+  const auto config_file = f.root() / ".factory" / "config.json";
+  auto config = nlohmann::json::parse(read_file(config_file));
+  config["gc"] = {{"keep_operations", 4}, {"every_merged", 3}};
+  write_file(config_file, config.dump(2));
+  auto line = f.stamp(blueprint_yaml(kOwnFile), requirement_md(3));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.out << run.err);
+  REQUIRE(run.ok());
+  CHECK(run.err.find("fab gc: kept ") != std::string::npos);
+  const auto old = working_copy_and_older(f);
+  // What the run left after its collection: the newest 4, the working copies' operations and
+  // older; nothing was made after the collection (it ran last).
+  CHECK(op_ids(f).size() == 4 + old.size());
+  all_merged_on_trunk(f, line);
+  // The factory works on after it.
+  auto more = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
+  auto again = f.fab({"run", "--until-idle"});
+  INFO(again.err);
+  REQUIRE(again.ok());
+  CHECK(again.err.find("fab gc: kept ") == std::string::npos);  // (2 merged: not due)
+  all_merged_on_trunk(f, more);
+}
