@@ -125,18 +125,20 @@ Result<OperationChanges> Executor::changes_of(const std::string& op) {
   return m_changes.emplace(op, std::move(ch)).first->second;
 }
 
-void Executor::note_pool_op(const std::string& since) {
+void Executor::note_pool_op(const std::string& since, const std::string& workspace) {
   std::ofstream out(m_factory.factory_dir() / "pool-ops", std::ios::app);
   if (!since.empty()) {
-    // Several operations (adding a workspace makes two, one of them in the new workspace).
+    // Several operations (adding a workspace makes two, one of them in the new workspace), and
+    // only those of that workspace: an agent working in another one may have made some meanwhile.
     auto ops = m_factory.repo().operations_since(since);
     if (ops) {
-      for (const auto& op : *ops) out << op.id.substr(0, 32) << "\n";
+      for (const auto& op : *ops) {
+        if (op.workspace == workspace) out << op.id.substr(0, 32) << "\n";
+      }
       return;
     }
   }
-  auto op = m_factory.repo().current_operation();
-  if (op) out << op->substr(0, 32) << "\n";
+  for (const auto& op : m_ledger.take_own()) out << op.substr(0, 32) << "\n";
 }
 
 void Executor::watch_checkout() {
@@ -162,7 +164,7 @@ Status Executor::adopt_workspace(Flight& f) {
   old->busy = true;
   const auto before = m_factory.repo().current_operation();
   FAB_TRY_ASSIGN(auto fresh, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op(before ? *before : std::string{});
+  note_pool_op(before ? *before : std::string{}, fresh->name);
   std::error_code ec;
   for (fs::directory_iterator it(fresh->dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
@@ -286,7 +288,7 @@ Result<Slot*> Executor::workspace_for(Flight& f, const std::string& what) {
   const auto before = m_factory.repo().current_operation();
   const bool adds = !m_pool.has_idle();
   FAB_TRY_ASSIGN(auto slot, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op(adds && before ? *before : std::string{});
+  note_pool_op(adds && before ? *before : std::string{}, slot->name);
   f.slot = slot;
   if (!slot->commit.empty()) f.known = slot->commit;
   return slot;
@@ -1282,6 +1284,7 @@ Status Executor::observe() {
   std::vector<ForeignOp> fresh;
   if (m_ledger.dirty(m_factory.repo())) {
     FAB_TRY_ASSIGN(fresh, m_ledger.scan(m_factory.repo()));
+    note_pool_op();
     m_foreign.insert(m_foreign.end(), fresh.begin(), fresh.end());
     FAB_TRY(revert_harm(fresh));
   }
@@ -1410,6 +1413,11 @@ Status Executor::finish() {
     if (f.job) f.job->join();
   }
   m_flights.clear();
+  // fab's last operations in pool workspaces are listed as its own (the ledger sorts them out).
+  if (m_ledger.dirty(m_factory.repo())) {
+    if (auto fresh = m_ledger.scan(m_factory.repo())) m_foreign.insert(m_foreign.end(), fresh->begin(), fresh->end());
+  }
+  note_pool_op();
   FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); }));
   collect_garbage_if_due();
   return {};

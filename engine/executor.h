@@ -143,7 +143,7 @@ class Executor {
   std::vector<ForeignOp> ops_of(const std::string& item) const;
   // Notes the operation fab just made in a pool workspace as fab's (.factory/pool-ops, read by
   // `fab oplog`: an operation there that is not listed is an agent's, whatever cause it claims).
-  void note_pool_op(const std::string& since = {});
+  void note_pool_op(const std::string& since = {}, const std::string& workspace = {});
   // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
   Status adopt_workspace(Flight& f);
   void watch_checkout();

@@ -1,12 +1,14 @@
 #include "engine/gc.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "engine/op_retention.h"
+#include "workgraph/durable_file.h"
 #include "workgraph/ids.h"
 
 namespace fab::engine {
@@ -129,6 +131,25 @@ Result<GcReport> collect_garbage(Factory& factory, std::size_t keep_operations) 
                       .with_hint("another jj command ran at the same time; run `fab gc` again"));
     }
     if (i <= keep) renamed[was.id] = now[i].id;
+  }
+  // The list of fab's operations in pool workspaces (`fab oplog` tells fab's from an agent's by
+  // it) follows the new IDs.
+  {
+    const auto file = factory.factory_dir() / "pool-ops";
+    std::map<std::string, std::string> by_prefix;
+    for (const auto& [was, is] : renamed) by_prefix[was.substr(0, 32)] = is.substr(0, 32);
+    std::ifstream in(file);
+    std::string text;
+    for (std::string l; std::getline(in, l);) {
+      auto it = by_prefix.find(l);
+      if (it != by_prefix.end()) {
+        text += it->second + "\n";
+      } else if (std::any_of(now.begin() + static_cast<std::ptrdiff_t>(keep) + 1, now.end(),
+                             [&](const Operation& o) { return o.id.rfind(l, 0) == 0; })) {
+        text += l + "\n";  // (older than the gap: its ID is kept)
+      }
+    }
+    FAB_TRY(write_file_atomic(file, text));
   }
   report.operations_kept = now.size();
   report.oldest_kept = now[keep].id;

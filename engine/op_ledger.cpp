@@ -39,7 +39,10 @@ std::int64_t parse_iso_ms(const std::string& text) {
 }
 
 void OpLedger::note_own(const std::string& before, const std::string& after) {
-  if (m_running == 0 && !before.empty() && before == m_cursor && !after.empty()) m_cursor = after;
+  if (m_running == 0 && !before.empty() && before == m_cursor && !after.empty()) {
+    if (after != m_cursor) m_own.push_back(after);
+    m_cursor = after;
+  }
 }
 
 void OpLedger::call_started(const std::string& slot, const std::string& item) {
@@ -92,7 +95,10 @@ Result<std::vector<ForeignOp>> OpLedger::scan(const Repo& repo) {
   for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
     std::string slot;
     auto item = who(*it, &slot);
-    if (item == "fab") continue;
+    if (item == "fab") {
+      if (is_pool_workspace(it->workspace)) m_own.push_back(it->id);
+      continue;
+    }
     found.push_back({*it, item, slot});
   }
   if (!ops.empty()) m_cursor = ops.front().id;
