@@ -888,10 +888,17 @@ Status Executor::take_agent(Flight& f) {
 
   // 2. Its files, recorded in the change (what jj refused to record is named).
   Repo repo = repo_for(f, "building (snapshot)");
+  // The snapshot rewrites whatever commit the workspace has checked out: never a bookmarked one
+  // (trunk, after `jj edit main`) or another item's change: then jj puts the files in a new commit
+  // on top of it, which the fold below takes into the item's change.
+  std::string protect = fmt::format("(bookmarks() ~ change_id({})::)", f.change.str());
+  for (const auto& [id, other] : m_flights) {
+    if (id != f.item) protect += fmt::format(" | present(change_id({}))", other.change.str());
+  }
   auto snapshot = [&] {
     return own_r<Repo::Snapshot>([&] {
       return repo.snapshot_and_read(f.slot->dir, setup.blueprint.max_file_size, fmt::format("change_id({})", f.change.str()),
-                                    true);
+                                    true, protect);
     });
   };
   auto snapped = snapshot();

@@ -54,9 +54,11 @@ void OpLedger::call_ended(const std::string& slot) {
   auto it = m_calls.find(slot);
   if (it == m_calls.end() || it->second.empty() || it->second.back().to != Clock::time_point::max()) return;
   --m_running;
-  // Leftover processes are killed with the call; a moment more covers an operation that was
-  // being committed as the call ended.
-  it->second.back().to = Clock::now() + std::chrono::milliseconds(50);
+  // The call's processes are gone (its leftovers are killed with it), so every operation it made
+  // started before now; fab's own operations in the workspace start after it. (jj's times have
+  // milliseconds: the end is cut to the millisecond, so that fab's next snapshot there, started in
+  // the same millisecond, is not counted as the call's.)
+  it->second.back().to = std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
 }
 
 bool OpLedger::dirty(const Repo& repo) const {

@@ -866,9 +866,14 @@ std::vector<RefusedFile> refused_files(const std::string& err) {
 }  // namespace
 
 Result<Repo::Snapshot> Repo::snapshot_and_read(const fs::path& dir, std::uint64_t max_new_file_size,
-                                               const std::string& revset, bool with_diffs) const {
+                                               const std::string& revset, bool with_diffs,
+                                               const std::string& protect) const {
   std::vector<std::string> config;
   if (max_new_file_size > 0) config.push_back(fmt::format("snapshot.max-new-file-size={}", max_new_file_size));
+  if (!protect.empty()) {
+    config.push_back(fmt::format("revset-aliases.\"immutable_heads()\"={}",
+                                 toml_string("builtin_immutable_heads() | " + protect)));
+  }
   const std::string tmpl = with_diffs ? commit_template_with_diffs("@") : std::string(kCommitTemplate);
   // `@` first: jj lists a revset in its own order, so the working copy is read on its own line.
   std::string set = "@";

@@ -164,12 +164,15 @@ class Repo {
   // The same, with jj's limit on new files' size set to `max_new_file_size` bytes (0: jj's own), and
   // the files jj refused to record (too big, a name that is not UTF-8) reported instead of warned
   // about; `revset` adds other commits to the read (in the same call, after the working copy's).
+  // `protect` (a revset) names commits the snapshot must not rewrite: when the working copy is one
+  // of them (or below one), jj records the files in a new commit on top of it instead.
   struct Snapshot {
     std::vector<Commit> commits;     // the working-copy commit first, then those of `revset`
     std::vector<RefusedFile> refused;
   };
   Result<Snapshot> snapshot_and_read(const std::filesystem::path& dir, std::uint64_t max_new_file_size,
-                                     const std::string& revset = {}, bool with_diffs = false) const;
+                                     const std::string& revset = {}, bool with_diffs = false,
+                                     const std::string& protect = {}) const;
   // Brings a stale workspace up to date (its files become the rewritten commit's). Edits made after
   // its last snapshot are not lost, but jj records them on top of the change as it was, next to the
   // rewritten commit: the change becomes divergent. So snapshot a workspace before rewriting its
