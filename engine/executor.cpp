@@ -714,6 +714,9 @@ Status Executor::execute(const Action& a) {
     if (r) return r;
     if (!health_check()) return r;
     if (f && m_flights.count(f->item)) {
+      // Another call's operation may be what broke it: then it is not this item's failure.
+      FAB_TRY_ASSIGN(auto harm, harm_by_others(f->item));
+      if (!harm.empty()) return requeue_flight(f->item, harm);
       f->abnormal = true;
       fail_flight(*f, fmt::format("fab could not {} for this item:\n{}", to_string(a.what), r.error().render()));
       return {};
@@ -836,6 +839,11 @@ Status Executor::start_items(const Action& a) {
     }
     if (!began) {
       if (!health_check()) return began;
+      FAB_TRY_ASSIGN(auto harm, harm_by_others(item.id));
+      if (!harm.empty()) {
+        FAB_TRY(requeue_flight(item.id, harm));
+        continue;
+      }
       f.abnormal = true;
       fail_flight(f, "fab could not start the attempt:\n" + began.error().render());
     }
@@ -1350,6 +1358,36 @@ Status Executor::revert_harm(const std::vector<ForeignOp>& fresh) {
          flight->second.line);
   }
   return {};
+}
+
+Result<std::string> Executor::harm_by_others(const std::string& item) {
+  if (!m_ledger.dirty(m_factory.repo())) return std::string{};
+  FAB_TRY_ASSIGN(auto fresh, m_ledger.scan(m_factory.repo()));
+  note_pool_op();
+  m_foreign.insert(m_foreign.end(), fresh.begin(), fresh.end());
+  FAB_TRY(revert_harm(fresh));
+  for (const auto& op : fresh) {
+    if (op.item != item && m_reverted.count(op.op.id)) {
+      return fmt::format("{}'s call made operation {} (\"{}\"), which broke what fab was doing for this item; fab "
+                         "reverted it",
+                         op.item, short_hex(op.op.id), op.op.description);
+    }
+  }
+  return std::string{};
+}
+
+Status Executor::requeue_flight(const std::string& id, const std::string& why) {
+  auto it = m_flights.find(id);
+  if (it == m_flights.end()) return {};
+  Flight& f = it->second;
+  if (f.job) f.job->join();
+  if (f.slot) m_ledger.call_ended(f.slot->name);
+  f.abnormal = true;
+  release_slot(f);
+  m_flights.erase(it);
+  FAB_TRY_ASSIGN(auto item, find(id));
+  note(fmt::format("{}: {}; it goes back to the queue (attempt {} not counted)", id, why, item.attempts), item.line);
+  return requeue(id, fmt::format("interrupted: {} (attempt {} not counted)", why, item.attempts));
 }
 
 bool Executor::harvest() {

@@ -150,6 +150,12 @@ class Executor {
   // `gc.every_merged` items merged since the last collection, and no workspace of the pool left:
   // `fab gc` with the factory's keep_operations (a failure is a note, not a stop).
   void collect_garbage_if_due();
+  // After one of fab's steps for `item` failed: the operations no one accounted for yet are read
+  // and the harmful ones reverted; what another item's call did that fab reverted is returned (empty:
+  // nothing), for the step's failure is then not this item's.
+  Result<std::string> harm_by_others(const std::string& item);
+  // The flight ends and its item goes back to the queue, its attempt not counted, saying why.
+  Status requeue_flight(const std::string& id, const std::string& why);
   int m_merged_at_gc = 0;
   Status revert_harm(const std::vector<ForeignOp>& fresh);
 
