@@ -1222,7 +1222,7 @@ Status Executor::take_refine(Flight& f) {
     Repo repo = repo_for(f, fmt::format("{} (resolve {} by {})", f.prestart ? "building" : "refining", file.path,
                                         file.settled_by));
     FAB_TRY(own([&] { return repo.write_resolution(f.change, file.path, file.content); }));
-    note(fmt::format("settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
+    note(fmt::format("refining: settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
     JournalRecord note;
     note.kind = "resolved";
     note.fields = {{"item", f.item}, {"path", file.path}, {"resolver", file.settled_by}, {"attempt", f.attempt}};
