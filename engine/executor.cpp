@@ -368,7 +368,9 @@ Status Executor::reload_line(const std::string& id) {
         FAB_TRY_ASSIGN(auto t, m_trunks.start((*setup)->blueprint.trunk));
         if (t.halted) {
           m_report.halted.push_back((*setup)->blueprint.trunk + ": " + t.why);
-          note("stopped landing on " + (*setup)->blueprint.trunk + ": " + t.why, id);
+          note(fmt::format("stopped landing on {0}: {1}. `fab recover --accept-trunk {0}` continues from where it is now",
+                           (*setup)->blueprint.trunk, t.why),
+               id);
         }
       }
     }
