@@ -1103,9 +1103,15 @@ Status Executor::take_inspection(Flight& f) {
   // What the inspectors wrote in the workspace (build output) never lands: back to what they judged.
   if (f.slot && !m_setups.at(f.line).inspectors.empty() && !f.inspected.empty()) {
     Repo repo = repo_for(f, "inspected (drop what the inspectors wrote)");
-    FAB_TRY(own([&] { return repo.restore_workspace(f.slot->dir, f.inspected); }));
+    FAB_TRY_ASSIGN(auto restored, own_r<std::string>([&] { return repo.restore_workspace(f.slot->dir, f.inspected); }));
     note_pool_op();
     f.known.clear();
+    // The same tree as the one judged, in a new commit (a snapshot took the build output in first):
+    // what lands is what they judged, so the new commit counts as inspected.
+    if (!restored.empty()) {
+      if (f.checked == f.inspected) f.checked = restored;
+      f.inspected = f.known = restored;
+    }
   }
   release_slot(f);
   if (!f.result.ok) {

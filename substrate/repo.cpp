@@ -903,8 +903,14 @@ Status Repo::update_stale_workspace(const fs::path& dir) const {
   return run({"workspace", "update-stale"}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
 }
 
-Status Repo::restore_workspace(const fs::path& dir, const std::string& commit_id) const {
-  return run({"restore", "--from", commit_id}, {.repo = dir, .snapshot = true}).map([](auto&&) {});
+Result<std::string> Repo::restore_workspace(const fs::path& dir, const std::string& commit_id) const {
+  FAB_TRY_ASSIGN(auto o, run({"restore", "--from", commit_id}, {.repo = dir, .snapshot = true, .config = {kFullSummary}}));
+  // "Working copy  (@) now at: <commit id> <change id>" (nothing when there was nothing to restore)
+  for (const auto& line : lines_of(o.err)) {
+    if (line.find("(@) now at: ") == std::string::npos) continue;
+    if (auto c = parse_summary(line)) return c->commit_id;
+  }
+  return std::string{};
 }
 
 // --- operation log -------------------------------------------------------------------------------

@@ -181,7 +181,8 @@ class Repo {
   // Puts the workspace's files and its working-copy change back to `commit_id`'s tree: whatever was
   // written since (an inspector's build output, say) is dropped from both. jj snapshots those edits
   // first, so the change's evolution log still shows them.
-  Status restore_workspace(const std::filesystem::path& dir, const std::string& commit_id) const;
+  // Returns the working copy's new commit (empty when nothing had to change).
+  Result<std::string> restore_workspace(const std::filesystem::path& dir, const std::string& commit_id) const;
 
   // --- operation log ---
   Result<std::vector<Operation>> operations(std::size_t limit = 0) const;  // newest first; 0: all
