@@ -1,5 +1,9 @@
 #include "engine/executor.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <cstring>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -21,6 +25,44 @@
 #include "workgraph/durable_file.h"
 
 namespace fab::engine {
+
+namespace {
+
+// What a crash of fab itself (not a kill) appends to .factory/crash-guard: a fatal signal's
+// handler writes it (open/write are async-signal-safe) and lets the signal take its course.
+constexpr const char* kCrashedMark = "crashed";
+char g_crash_guard[4096];
+
+extern "C" void mark_crash(int sig) {
+  if (g_crash_guard[0] != 0) {
+    int fd = ::open(g_crash_guard, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+      static const char text[] = "crashed\n";
+      (void)!::write(fd, text, sizeof text - 1);
+      ::close(fd);
+    }
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void install_crash_marker(const std::filesystem::path& guard) {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  const auto p = guard.string();
+  if (p.size() >= sizeof g_crash_guard) return;
+  std::memcpy(g_crash_guard, p.c_str(), p.size() + 1);
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) {
+    struct sigaction sa {};
+    sa.sa_handler = mark_crash;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+}  // namespace
 namespace {
 
 namespace fs = std::filesystem;
@@ -478,7 +520,10 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     const auto guard = m_factory.factory_dir() / "crash-guard";
     if (auto text = read_file_text(guard)) {
       const auto item = text->substr(0, text->find_first_of(" \n"));
-      if (auto found = find(item)) {
+      // Only a crash counts (the handler below marks it); a kill (-9, the machine going down)
+      // leaves the guard unmarked and says nothing about the item.
+      auto found = find(item);
+      if (found && text->find(kCrashedMark) != std::string::npos) {
         const int crashes = found->extra.value("crashes", 0) + 1;
         (void)m_factory.store().update_item(item, [crashes](Item& i) { i.extra["crashes"] = crashes; });
         (void)reload_line(found->line);
@@ -756,6 +801,7 @@ Status Executor::execute(const Action& a) {
   auto guarded = [&](Flight* f, const std::function<Status()>& body) -> Status {
     // (No fsync: it must outlive a crash of this process, not of the machine.)
     auto guard = m_factory.factory_dir() / "crash-guard";
+    install_crash_marker(guard);
     if (f) std::ofstream(guard, std::ios::trunc) << f->item << " " << to_string(a.what) << "\n";
     auto r = body();
     std::error_code ec;
