@@ -72,7 +72,8 @@ std::string agent_summary_from_file(const fs::path& file) {
   return record_first_line(text->substr(kPrefix.size()));
 }
 
-// Milliseconds since the epoch of a timestamp as fab writes them ("2025-03-01T12:34:56.789Z").
+}  // namespace
+
 std::optional<std::int64_t> epoch_ms(const std::string& iso) {
   std::tm tm{};
   int ms = 0;
@@ -84,8 +85,6 @@ std::optional<std::int64_t> epoch_ms(const std::string& iso) {
   tm.tm_mon -= 1;
   return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
 }
-
-}  // namespace
 
 std::optional<std::int64_t> AttemptRecord::wall_ms() const {
   auto from = epoch_ms(started);

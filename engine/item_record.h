@@ -100,4 +100,7 @@ HistoryRow describe_record(const JournalRecord& record);
 
 nlohmann::json to_json(const AttemptRecord& attempt, const std::filesystem::path& line_dir);
 
+// Milliseconds since the epoch of a timestamp as fab writes them ("2025-03-01T12:34:56.789Z").
+std::optional<std::int64_t> epoch_ms(const std::string& iso);
+
 }  // namespace fab::engine
