@@ -16,6 +16,7 @@ std::vector<Verb> all_verbs() {
       make_stop_verb(),
       make_oplog_verb(),
       make_trace_verb(),
+      make_serve_verb(),
       make_recover_verb(),
       make_version_verb(),
       make_plugins_verb(),
