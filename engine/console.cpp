@@ -159,6 +159,12 @@ Result<std::unique_ptr<Console>> Console::start(Factory factory, ConsoleOptions 
   if (!options.allow_steer) options.token.clear();
   auto impl = std::make_unique<Impl>(std::move(factory), std::move(options));
   impl->routes();
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second console
+  // (or anything else setting it) bind the same port and take half of its connections.
+  impl->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   Impl& i = *impl;
   i.port = i.options.port == 0 ? i.server.bind_to_any_port(i.options.host)
                                : (i.server.bind_to_port(i.options.host, i.options.port) ? i.options.port : -1);

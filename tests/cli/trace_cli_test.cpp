@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/engine/engine_fixture.h"
+#include "tests/support/ports.h"
 
 using namespace fab;
 using namespace fab::test;
@@ -224,11 +225,7 @@ TEST_CASE("fab trace exports a real run's attempts as OTLP/JSON, to a file and t
     CHECK(refused.err.find("Caused by: {\"message\":\"bad spans\"}") != std::string::npos);
     CHECK(refused.err.find("Hint: check OTEL_EXPORTER_OTLP_ENDPOINT") != std::string::npos);
 
-    int closed = 0;
-    {
-      httplib::Server probe;  // a port that was free a moment ago and has nobody listening now
-      closed = probe.bind_to_any_port("127.0.0.1");
-    }
+    const int closed = free_port();  // nobody listens there
     auto nobody = fab_env(f, {"trace", line}, {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + std::to_string(closed)}});
     CHECK(nobody.exit_code == 1);
     CHECK(nobody.err.find("Error: could not send the spans to http://127.0.0.1:") != std::string::npos);
