@@ -28,7 +28,8 @@ th{font-weight:600;color:#555;font-size:12px}
 .state-merged{background:#c8e6c9}.state-dropped{background:#ffcdd2}.state-rework{background:#ffe0b2}
 .state-building,.state-inspecting,.state-refining{background:#bbdefb}
 pre{background:#f3f4f6;padding:8px;overflow:auto;max-height:360px;font-size:12px;white-space:pre-wrap}
-.muted{color:#777}.err{color:#b71c1c} .grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+*{box-sizing:border-box} .muted{color:#777}.err{color:#b71c1c}
+.grid2{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px} svg{width:100%;height:auto}
 button{cursor:pointer}
 </style></head>
 <body>
@@ -70,7 +71,7 @@ function ms(n) { return n < 1000 ? n + " ms" : n < 60000 ? (n / 1000).toFixed(1)
 function bars(rows, label, value, fmt) {
   const max = Math.max(1, ...rows.map(value)), w = 560, bh = 18;
   const h = rows.length * (bh + 4) + 4;
-  let svg = `<svg width="${w}" height="${h}" role="img">`;
+  let svg = `<svg viewBox="0 0 ${w} ${h}" role="img">`;
   rows.forEach((r, i) => {
     const y = 4 + i * (bh + 4), bw = Math.round((w - 220) * value(r) / max);
     svg += `<text x="0" y="${y + 13}" font-size="12">${esc(label(r))}</text>` +
@@ -130,7 +131,7 @@ async function renderItem(line, id) {
             `</table>` + (a.feedback ? `<p>feedback:</p><pre class="feedback">${esc(a.feedback)}</pre>` : "");
   }
   if (!it.attempt_records.length) html += `<p class="muted">no attempts yet</p>`;
-  html += `</section><section><h2>Diff</h2><pre id="diff">${esc(it.diff ?? it.diff_error ?? "(no change)")}</pre></section>` +
+  html += `</section><section><h2>Diff</h2><pre id="diff">${esc(it.diff === "" ? "(the change is empty)" : it.diff ?? it.diff_error ?? "(no change)")}</pre></section>` +
           `<section><h2>Transcript (last attempt)</h2><pre id="transcript">${esc(it.transcript ?? "(none)")}</pre></section>` +
           `<section><h2>History</h2><table>` + it.history.map(h => `<tr><td class="muted">${esc(h.time)}</td><td>${esc(h.event)}</td><td>${esc(h.detail)}</td></tr>`).join("") + `</table></section>`;
   return html;

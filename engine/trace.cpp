@@ -24,7 +24,15 @@ std::uint64_t fnv1a(const std::string& s, std::uint64_t seed = 0xcbf29ce48422232
   return h;
 }
 
+// splitmix64's finalizer: keys that differ in one character get ids that differ everywhere.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 std::string hex16(std::uint64_t v) {
+  v = mix(v);
   if (v == 0) v = 1;  // an all-zero id is invalid in OTLP
   return fmt::format("{:016x}", v);
 }
