@@ -76,7 +76,25 @@ struct Console::Impl {
     return true;
   }
 
+  // A page on another site may point a name of its own at 127.0.0.1 (DNS rebinding) and read the
+  // API as same-origin: only requests naming this server by address (or localhost) are answered.
+  bool host_allowed(const httplib::Request& req) const {
+    const std::string host = req.get_header_value("Host");
+    const std::string p = ":" + std::to_string(port);
+    for (const std::string& name : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]"), options.host}) {
+      if (host == name + p) return true;
+    }
+    return false;
+  }
+
   void routes() {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
+      send_error(res, Error("this console answers only requests for " + options.host + ":" + std::to_string(port)), 403);
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    // Each open page holds one thread with its event stream: more than httplib's default 8.
+    server.new_task_queue = [] { return new httplib::ThreadPool(32); };
     server.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
       res.set_content(kConsolePage, "text/html; charset=utf-8");

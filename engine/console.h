@@ -7,6 +7,8 @@
 // Read-only unless `allow_steer`: then POST /api/items/<line>/<item>/retry (engine/steer.h) and
 // POST /api/stop (engine/run_control.h) work for a request with "Authorization: Bearer <token>";
 // any other request to them gets 403. GET /api/steer says {"allowed": bool}.
+// A request whose Host header names the server otherwise than by its address or localhost (DNS
+// rebinding) gets 403.
 #include <memory>
 #include <string>
 

@@ -111,6 +111,16 @@ TEST_CASE("the console's JSON API answers from a real factory after a run", "[en
   CHECK(through.at("merged_per_minute")[0].at("merged") == 1);
   CHECK(through.at("ms_in_state").at("building").get<std::int64_t>() > 0);
 
+  // A request for another host name (a rebinding page's) is refused; localhost is fine.
+  httplib::Client raw("127.0.0.1", console->port());
+  auto rebound = raw.Get("/api/lines", {{"Host", "evil.example:" + std::to_string(console->port())}});
+  REQUIRE(rebound);
+  CHECK(rebound->status == 403);
+  CHECK(rebound->body.find("answers only requests for 127.0.0.1:") != std::string::npos);
+  auto local = raw.Get("/api/lines", {{"Host", "localhost:" + std::to_string(console->port())}});
+  REQUIRE(local);
+  CHECK(local->status == 200);
+
   // Read-only: steering is refused.
   CHECK(get_json(client, "/api/steer").at("allowed") == false);
   auto retry = client.Post(("/api/items/" + line + "/" + line + ".2/retry").c_str(), "{}", "application/json");
