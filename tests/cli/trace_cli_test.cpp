@@ -47,9 +47,17 @@ std::vector<json> check_otlp(const json& payload) {
       for (const auto& s : ss.at("spans")) spans.push_back(s);
     }
   }
+  // The fields of OTLP's Span message (opentelemetry/proto/trace/v1/trace.proto, in JSON's
+  // lowerCamelCase): a misspelt one would be dropped by a collector without a word.
+  const std::set<std::string> span_fields = {"traceId", "spanId", "traceState", "parentSpanId", "flags", "name",
+                                             "kind", "startTimeUnixNano", "endTimeUnixNano", "attributes",
+                                             "droppedAttributesCount", "events", "droppedEventsCount", "links",
+                                             "droppedLinksCount", "status"};
   std::set<std::string> ids;
   for (const auto& s : spans) {
     INFO(s.dump());
+    for (const auto& [key, value] : s.items()) CHECK(span_fields.count(key) == 1);
+    CHECK((s.at("kind").is_number_integer() && s.at("kind").get<int>() >= 0 && s.at("kind").get<int>() <= 5));
     CHECK(is_hex(s.at("traceId").get<std::string>(), 32));
     CHECK(is_hex(s.at("spanId").get<std::string>(), 16));
     CHECK(ids.insert(s.at("spanId").get<std::string>()).second);  // unique
