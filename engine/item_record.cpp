@@ -115,12 +115,17 @@ fs::path round_dir(const ItemRecord& record, int round) {
 }
 
 Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) {
+  FAB_TRY_ASSIGN(auto item, factory.store().find_item(query));
+  FAB_TRY_ASSIGN(auto journal, factory.store().journal(item.line));
+  return read_item_record(factory, std::move(item), journal);
+}
+
+Result<ItemRecord> read_item_record(const Factory& factory, Item item, const std::vector<JournalRecord>& journal) {
   ItemRecord rec;
-  FAB_TRY_ASSIGN(rec.item, factory.store().find_item(query));
-  FAB_TRY_ASSIGN(auto journal, factory.store().journal(rec.item.line));
+  rec.item = std::move(item);
   rec.dir = item_dir(factory, rec.item);
-  for (auto& r : journal) {
-    if (r.str("item") == rec.item.id) rec.history.push_back(std::move(r));
+  for (const auto& r : journal) {
+    if (r.str("item") == rec.item.id) rec.history.push_back(r);
   }
 
   int& round = rec.round;

@@ -176,9 +176,11 @@ Result<std::vector<ItemRecord>> trace_records(Factory& factory, const std::strin
   std::vector<ItemRecord> records;
   for (const auto& line : lines) {
     if (line.id != line_or_item) continue;
-    for (const auto& id : line.items) {
-      FAB_TRY_ASSIGN(auto rec, read_item_record(factory, id));
-      records.push_back(std::move(rec));
+    FAB_TRY_ASSIGN(auto rec, factory.store().load_line(line.id));
+    FAB_TRY_ASSIGN(auto journal, factory.store().journal(line.id));  // once for all its items
+    for (auto& item : rec.items) {
+      FAB_TRY_ASSIGN(auto r, read_item_record(factory, std::move(item), journal));
+      records.push_back(std::move(r));
     }
     return records;
   }
