@@ -89,4 +89,24 @@ TEST_CASE("the console page follows a real run live and shows why an item was dr
   run.thread.join();
   INFO(run.result.err);
   CHECK(run.result.ok());
+
+  // With steering on, the page opened from the URL `fab serve --allow-steer` prints (#token=...)
+  // retries the dropped item with its button; the run is over, so it stays queued.
+  auto steer = engine::Console::start(f.factory(), {.port = 0, .allow_steer = true});
+  REQUIRE(steer);
+  const auto steer_tab = browser.open((*steer)->url() + "#token=" + (*steer)->token());
+  browser.wait_until(steer_tab, "document.getElementById('stop').hidden", [](const json& v) { return v == false; },
+                     "the stop button");
+  browser.evaluate(steer_tab, "location.hash = " + js_string("#/item/" + line + "/" + second));
+  browser.wait_until(steer_tab, "!!document.getElementById('retry')", [](const json& v) { return v == true; },
+                     "the retry button");
+  browser.evaluate(steer_tab, "document.getElementById('retry').click()");
+  browser.wait_until(steer_tab, "(() => { const s = document.getElementById('item-state'); return s ? s.dataset.state : null; })()",
+                     [](const json& v) { return v == "queued"; }, "the retried item queued");
+  CHECK(f.line(line).items.at(1).state == ItemState::queued);
+  CHECK(f.line(line).items.at(1).attempts == 0);
+  // The read-only console has no buttons, whatever the URL says.
+  const auto plain = browser.open((*console)->url() + "#token=" + (*steer)->token());
+  browser.wait_until(plain, "!!document.getElementById('items')", [](const json& v) { return v == true; }, "the items");
+  CHECK(browser.evaluate(plain, "document.getElementById('stop').hidden") == true);
 }
