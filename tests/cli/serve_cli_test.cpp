@@ -55,7 +55,7 @@ TEST_CASE("fab serve answers on 127.0.0.1 until Ctrl-C", "[cli][serve]") {
   CHECK(served.err.find("stopped") != std::string::npos);
 }
 
-TEST_CASE("fab serve --allow-steer prints its token; a port in use is refused", "[cli][serve]") {
+TEST_CASE("fab serve --allow-steer prints its token, and a port in use is refused", "[cli][serve]") {
   FactoryFixture f;
   const int port = free_port();
   auto steer = f.fab({"serve", "--port", std::to_string(port), "--allow-steer"}, std::chrono::seconds(2), SIGINT);
