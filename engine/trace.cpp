@@ -52,10 +52,12 @@ json int_attr(const std::string& key, std::int64_t value) {
 }
 json bool_attr(const std::string& key, bool value) { return {{"key", key}, {"value", {{"boolValue", value}}}}; }
 
-void add_usage(json& attrs, const std::optional<Usage>& usage) {
+// `prefix` "gen_ai.usage." on the attempt's span only (a backend that sums GenAI usage over spans
+// must not count a call twice), "fab.usage." on its steps' spans.
+void add_usage(json& attrs, const std::optional<Usage>& usage, const std::string& prefix) {
   if (!usage) return;
-  if (usage->input_tokens) attrs.push_back(int_attr("gen_ai.usage.input_tokens", *usage->input_tokens));
-  if (usage->output_tokens) attrs.push_back(int_attr("gen_ai.usage.output_tokens", *usage->output_tokens));
+  if (usage->input_tokens) attrs.push_back(int_attr(prefix + "input_tokens", *usage->input_tokens));
+  if (usage->output_tokens) attrs.push_back(int_attr(prefix + "output_tokens", *usage->output_tokens));
   if (usage->cost_usd) attrs.push_back({{"key", "fab.usage.cost_usd"}, {"value", {{"doubleValue", *usage->cost_usd}}}});
 }
 
@@ -124,11 +126,7 @@ void add_attempt_spans(const ItemRecord& rec, const AttemptRecord& a, json& span
     if (!s.summary.empty()) attrs.push_back(str_attr("fab.summary", s.summary));
     if (!s.ops.empty()) attrs.push_back(str_attr("fab.jj_operation", s.ops.back()));
     if (s.permanent) attrs.push_back(bool_attr("fab.permanent", true));
-    if (s.step == "agent") {
-      attrs.push_back(str_attr("gen_ai.operation.name", "invoke_agent"));
-      attrs.push_back(str_attr("gen_ai.agent.name", s.plugin.empty() ? agent : plugin));
-    }
-    add_usage(attrs, s.usage);
+    add_usage(attrs, s.usage, "fab.usage.");
     json span = {{"traceId", trace},
                  {"spanId", span_id(fmt::format("{}/{}", key, i))},
                  {"parentSpanId", parent},
@@ -148,7 +146,7 @@ void add_attempt_spans(const ItemRecord& rec, const AttemptRecord& a, json& span
   if (!a.outcome.empty()) attrs.push_back(str_attr("fab.outcome", a.outcome));
   if (!a.ops.empty()) attrs.push_back(str_attr("fab.jj_operation", a.ops.back()));
   const Usage usage = a.usage();
-  if (!usage.empty()) add_usage(attrs, usage);
+  if (!usage.empty()) add_usage(attrs, usage, "gen_ai.usage.");
   json span = {{"traceId", trace},
                {"spanId", parent},
                {"name", "invoke_agent " + agent},

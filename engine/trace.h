@@ -11,7 +11,8 @@
 //                             with the reason when it did not end in merged
 //   a child per step          "<step> <plugin>" for each plugin call (agent, inspect) and each
 //                             refinery step (refine: a resolver on one file); fab.step, fab.plugin,
-//                             fab.path, fab.jj_operation, gen_ai.usage.*
+//                             fab.path, fab.jj_operation, fab.usage.* (GenAI usage is counted once,
+//                             on the attempt's span, which sums its steps')
 // Span ids hash line/item/round/attempt(/step index): exporting again gives the same ids, so a
 // collector sees the same spans, not new ones. An attempt under way ends at its last record.
 #include <string>

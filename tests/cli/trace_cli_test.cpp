@@ -270,7 +270,9 @@ TEST_CASE("fab trace carries the usage an agent reported as gen_ai.usage attribu
     }
     if (s.at("name") == "agent usage") {
       agent = true;
-      CHECK(at.at("gen_ai.usage.input_tokens") == "1200");
+      CHECK(at.at("fab.usage.input_tokens") == "1200");
+      CHECK(at.at("fab.usage.cost_usd") == 0.0125);
+      CHECK(at.count("gen_ai.usage.input_tokens") == 0);  // counted once, on the attempt's span
       CHECK(at.at("fab.summary") == "spent some tokens");
     }
   }
