@@ -15,6 +15,8 @@ std::vector<Verb> all_verbs() {
       make_run_verb(),
       make_stop_verb(),
       make_oplog_verb(),
+      make_trace_verb(),
+      make_serve_verb(),
       make_recover_verb(),
       make_gc_verb(),
       make_version_verb(),

@@ -72,7 +72,8 @@ std::string agent_summary_from_file(const fs::path& file) {
   return record_first_line(text->substr(kPrefix.size()));
 }
 
-// Milliseconds since the epoch of a timestamp as fab writes them ("2025-03-01T12:34:56.789Z").
+}  // namespace
+
 std::optional<std::int64_t> epoch_ms(const std::string& iso) {
   std::tm tm{};
   int ms = 0;
@@ -84,8 +85,6 @@ std::optional<std::int64_t> epoch_ms(const std::string& iso) {
   tm.tm_mon -= 1;
   return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
 }
-
-}  // namespace
 
 std::optional<std::int64_t> AttemptRecord::wall_ms() const {
   auto from = epoch_ms(started);
@@ -116,12 +115,17 @@ fs::path round_dir(const ItemRecord& record, int round) {
 }
 
 Result<ItemRecord> read_item_record(Factory& factory, const std::string& query) {
+  FAB_TRY_ASSIGN(auto item, factory.store().find_item(query));
+  FAB_TRY_ASSIGN(auto journal, factory.store().journal(item.line));
+  return read_item_record(factory, std::move(item), journal);
+}
+
+Result<ItemRecord> read_item_record(const Factory& factory, Item item, const std::vector<JournalRecord>& journal) {
   ItemRecord rec;
-  FAB_TRY_ASSIGN(rec.item, factory.store().find_item(query));
-  FAB_TRY_ASSIGN(auto journal, factory.store().journal(rec.item.line));
+  rec.item = std::move(item);
   rec.dir = item_dir(factory, rec.item);
-  for (auto& r : journal) {
-    if (r.str("item") == rec.item.id) rec.history.push_back(std::move(r));
+  for (const auto& r : journal) {
+    if (r.str("item") == rec.item.id) rec.history.push_back(r);
   }
 
   int& round = rec.round;

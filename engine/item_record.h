@@ -85,6 +85,9 @@ struct ItemRecord {
 
 // The item whose id or change id is (or starts with) `query`, with its record.
 Result<ItemRecord> read_item_record(Factory& factory, const std::string& query);
+// The same for `item`, from its line's `journal` read already (the records of a whole line in one
+// read of its journal).
+Result<ItemRecord> read_item_record(const Factory& factory, Item item, const std::vector<JournalRecord>& journal);
 
 // The directory of a round's per-attempt files: `dir` for the current round, else dir/round-<k>.
 std::filesystem::path round_dir(const ItemRecord& record, int round);
@@ -99,5 +102,8 @@ struct HistoryRow {
 HistoryRow describe_record(const JournalRecord& record);
 
 nlohmann::json to_json(const AttemptRecord& attempt, const std::filesystem::path& line_dir);
+
+// Milliseconds since the epoch of a timestamp as fab writes them ("2025-03-01T12:34:56.789Z").
+std::optional<std::int64_t> epoch_ms(const std::string& iso);
 
 }  // namespace fab::engine

@@ -20,6 +20,8 @@ Verb make_item_verb();
 Verb make_run_verb();
 Verb make_stop_verb();
 Verb make_oplog_verb();
+Verb make_trace_verb();
+Verb make_serve_verb();
 Verb make_recover_verb();
 Verb make_gc_verb();
 Verb make_plugins_verb();
