@@ -314,13 +314,6 @@ Attempt<std::vector<std::string>> parse_answer(std::string_view answer, std::siz
 
 // ---- validation and substitution ----------------------------------------------------------------
 
-std::string_view without_eol(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
-    line.remove_suffix(1);
-  }
-  return line;
-}
-
 std::string_view rtrim(std::string_view line) {
   while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
     line.remove_suffix(1);
