@@ -16,6 +16,7 @@ std::vector<Verb> all_verbs() {
       make_stop_verb(),
       make_oplog_verb(),
       make_recover_verb(),
+      make_merge_file_verb(),
       make_version_verb(),
       make_plugins_verb(),
       make_plugin_call_verb(),

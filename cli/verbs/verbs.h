@@ -23,4 +23,5 @@ Verb make_oplog_verb();
 Verb make_recover_verb();
 Verb make_plugins_verb();
 Verb make_plugin_call_verb();
+Verb make_merge_file_verb();
 }  // namespace fab::cli

@@ -148,13 +148,13 @@ class Merger {
     p.hunk.base = r.base;
     p.hunk.ours = r.ours;
     p.hunk.theirs = r.theirs;
-    marker('<', "ours");
+    marker('<', m_opts.ours_label);
     emit_terminated(r.ours);
-    marker('|', "base");
+    marker('|', m_opts.base_label);
     emit_terminated(r.base);
     marker('=', "");
     emit_terminated(r.theirs);
-    marker('>', "theirs");
+    marker('>', m_opts.theirs_label);
     m_hunks.push_back(std::move(p));
   }
 
@@ -193,9 +193,12 @@ MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_vi
   const Lines o = split_lines(base), a = split_lines(ours), b = split_lines(theirs);
   Interner interner;
   const std::vector<int> oid = interner.ids(o), aid = interner.ids(a), bid = interner.ids(b);
-  const auto chunks = merge_sequences(oid, aid, bid);
+  std::vector<bool> anchors;
+  for (auto l : o) anchors.push_back(is_anchor_line(l));
+  const auto chunks = merge_sequences(oid, aid, bid, anchors);
 
-  Merger merger(opts, detect_eol({&a, &b, &o}), marker_length_for({base, ours, theirs}));
+  Merger merger(opts, detect_eol({&a, &b, &o}),
+                opts.marker_length > 0 ? opts.marker_length : marker_length_for({base, ours, theirs}));
   const std::size_t ctx = static_cast<std::size_t>(std::max(3, opts.context_lines));
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     const Chunk& c = chunks[k];

@@ -18,6 +18,10 @@ struct MergeOptions {
   bool allow_union = false;
   // Lines of merged content given as context around each unresolved hunk.
   int context_lines = 3;
+  // Marker length; 0: 7, or longer when the texts have marker-like lines of their own.
+  std::size_t marker_length = 0;
+  // The labels after the opening, base and closing markers.
+  std::string ours_label = "ours", base_label = "base", theirs_label = "theirs";
 };
 
 // One region the merge could not settle. Texts keep their line terminators.

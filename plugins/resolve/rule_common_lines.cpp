@@ -34,7 +34,7 @@ Narrowed strip_common_lines(const Region& region) {
 }
 
 std::optional<std::string> settle_by_lines(const Region& region) {
-  return merge_clean(split_lines(region.base), split_lines(region.ours), split_lines(region.theirs));
+  return merge_clean(split_lines(region.base), split_lines(region.ours), split_lines(region.theirs), &is_anchor_line);
 }
 
 }  // namespace fab::resolve

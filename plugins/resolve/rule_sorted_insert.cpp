@@ -22,6 +22,37 @@ std::string_view shape(std::string_view line) {
   return line.substr(0, j);
 }
 
+std::vector<std::string_view> fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  line = without_eol(line);
+  for (std::size_t i = line.find_first_not_of(" \t"); i != std::string_view::npos; i = line.find_first_not_of(" \t", i)) {
+    std::size_t j = std::min(line.find_first_of(" \t", i), line.size());
+    out.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// Entries name things in the list's first field that differs from entry to entry ("LIB_OBJS +=
+// foo.o": the third). Two entries with one name are one thing in two versions (go.sum's modules,
+// requirements' packages): not two additions.
+bool distinct_names(const std::vector<std::string_view>& run) {
+  std::vector<std::vector<std::string_view>> f;
+  for (auto l : run) f.push_back(fields(l));
+  std::size_t key = 0;
+  for (;; ++key) {
+    bool all_have = true, differ = false;
+    for (const auto& e : f) all_have = all_have && key < e.size();
+    if (!all_have) return false;
+    for (const auto& e : f) differ = differ || e[key] != f.front()[key];
+    if (differ) break;
+  }
+  std::vector<std::string_view> names;
+  for (const auto& e : f) names.push_back(e[key]);
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) == names.end();
+}
+
 bool increasing(const std::vector<std::string_view>& run) {
   for (std::size_t i = 1; i < run.size(); ++i) {
     if (!(without_eol(run[i - 1]) < without_eol(run[i]))) return false;
@@ -39,22 +70,25 @@ std::optional<std::string> settle_sorted_insert(const Region& region) {
   if (key.empty()) return std::nullopt;
   auto same_shape = [&](std::string_view l) { return shape(l) == key; };
   if (!std::all_of(o.begin(), o.end(), same_shape) || !std::all_of(t.begin(), t.end(), same_shape)) return std::nullopt;
-  // Evidence that the list is sorted: two entries of it before the region, or one on each side.
-  const bool next_is_entry = !region.after.empty() && same_shape(region.after.front());
-  const bool two_before = region.before.size() >= 2 && same_shape(region.before[region.before.size() - 2]);
-  if (!next_is_entry && !two_before) return std::nullopt;
+  // Evidence that the list is sorted: at least three entries of it around the region (the nearest
+  // ones of its shape, next to each other), in order with each side's additions.
+  std::vector<std::string_view> above, below;
+  for (auto it = region.before.rbegin(); it != region.before.rend() && same_shape(*it); ++it) above.insert(above.begin(), *it);
+  for (auto it = region.after.begin(); it != region.after.end() && same_shape(*it); ++it) below.push_back(*it);
+  if (above.empty() || above.size() + below.size() < 3) return std::nullopt;
   auto run_with = [&](const std::vector<std::string_view>& added) {
-    std::vector<std::string_view> run;
-    if (two_before) run.push_back(region.before[region.before.size() - 2]);
-    run.push_back(region.before.back());
+    std::vector<std::string_view> run(above);
     run.insert(run.end(), added.begin(), added.end());
-    if (next_is_entry) run.push_back(region.after.front());
+    run.insert(run.end(), below.begin(), below.end());
     return run;
   };
   std::vector<std::string_view> all(o);
   all.insert(all.end(), t.begin(), t.end());
   std::sort(all.begin(), all.end(), [](std::string_view x, std::string_view y) { return without_eol(x) < without_eol(y); });
-  if (!increasing(run_with(o)) || !increasing(run_with(t)) || !increasing(run_with(all))) return std::nullopt;
+  const auto merged = run_with(all);
+  if (!increasing(run_with(o)) || !increasing(run_with(t)) || !increasing(merged) || !distinct_names(merged)) {
+    return std::nullopt;
+  }
   std::string out;
   for (auto l : all) out += l;
   return out;

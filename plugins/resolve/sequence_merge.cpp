@@ -56,7 +56,18 @@ std::vector<Edit> edits_of(Side side, const Ids& base, const Ids& other) {
 // Hunks at one combination of places, each of its side's sequence.
 class Placement {
  public:
-  Placement(const Ids& base, const Ids& ours, const Ids& theirs) : m_base(base), m_ours(ours), m_theirs(theirs) {}
+  Placement(const Ids& base, const Ids& ours, const Ids& theirs, const std::vector<bool>& anchors)
+      : m_base(base), m_ours(ours), m_theirs(theirs), m_anchors(anchors) {}
+
+  // Whether base [from, to) keeps edits on either side of it apart.
+  bool apart(std::size_t from, std::size_t to) const {
+    if (from >= to) return false;
+    if (m_anchors.empty()) return true;
+    for (std::size_t i = from; i < to; ++i) {
+      if (m_anchors[i]) return true;
+    }
+    return false;
+  }
 
   // The merge of base [from, to) with `hunks` (sorted by i1, each side's in order), or nothing
   // when two sides' edits meet and differ. `separate` is set when both sides edited apart.
@@ -68,7 +79,7 @@ class Placement {
     for (std::size_t k = 0; k < hunks.size();) {
       // A group: hunks that overlap or touch.
       std::size_t end = k + 1, hi = hunks[k].i2;
-      while (end < hunks.size() && hunks[end].i1 <= hi) hi = std::max(hi, hunks[end++].i2);
+      while (end < hunks.size() && !apart(hi, hunks[end].i1)) hi = std::max(hi, hunks[end++].i2);
       const std::size_t lo = hunks[k].i1;
       bool has_ours = false, has_theirs = false;
       for (std::size_t g = k; g < end; ++g) (hunks[g].side == Side::ours ? has_ours : has_theirs) = true;
@@ -122,6 +133,7 @@ class Placement {
   const Ids& m_base;
   const Ids& m_ours;
   const Ids& m_theirs;
+  const std::vector<bool>& m_anchors;
 };
 
 constexpr std::size_t k_max_placements = 256;
@@ -177,19 +189,19 @@ std::optional<Chunk> settle_cluster(const Placement& placement, std::vector<Edit
 
 }  // namespace
 
-std::vector<Chunk> merge_sequences(const Ids& base, const Ids& ours, const Ids& theirs) {
+std::vector<Chunk> merge_sequences(const Ids& base, const Ids& ours, const Ids& theirs, const std::vector<bool>& anchors) {
   std::vector<Edit> all = edits_of(Side::ours, base, ours);
   for (const auto& h : edits_of(Side::theirs, base, theirs)) all.push_back(h);
   std::stable_sort(all.begin(), all.end(), [](const Edit& x, const Edit& y) { return x.lo() < y.lo(); });
 
-  const Placement placement(base, ours, theirs);
+  const Placement placement(base, ours, theirs, anchors);
   std::vector<Chunk> chunks;
   std::size_t pos = 0;
   long off_ours = 0, off_theirs = 0;  // side index - base index, outside hunks
   auto at = [](std::size_t i, long off) { return static_cast<std::size_t>(static_cast<long>(i) + off); };
   for (std::size_t k = 0; k < all.size();) {
     std::size_t end = k + 1, hi = all[k].hi();
-    while (end < all.size() && all[end].lo() <= hi) hi = std::max(hi, all[end++].hi());
+    while (end < all.size() && !placement.apart(hi, all[end].lo())) hi = std::max(hi, all[end++].hi());
     const std::size_t lo = all[k].lo();
     std::vector<Edit> cluster(all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(end));
     if (pos < lo) {
@@ -241,11 +253,21 @@ std::string text_of(const std::vector<Part>& parts, const Elements& base, const 
   return out;
 }
 
-std::optional<std::string> merge_clean(const Elements& base, const Elements& ours, const Elements& theirs) {
+bool is_anchor_line(std::string_view line) {
+  return std::any_of(line.begin(), line.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u >= 0x80;
+  });
+}
+
+std::optional<std::string> merge_clean(const Elements& base, const Elements& ours, const Elements& theirs,
+                                       bool (*is_anchor)(std::string_view)) {
   Interner interner;
   const auto o = interner.ids(base), a = interner.ids(ours), b = interner.ids(theirs);
+  std::vector<bool> anchors;
+  for (auto e : base) anchors.push_back(is_anchor(e));
   std::string out;
-  for (const auto& c : merge_sequences(o, a, b)) {
+  for (const auto& c : merge_sequences(o, a, b, anchors)) {
     if (c.kind == Chunk::Kind::conflict) return std::nullopt;
     out += text_of(c.result, base, ours, theirs);
   }

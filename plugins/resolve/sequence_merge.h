@@ -10,6 +10,10 @@
 // when every combination keeps the two sides' edits apart (at least one unchanged element between
 // them) or makes them the same edit, and all combinations give the same result. Anything else is a
 // conflict. So two insertions at the same place never pass for two separate ones.
+//
+// Only an anchor keeps edits apart: an element for which `anchors` is true (a line with a letter
+// or digit, a token that is not a blank). Edits with only other elements between them (a lone
+// "}", a blank line) meet: such lines are where a line diff aligns by accident.
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -46,9 +50,10 @@ struct Chunk {
   std::vector<Part> result;  // the merged elements; empty for a conflict (and for a deletion)
 };
 
-// Elements are ids (equal elements, equal ids). Chunks cover all three sequences in order.
+// Elements are ids (equal elements, equal ids); `anchors[i]` says whether base element i keeps
+// edits apart (empty: every one does). Chunks cover all three sequences in order.
 std::vector<Chunk> merge_sequences(const std::vector<int>& base, const std::vector<int>& ours,
-                                   const std::vector<int>& theirs);
+                                   const std::vector<int>& theirs, const std::vector<bool>& anchors = {});
 
 // Equal elements get equal ids, across every sequence interned with the same Interner.
 class Interner {
@@ -64,7 +69,11 @@ using Elements = std::vector<std::string_view>;
 // The text of `parts`, elements taken from base, ours or theirs.
 std::string text_of(const std::vector<Part>& parts, const Elements& base, const Elements& ours, const Elements& theirs);
 
+// Whether a line can keep edits apart: it has a letter or a digit.
+bool is_anchor_line(std::string_view line);
+
 // The merged text of the three element sequences, or nothing when any chunk conflicts.
-std::optional<std::string> merge_clean(const Elements& base, const Elements& ours, const Elements& theirs);
+std::optional<std::string> merge_clean(const Elements& base, const Elements& ours, const Elements& theirs,
+                                       bool (*is_anchor)(std::string_view));
 
 }  // namespace fab::resolve
