@@ -14,6 +14,7 @@
 #include "blueprints/blueprint.h"
 #include "engine/cause.h"
 #include "engine/conflict_markers.h"
+#include "plugins/resolve/conflict_markers.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/recovery.h"
@@ -91,6 +92,7 @@ struct Active {
   std::string inspected;       // the commit the inspectors are looking at (restored after them)
   JobResult agent_result;      // held while the snapshot is pending
   int trunk_moves_at_start = -1;  // Floor::m_trunk_moves[trunk] when it was rebased onto trunk's head
+  std::map<std::string, std::string> resolved_by;  // path -> the refinery that wrote it this attempt
 };
 
 // A jj workspace the floor keeps while items are in flight and hands from item to item (one `jj edit`
@@ -449,9 +451,8 @@ class Floor {
                           "the working copy still has conflicts with trunk (jj's conflict markers are in these "
                           "files; resolve them):\n" + list);
     }
-    if (auto marked = added_conflict_markers(diff); !marked.empty()) {
-      return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
-    }
+    FAB_TRY_ASSIGN(auto marked, added_conflict_markers(m_factory.repo(), snap.commit_id, diff));
+    if (!marked.empty()) return fail_attempt(a, ItemState::building, conflict_marker_feedback(marked));
     a.checked_commit = snap.commit_id;  // same commit, same diff: no need to read it again
     a.inspected = snap.commit_id;
     FAB_TRY(move(a, ItemState::building, ItemState::inspecting, "agent finished"));
@@ -530,7 +531,7 @@ class Floor {
     FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs({change}));
     auto it = diffs.find(change.str());
     if (it == diffs.end()) return fail_internal(fmt::format("jj shows no diff for change {}", change.short_id()));
-    return added_conflict_markers(it->second);
+    return added_conflict_markers(m_factory.repo(), change.str(), it->second);
   }
 
   // Moves trunk to the item's change (after checking it adds no conflict markers, unless its current
@@ -541,7 +542,7 @@ class Floor {
       FAB_TRY_ASSIGN(auto marked, markers_in(a.change));
       if (!marked.empty()) {
         return fail_attempt(a, ItemState::refining,
-                            "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+                            "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked, a.resolved_by));
       }
     }
     FAB_TRY(repo_for(a.line, {a.item}, "refining -> merged").set_bookmark(trunk, a.change.str()));
@@ -632,7 +633,7 @@ class Floor {
       if (it == by_change.end()) return fail_internal(fmt::format("change {} is not in the repo", ids[clean].short_id()));
       const Commit& c = *it->second;
       if (c.parents != std::vector<std::string>{prev} || c.conflict) break;
-      marked = added_conflict_markers(c.diff.value_or(""));
+      FAB_TRY_ASSIGN(marked, added_conflict_markers(m_factory.repo(), c.commit_id, c.diff.value_or("")));
       if (!marked.empty()) break;
       prev = c.commit_id;
     }
@@ -726,6 +727,14 @@ class Floor {
         log += fmt::format("{}: refinery {}: {}\n", path, step.use.plugin, r->response.value("message", std::string{}));
         if (!r->ok) continue;
         content = r->response.value("content", std::string{});
+        // A resolver is trusted no more than an agent: an answer that still has markers is no answer.
+        if (auto left = resolve::added_marker_lines(*content, {sides->ours, sides->theirs});
+            r->response.value("resolved", false) && !left.empty()) {
+          log += fmt::format("{}: refinery {} said it settled the file, but its answer has conflict markers (line {}); "
+                             "not taken\n", path, step.use.plugin, left.front().index + 1);
+          content.reset();
+          continue;
+        }
         if (r->response.value("resolved", false)) {
           resolved = true;
           settled_by = step.use.plugin;
@@ -735,6 +744,7 @@ class Floor {
       if (resolved) {
         FAB_TRY(repo_for(a.line, {a.item}, "refining (resolve " + path + " by " + settled_by + ")")
                     .write_resolution(a.change, path, *content));
+        a.resolved_by[path] = settled_by;
         say(fmt::format("{} refining: settled the conflict in {} ({})", a.item, path, settled_by));
         JournalRecord note;
         note.kind = "resolved";

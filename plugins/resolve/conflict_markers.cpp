@@ -84,6 +84,25 @@ std::vector<MarkerLine> find_marker_lines(const std::vector<std::string_view>& l
 
 std::vector<MarkerLine> find_marker_lines(std::string_view text) { return find_marker_lines(split_lines(text)); }
 
+std::vector<MarkerLine> added_marker_lines(std::string_view text, const std::vector<std::string_view>& sources) {
+  std::vector<std::string_view> known;
+  for (auto source : sources) {
+    const auto lines = split_lines(source);
+    for (const auto& m : find_marker_lines(lines)) known.push_back(without_eol(lines[m.index]));
+  }
+  const auto lines = split_lines(text);
+  std::vector<MarkerLine> out;
+  for (const auto& m : find_marker_lines(lines)) {
+    auto it = std::find(known.begin(), known.end(), without_eol(lines[m.index]));
+    if (it != known.end()) {
+      known.erase(it);
+    } else {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
 std::size_t marker_length_for(const std::vector<std::string_view>& texts) {
   std::size_t longest = 0;
   for (auto text : texts) {

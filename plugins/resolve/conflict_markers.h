@@ -45,6 +45,10 @@ std::vector<MarkerLine> find_marker_lines(const std::vector<std::string_view>& l
 // The same for a whole text.
 std::vector<MarkerLine> find_marker_lines(std::string_view text);
 
+// The marker lines of `text` that none of `sources` has (each source line counts once): what a
+// resolver's answer adds when its inputs already held marker-like lines of their own.
+std::vector<MarkerLine> added_marker_lines(std::string_view text, const std::vector<std::string_view>& sources);
+
 // The marker length to write blocks with so that none of `texts` can be mistaken for a marker:
 // 7, or one more than the longest marker-shaped run found at the start of any of their lines.
 std::size_t marker_length_for(const std::vector<std::string_view>& texts);
