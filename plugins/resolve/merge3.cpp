@@ -46,6 +46,7 @@ const char* chunk_rule(Chunk::Kind kind) {
 struct NamedRule {
   const char* name;
   std::optional<std::string> (*settle)(const Region&);
+  bool whole = false;  // sees the whole region, not what common-lines left of it
 };
 
 class Merger {
@@ -70,12 +71,13 @@ class Merger {
     rules.push_back({"whitespace-only", &settle_whitespace_only});
     rules.push_back({"token-merge", &settle_tokens});
     rules.push_back({"sorted-insert", &settle_sorted_insert});
-    if (m_opts.allow_union) rules.push_back({"union", &settle_union});
+    // A guess, so only where both sides purely added lines: never inside lines both changed.
+    if (m_opts.allow_union) rules.push_back({"union", &settle_union, true});
     for (const auto& rule : rules) {
-      if (auto text = rule.settle(n.inner)) {
-        emit(n.prefix);
+      if (auto text = rule.settle(rule.whole ? r : n.inner)) {
+        if (!rule.whole) emit(n.prefix);
         emit(*text);
-        emit(n.suffix);
+        if (!rule.whole) emit(n.suffix);
         m_settled.push_back({first, rule.name});
         note(rule.name);
         return;
