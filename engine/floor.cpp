@@ -14,11 +14,11 @@
 #include "blueprints/blueprint.h"
 #include "engine/cause.h"
 #include "engine/conflict_markers.h"
-#include "plugins/resolve/conflict_markers.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/recovery.h"
 #include "engine/run_control.h"
+#include "plugins/resolve/conflict_markers.h"
 #include "plugins/host/plugin_call.h"
 #include "substrate/process.h"
 
