@@ -18,8 +18,8 @@
 #include "engine/line_blueprint.h"
 #include "engine/recovery.h"
 #include "engine/run_control.h"
-#include "plugins/resolve/conflict_markers.h"
 #include "plugins/host/plugin_call.h"
+#include "plugins/resolve/conflict_markers.h"
 #include "substrate/process.h"
 
 namespace fab::engine {
