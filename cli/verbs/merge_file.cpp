@@ -76,6 +76,7 @@ Result<int> merge_file(const MergeFileArgs& a, bool quiet) {
   resolve::MergeOptions options;
   options.allow_union = a.allow_union;
   options.marker_length = a.marker_size;
+  options.path = a.path.empty() ? a.ours : a.path;  // its extension selects the grammar
   std::string* labels[] = {&options.ours_label, &options.base_label, &options.theirs_label};
   for (std::size_t i = 0; i < a.labels.size() && i < 3; ++i) *labels[i] = a.labels[i];
   auto merged = resolve::merge3(base, ours, theirs, options);

@@ -16,6 +16,7 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   fab::RefineryResult resolve(const fab::RefineryRequest& request) override {
     fab::resolve::MergeOptions options;
     options.allow_union = request.with.value("union", false);
+    options.path = request.path;
     auto merged = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
     std::string message = merged.clean() ? "merged cleanly" : "not settled";
     if (auto summary = merged.summary(); !summary.empty()) message += ": " + summary;
@@ -23,8 +24,8 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   }
   std::string describe() const override {
     return "3-way line merge, then rules that settle a region only when they prove it (common lines, "
-           "whitespace at line ends, token by token, sorted lists); with.union: true adds ours-then-theirs "
-           "for pure additions";
+           "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar), "
+           "each settlement checked to parse; with.union: true adds ours-then-theirs for pure additions";
   }
 };
 

@@ -9,6 +9,7 @@
 #include "plugins/resolve/line_diff.h"
 #include "plugins/resolve/region_rules.h"
 #include "plugins/resolve/sequence_merge.h"
+#include "plugins/resolve/syntax.h"
 
 namespace fab::resolve {
 
@@ -49,10 +50,17 @@ struct NamedRule {
   bool whole = false;  // sees the whole region, not what common-lines left of it
 };
 
+// Where a conflicting region is in each side's whole text (byte offsets), for the syntax check.
+struct RegionAt {
+  std::size_t ours_begin = 0, ours_end = 0, theirs_begin = 0, theirs_end = 0;
+};
+
 class Merger {
  public:
-  Merger(const MergeOptions& opts, std::string eol, std::size_t marker_length)
-      : m_opts(opts), m_eol(std::move(eol)), m_marker_length(marker_length) {}
+  Merger(const MergeOptions& opts, std::string eol, std::size_t marker_length, const SyntaxCheck& syntax,
+         bool region_rules)
+      : m_opts(opts), m_eol(std::move(eol)), m_marker_length(marker_length), m_syntax(syntax),
+        m_region_rules(region_rules) {}
 
   void emit(std::string_view text) {
     for (auto l : split_lines(text)) {
@@ -62,30 +70,56 @@ class Merger {
   }
 
   // Tries the region rules on a conflicting region; emits what settles it, or a marker block.
-  void region(Region r) {
+  void region(Region r, const RegionAt& at) {
     const std::size_t first = m_line_count + 1;
+    r.syntax = &m_syntax;
     Narrowed n = strip_common_lines(r);
     const bool narrowed = !n.prefix.empty() || !n.suffix.empty();
     std::vector<NamedRule> rules;
-    if (narrowed) rules.push_back({"common-lines", &settle_by_lines});
-    rules.push_back({"whitespace-only", &settle_whitespace_only});
-    rules.push_back({"token-merge", &settle_tokens});
-    rules.push_back({"sorted-insert", &settle_sorted_insert});
-    // A guess, so only where both sides purely added lines: never inside lines both changed.
-    if (m_opts.allow_union) rules.push_back({"union", &settle_union, true});
+    if (m_region_rules) {
+      if (narrowed) rules.push_back({"common-lines", &settle_by_lines});
+      rules.push_back({"whitespace-only", &settle_whitespace_only});
+      rules.push_back({"token-merge", &settle_tokens});
+      rules.push_back({"sorted-insert", &settle_sorted_insert});
+      rules.push_back({"sorted-declarations", &settle_sorted_declarations});
+      // A guess, so only where both sides purely added lines: never inside lines both changed.
+      if (m_opts.allow_union) rules.push_back({"union", &settle_union, true});
+    }
     for (const auto& rule : rules) {
-      if (auto text = rule.settle(rule.whole ? r : n.inner)) {
-        if (!rule.whole) emit(n.prefix);
-        emit(*text);
-        if (!rule.whole) emit(n.suffix);
-        m_settled.push_back({first, rule.name});
-        note(rule.name);
-        return;
+      auto text = rule.settle(rule.whole ? r : n.inner);
+      if (!text) continue;
+      const std::string settled = rule.whole ? *text : std::string(n.prefix) + *text + std::string(n.suffix);
+      if (auto why = objection(settled, at); !why.empty()) {
+        m_refused.push_back(fmt::format("{} at line {} refused: {}", rule.name, first, why));
+        continue;
       }
+      emit(settled);
+      m_settled.push_back({first, rule.name});
+      note(rule.name);
+      return;
     }
     emit(n.prefix);
     conflict(n.inner);
     emit(n.suffix);
+  }
+
+  // Why the region's settlement may not stand: each side's file with it in place of the region
+  // fails the syntax check (one of them passing is enough: the rest of the settlement may hold
+  // what the other side's text needs).
+  std::string objection(const std::string& settled, const RegionAt& at) const {
+    if (!m_syntax.active()) return {};
+    auto with = [&](std::string_view side, std::size_t begin, std::size_t end) {
+      return std::string(side.substr(0, begin)) + settled + std::string(side.substr(end));
+    };
+    std::string why = m_syntax.objection(with(m_syntax.ours_text(), at.ours_begin, at.ours_end));
+    if (why.empty()) return {};
+    if (m_syntax.objection(with(m_syntax.theirs_text(), at.theirs_begin, at.theirs_end)).empty()) return {};
+    return why;
+  }
+
+  // The whole file as one conflict (when the merged file fails the syntax check).
+  void whole_file(std::string_view base, std::string_view ours, std::string_view theirs) {
+    conflict(Region{base, ours, theirs, {}, {}, nullptr});
   }
 
   // The last `n` lines merged so far (views into the output: use them before emitting more).
@@ -103,6 +137,7 @@ class Merger {
     outcome.content = std::move(m_out);
     outcome.rules_applied = std::move(m_rules);
     outcome.settled = std::move(m_settled);
+    outcome.refused = std::move(m_refused);
     outcome.marker_length = m_marker_length;
     Lines lines = split_lines(outcome.content);
     std::vector<bool> in_block(lines.size(), false);
@@ -163,6 +198,9 @@ class Merger {
   const MergeOptions& m_opts;
   std::string m_eol;
   std::size_t m_marker_length;
+  const SyntaxCheck& m_syntax;
+  bool m_region_rules;
+  std::vector<std::string> m_refused;
   std::string m_out;
   std::size_t m_line_count = 0;
   std::vector<std::string> m_rules;
@@ -188,10 +226,19 @@ std::string MergeOutcome::summary() const {
     out += fmt::format("{}{} left for the next resolver (line{} {})", out.empty() ? "" : "; ", unresolved.size(),
                        unresolved.size() == 1 ? "" : "s", lines);
   }
+  for (const auto& r : refused) out += fmt::format("{}{}", out.empty() ? "" : "; ", r);
   return out;
 }
 
-MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_view theirs, const MergeOptions& opts) {
+namespace {
+
+// Byte offset of line `i` of `lines` (views into `text`); the text's end past the last line.
+std::size_t offset_of(const Lines& lines, std::size_t i, std::string_view text) {
+  return i < lines.size() ? static_cast<std::size_t>(lines[i].data() - text.data()) : text.size();
+}
+
+MergeOutcome merge_with(std::string_view base, std::string_view ours, std::string_view theirs, const MergeOptions& opts,
+                        const SyntaxCheck& syntax, bool region_rules) {
   const Lines o = split_lines(base), a = split_lines(ours), b = split_lines(theirs);
   Interner interner;
   const std::vector<int> oid = interner.ids(o), aid = interner.ids(a), bid = interner.ids(b);
@@ -200,7 +247,8 @@ MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_vi
   const auto chunks = merge_sequences(oid, aid, bid, anchors);
 
   Merger merger(opts, detect_eol({&a, &b, &o}),
-                opts.marker_length > 0 ? opts.marker_length : marker_length_for({base, ours, theirs}));
+                opts.marker_length > 0 ? opts.marker_length : marker_length_for({base, ours, theirs}), syntax,
+                region_rules);
   const std::size_t ctx = static_cast<std::size_t>(std::max(3, opts.context_lines));
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     const Chunk& c = chunks[k];
@@ -213,6 +261,8 @@ MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_vi
     r.base = join_lines(o, c.base.begin, c.base.end);
     r.ours = join_lines(a, c.ours.begin, c.ours.end);
     r.theirs = join_lines(b, c.theirs.begin, c.theirs.end);
+    const RegionAt at{offset_of(a, c.ours.begin, ours), offset_of(a, c.ours.end, ours),
+                       offset_of(b, c.theirs.begin, theirs), offset_of(b, c.theirs.end, theirs)};
     // Context: the merged lines next to it.
     r.before = merger.tail(ctx);
     std::string next;
@@ -223,9 +273,36 @@ MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_vi
         r.after.push_back(l);
       }
     }
-    merger.region(std::move(r));
+    merger.region(std::move(r), at);
   }
   return std::move(merger).finish();
+}
+
+}  // namespace
+
+MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_view theirs, const MergeOptions& opts) {
+  const SyntaxCheck syntax(language_for_path(opts.path), ours, theirs);
+  MergeOutcome outcome = merge_with(base, ours, theirs, opts, syntax, true);
+  if (!outcome.clean() || !syntax.active()) return outcome;
+  std::string why = syntax.objection(outcome.content);
+  if (why.empty()) return outcome;
+  // The regions' settlements each passed, so together they fail, or the line merge made the file
+  // fail: without the rules, or else as one whole-file conflict.
+  std::string refusal = fmt::format("the merged file was refused: {}", why);
+  if (!outcome.settled.empty()) {
+    outcome = merge_with(base, ours, theirs, opts, syntax, false);
+    if (!outcome.clean()) {
+      outcome.refused.push_back(refusal + "; its regions are left");
+      return outcome;
+    }
+  }
+  const Lines o = split_lines(base), a = split_lines(ours), b = split_lines(theirs);
+  Merger merger(opts, detect_eol({&a, &b, &o}), opts.marker_length > 0 ? opts.marker_length : marker_length_for({base, ours, theirs}),
+                syntax, false);
+  merger.whole_file(base, ours, theirs);
+  outcome = std::move(merger).finish();
+  outcome.refused.push_back(refusal + "; the file is left whole");
+  return outcome;
 }
 
 }  // namespace fab::resolve

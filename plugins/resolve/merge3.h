@@ -2,9 +2,13 @@
 // The refinery's deterministic phase: a 3-way line merge (sequence_merge.h, which never lets two
 // edits that could meet pass for separate ones) whose conflict regions then go through the
 // region rules (region_rules.h) in a fixed order:
-//   common-lines, whitespace-only, token-merge, sorted-insert, [union, only when asked]
-// A region no rule settles is left as a git-style diff3 block, described as a Hunk for the next
-// resolver. It never guesses.
+//   common-lines, whitespace-only, token-merge, sorted-insert, sorted-declarations,
+//   [union, only when asked]
+// Where the file's name selects a grammar and both sides parse (syntax.h), every settlement must
+// parse too and define no top-level name more often than a side does: a region rule's answer that
+// does not is refused (the next rule tries), and a merged file that does not is left as one
+// conflict for the next resolver. A region no rule settles is left as a git-style diff3 block,
+// described as a Hunk for the next resolver. It never guesses.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -13,6 +17,8 @@
 namespace fab::resolve {
 
 struct MergeOptions {
+  // The file's name (its extension selects the grammar, syntax.h); empty: text rules only.
+  std::string path;
   // Both sides only added different lines at the same place: take ours' lines, then theirs'.
   // A guess (the order is not known), so only when asked for.
   bool allow_union = false;
@@ -44,13 +50,17 @@ struct MergeOutcome {
   std::string content;
   std::vector<Hunk> unresolved;
   std::vector<Settlement> settled;
+  // Settlements the syntax check refused, and why ("sorted-insert at line 12 refused: it does not
+  // parse as c (line 14)").
+  std::vector<std::string> refused;
   // Names of the rules that merged or settled anything, each once, in first-use order: the line
   // merge's "one-side", "same-change", "separate-edits", and the region rules'.
   std::vector<std::string> rules_applied;
   std::size_t marker_length = 7;
 
   bool clean() const { return unresolved.empty(); }
-  // "2 regions settled (line 12: token-merge, line 40: common-lines); 1 left (line 80)".
+  // "2 regions settled (line 12: token-merge, line 40: common-lines); 1 left (line 80)", then any
+  // refusals.
   std::string summary() const;
 };
 

@@ -10,9 +10,15 @@
 
 namespace fab::resolve {
 
+class SyntaxCheck;
+
 struct Region {
   std::string_view base, ours, theirs;              // whole lines, with terminators
   std::vector<std::string_view> before, after;      // merged lines next to it (nearest last / first)
+  // The whole file's two sides, parsed (syntax.h): `ours` and `theirs` above are views into its
+  // ours_text() and theirs_text(). Null, or not active(), when the file has no grammar or a side
+  // does not parse; the syntax-aware rules settle nothing then.
+  const SyntaxCheck* syntax = nullptr;
 };
 
 // "common-lines" (as git's zdiff3): the lines both sides begin and end the region with are theirs
@@ -37,6 +43,12 @@ std::optional<std::string> settle_tokens(const Region& region);
 // "sorted-insert": both sides only added lines, to the same sorted list (entries of one shape,
 // sorted before and after each side's additions): all of them, in order.
 std::optional<std::string> settle_sorted_insert(const Region& region);
+
+// "sorted-declarations" (syntax-aware): both sides only added complete declarations or entries
+// (each a whole named node on lines of its own: imports, includes, functions, JSON or YAML keys,
+// list items) to one run of siblings their parser shows sorted, with no name twice: all of them,
+// in that order.
+std::optional<std::string> settle_sorted_declarations(const Region& region);
 
 // "union" (only when asked for: with.union): both sides only added lines here: ours, then theirs.
 std::optional<std::string> settle_union(const Region& region);
