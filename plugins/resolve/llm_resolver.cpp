@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plugins/resolve/conflict_markers.h"
+#include "plugins/resolve/syntax.h"
 #include "plugins/resolve/line_diff.h"
 
 namespace fab::resolve {
@@ -422,7 +423,7 @@ Attempt<std::string> substitute(const MergeOutcome& partial, const std::vector<s
 }
 
 Attempt<std::string> attempt_once(const LlmConfig& config, const std::string& url, const std::string& body,
-                                  const std::string& key, const MergeOutcome& partial) {
+                                  const std::string& key, const MergeOutcome& partial, const SyntaxCheck& syntax) {
   auto reply = post_json(url, body, key, config.timeout_ms);
   if (!reply) {
     return tl::unexpected(std::move(reply).error());
@@ -440,7 +441,13 @@ Attempt<std::string> attempt_once(const LlmConfig& config, const std::string& ur
       return tl::unexpected(std::move(*bad));
     }
   }
-  return substitute(partial, *resolutions);
+  auto merged = substitute(partial, *resolutions);
+  if (!merged) return merged;
+  // Where the file's grammar parses both sides, the answer must parse too (syntax.h).
+  if (auto why = syntax.objection(*merged); !why.empty()) {
+    return tl::unexpected(Failure{"the answer was refused: " + why, {}, {}, true});
+  }
+  return merged;
 }
 
 }  // namespace
@@ -471,11 +478,12 @@ Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& pa
   url += "/chat/completions";
   const std::string body = request_body(config, user_prompt(path, partial, base, ours, theirs));
 
+  const SyntaxCheck syntax(language_for_path(path), ours, theirs);
   const int max_attempts = std::max(1, config.max_attempts);
   Failure last;
   int attempt = 1;
   for (;; ++attempt) {
-    auto content = attempt_once(config, url, body, key, partial);
+    auto content = attempt_once(config, url, body, key, partial, syntax);
     if (content) {
       return LlmResolution{std::move(*content), attempt};
     }

@@ -2,8 +2,9 @@
 // Asks an OpenAI-compatible chat-completions endpoint to settle the hunks the deterministic merge
 // left, substitutes its answers into the partial merge and validates the result: every hunk
 // answered, no conflict marker a side did not already have (plugins/resolve/conflict_markers.h),
-// no line both sides agree on dropped, and not the API key. Bounded retries with backoff; a
-// provider's Retry-After is honoured up to max_retry_after_s. The key is never written anywhere:
+// no line both sides agree on dropped, not the API key, and, where the file's grammar parses both
+// sides (syntax.h), a merged file that parses and defines no name more often than a side does.
+// Bounded retries with backoff; a provider's Retry-After is honoured up to max_retry_after_s. The key is never written anywhere:
 // every message leaves the resolver through one place, which removes it before shortening.
 #include <string>
 #include <string_view>

@@ -55,6 +55,7 @@ struct Addition {
   std::vector<Entry> entries;
   std::string lead, trail, gap;
   std::vector<std::string> run_before, run_after;  // keys, nearest last / first
+  std::vector<std::string> others;                 // keys of every other child of the parent
   std::string parent_type;
 };
 
@@ -82,6 +83,9 @@ std::optional<Addition> addition_of(const Syntax& tree, std::string_view text, s
   std::size_t first = 0;
   while (siblings->all[first].begin != siblings->inside.front().begin) ++first;
   const std::size_t last = first + siblings->inside.size();
+  for (std::size_t k = 0; k < siblings->all.size(); ++k) {
+    if (k < first || k >= last) a.others.push_back(sort_key(siblings->all[k].name));
+  }
   std::vector<std::string> gaps;  // between every two entries of the run, the added ones too
   auto gap_between = [&](const SyntaxNode& x, const SyntaxNode& y) -> std::optional<std::string> {
     auto lx = lines_of(text, x), ly = lines_of(text, y);
@@ -139,18 +143,29 @@ std::optional<std::string> settle_sorted_declarations(const Region& region) {
       ours->lead != theirs->lead || ours->trail != theirs->trail) {
     return std::nullopt;
   }
-  // The same run on both sides, long enough to show it is kept sorted: three entries of its own.
-  if (ours->run_before != theirs->run_before || ours->run_after != theirs->run_after ||
-      ours->run_before.empty() || ours->run_before.size() + ours->run_after.size() < 3) {
+  // Between the same two entries on both sides; each side's run long enough to show it is kept
+  // sorted (three entries of its own), and sorted with that side's additions.
+  auto enough = [](const Addition& a) { return !a.run_before.empty() && a.run_before.size() + a.run_after.size() >= 3; };
+  if (!enough(*ours) || !enough(*theirs) || ours->run_before.back() != theirs->run_before.back() ||
+      ours->run_after.empty() != theirs->run_after.empty() ||
+      (!ours->run_after.empty() && ours->run_after.front() != theirs->run_after.front())) {
     return std::nullopt;
   }
+  if (!strictly_sorted(run_with(*ours, ours->entries)) || !strictly_sorted(run_with(*theirs, theirs->entries))) {
+    return std::nullopt;
+  }
+  // Both sides' additions in order between those two entries; no name twice (strictly increasing).
   std::vector<Entry> all(ours->entries);
   all.insert(all.end(), theirs->entries.begin(), theirs->entries.end());
   std::stable_sort(all.begin(), all.end(), [](const Entry& x, const Entry& y) { return x.key < y.key; });
-  // Sorted with each side's additions alone and with both; no name twice (strictly increasing).
-  if (!strictly_sorted(run_with(*ours, ours->entries)) || !strictly_sorted(run_with(*theirs, theirs->entries)) ||
-      !strictly_sorted(run_with(*ours, all))) {
-    return std::nullopt;
+  std::vector<std::string> merged{ours->run_before.back()};
+  for (const auto& e : all) merged.push_back(e.key);
+  if (!ours->run_after.empty()) merged.push_back(ours->run_after.front());
+  if (!strictly_sorted(merged)) return std::nullopt;
+  for (const auto& e : all) {
+    for (const auto* others : {&ours->others, &theirs->others}) {
+      if (std::find(others->begin(), others->end(), e.key) != others->end()) return std::nullopt;
+    }
   }
   std::string out = ours->lead;
   for (std::size_t i = 0; i < all.size(); ++i) out += (i > 0 ? ours->gap : "") + all[i].text;

@@ -383,3 +383,36 @@ TEST_CASE("llm_resolve needs the key variable it was told to use", "[llm]") {
   CHECK(contains(r.error().hint, "FAB_TEST_LLM_NO_SUCH_KEY"));
   CHECK(p.requests() == 0);
 }
+
+TEST_CASE("llm_resolve refuses an answer that does not parse where the file's grammar parses both sides", "[llm]") {
+  Env env;
+  // The answer drops a ';' (n == 1), then gets it right.
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int n) {
+    reply_ok(res, hunks_answer({{1, n == 1 ? "  int x = 5;\n  log(x);\n  y = 5\n" : kGood}}));
+  });
+  auto partial = merge3(kBase, kOurs, kTheirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", partial, kBase, kOurs, kTheirs);
+  REQUIRE(r);
+  CHECK(r->content == kResolved);
+  CHECK(r->attempts == 2);
+
+  SECTION("every answer fails: the reason is in the error, with the line") {
+    FakeProvider bad([](const httplib::Request&, httplib::Response& res, int) {
+      reply_ok(res, hunks_answer({{1, "  int x = 5;\n  log(x);\n  y = 5\n"}}));
+    });
+    LlmConfig c = config_for(bad);
+    c.max_attempts = 2;
+    auto failed = llm_resolve(c, "src/main.cpp", partial, kBase, kOurs, kTheirs);
+    rendered_error(failed);
+    CHECK(contains(failed.error().message, "the answer was refused: it does not parse as cpp (line"));
+    CHECK(bad.requests() == 2);
+  }
+  SECTION("a file with no grammar is not parse-checked") {
+    FakeProvider any([](const httplib::Request&, httplib::Response& res, int) {
+      reply_ok(res, hunks_answer({{1, "  int x = 5;\n  log(x);\n  y = 5\n"}}));
+    });
+    auto taken = llm_resolve(config_for(any), "notes.txt", partial, kBase, kOurs, kTheirs);
+    REQUIRE(taken);
+    CHECK(taken->attempts == 1);
+  }
+}
