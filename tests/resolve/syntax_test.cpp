@@ -31,7 +31,7 @@ bool settled_by(const fab::resolve::MergeOutcome& m, const std::string& rule) {
 
 }  // namespace
 
-TEST_CASE("the file's name selects a grammar; others get none", "[syntax]") {
+TEST_CASE("the file name selects a grammar, other files get none", "[syntax]") {
   CHECK(language_for_path("src/a.c") == "c");
   CHECK(language_for_path("include/x.h") == "cpp");
   CHECK(language_for_path("lib/x.cpp") == "cpp");
