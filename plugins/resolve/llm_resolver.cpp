@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,9 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "plugins/resolve/agreed_lines.h"
 #include "plugins/resolve/conflict_markers.h"
-#include "plugins/resolve/syntax.h"
 #include "plugins/resolve/line_diff.h"
+#include "plugins/resolve/syntax.h"
 
 namespace fab::resolve {
 
@@ -323,46 +323,20 @@ Attempt<std::vector<std::string>> parse_answer(std::string_view answer, std::siz
 
 // ---- validation and substitution ----------------------------------------------------------------
 
-std::string_view rtrim(std::string_view line) {
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
-    line.remove_suffix(1);
-  }
-  return line;
-}
-
 // Checks one hunk's resolution: not the API key, no conflict marker a side did not already have,
-// and every non-blank line present in both ours and theirs kept (as often as both have it).
+// and every line both sides agree on kept (agreed_lines.h).
 std::optional<Failure> check_resolution(std::size_t id, const Hunk& h, std::string_view resolution, const std::string& key) {
   if (!key.empty() && resolution.find(key) != std::string_view::npos) {
     return Failure{fmt::format("answer for hunk {} at line {} contains the API key; refused", id, h.line), {}, {}, true};
   }
-  const auto ours = split_lines(h.ours), theirs = split_lines(h.theirs), res = split_lines(resolution);
   if (auto markers = added_marker_lines(resolution, {h.ours, h.theirs}); !markers.empty()) {
     return Failure{fmt::format("answer still has conflict markers (hunk {} at line {}, line {} of its resolution)", id,
                                h.line, markers.front().index + 1),
                    {}, {}, true};
   }
-  auto count = [](const std::vector<std::string_view>& lines) {
-    std::map<std::string_view, int> counts;
-    for (auto l : lines) {
-      auto key = rtrim(l);
-      if (!key.empty()) {
-        ++counts[key];
-      }
-    }
-    return counts;
-  };
-  const auto in_ours = count(ours), in_theirs = count(theirs), in_res = count(res);
-  for (const auto& [line, n] : in_ours) {
-    auto t = in_theirs.find(line);
-    if (t == in_theirs.end()) {
-      continue;
-    }
-    auto r = in_res.find(line);
-    if (r == in_res.end() || r->second < std::min(n, t->second)) {
-      return Failure{fmt::format("answer for hunk {} at line {} drops a line both sides agree on: \"{}\"", id, h.line, line),
-                     {}, {}, true};
-    }
+  if (auto line = dropped_agreed_line(h.ours, h.theirs, resolution)) {
+    return Failure{fmt::format("answer for hunk {} at line {} drops a line both sides agree on: \"{}\"", id, h.line, *line),
+                   {}, {}, true};
   }
   return std::nullopt;
 }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "plugins/resolve/agreed_lines.h"
 #include "plugins/resolve/conflict_markers.h"
 #include "plugins/resolve/line_diff.h"
 #include "plugins/resolve/region_rules.h"
@@ -89,7 +90,13 @@ class Merger {
       auto text = rule.settle(rule.whole ? r : n.inner);
       if (!text) continue;
       const std::string settled = rule.whole ? *text : std::string(n.prefix) + *text + std::string(n.suffix);
-      if (auto why = objection(settled, at); !why.empty()) {
+      std::string why;
+      if (auto line = dropped_agreed_line(r.ours, r.theirs, settled)) {
+        why = fmt::format("it drops a line both sides agree on: \"{}\"", *line);
+      } else {
+        why = objection(settled, at);
+      }
+      if (!why.empty()) {
         m_refused.push_back(fmt::format("{} at line {} refused: {}", rule.name, first, why));
         continue;
       }
@@ -283,7 +290,8 @@ MergeOutcome merge_with(std::string_view base, std::string_view ours, std::strin
 MergeOutcome merge3(std::string_view base, std::string_view ours, std::string_view theirs, const MergeOptions& opts) {
   const SyntaxCheck syntax(language_for_path(opts.path), ours, theirs);
   MergeOutcome outcome = merge_with(base, ours, theirs, opts, syntax, true);
-  if (!outcome.clean() || !syntax.active()) return outcome;
+  // A side that changed nothing, or both the same: the result is a side, nothing to check.
+  if (!outcome.clean() || ours == base || theirs == base || ours == theirs || !syntax.active()) return outcome;
   std::string why = syntax.objection(outcome.content);
   if (why.empty()) return outcome;
   // The regions' settlements each passed, so together they fail, or the line merge made the file

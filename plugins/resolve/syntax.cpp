@@ -237,12 +237,14 @@ std::map<std::string, int> name_counts(const Syntax& s) {
 
 }  // namespace
 
-SyntaxCheck::SyntaxCheck(std::string_view language, std::string_view ours, std::string_view theirs)
-    : m_language(language), m_ours_text(ours), m_theirs_text(theirs) {
-  if (language.empty()) return;
-  m_ours = Syntax::parse(language, ours);
-  if (m_ours && m_ours->clean()) m_theirs = Syntax::parse(language, theirs);
-  if (!m_ours || !m_ours->clean() || !m_theirs || !m_theirs->clean()) m_ours.reset(), m_theirs.reset();
+bool SyntaxCheck::active() const {
+  if (!m_parsed && !m_language.empty()) {
+    m_ours = Syntax::parse(m_language, m_ours_text);
+    if (m_ours && m_ours->clean()) m_theirs = Syntax::parse(m_language, m_theirs_text);
+    if (!m_ours || !m_ours->clean() || !m_theirs || !m_theirs->clean()) m_ours.reset(), m_theirs.reset();
+  }
+  m_parsed = true;
+  return m_ours && m_theirs;
 }
 
 std::string SyntaxCheck::objection(std::string_view merged) const {

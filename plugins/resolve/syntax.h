@@ -69,22 +69,25 @@ std::optional<bool> parses(std::string_view language, std::string_view text);
 // not stand when both sides parse cleanly and it does not (a reason with the line), or when it
 // defines a top-level name more times than either side does. With no grammar, or a side that does
 // not parse (then its syntax proves nothing), there is never an objection.
+// The sides are parsed on first use: a merge no rule and no check needs costs no parse.
 class SyntaxCheck {
  public:
-  SyntaxCheck(std::string_view language, std::string_view ours, std::string_view theirs);
+  SyntaxCheck(std::string_view language, std::string_view ours, std::string_view theirs)
+      : m_language(language), m_ours_text(ours), m_theirs_text(theirs) {}
   // Both sides parse cleanly in a grammar: objections are possible, and rules may use the trees.
-  bool active() const { return m_ours && m_theirs; }
+  bool active() const;
   std::string_view language() const { return m_language; }
   std::string_view ours_text() const { return m_ours_text; }
   std::string_view theirs_text() const { return m_theirs_text; }
-  const Syntax* ours() const { return m_ours ? &*m_ours : nullptr; }
-  const Syntax* theirs() const { return m_theirs ? &*m_theirs : nullptr; }
+  const Syntax* ours() const { return active() ? &*m_ours : nullptr; }
+  const Syntax* theirs() const { return active() ? &*m_theirs : nullptr; }
   // Why `merged` may not stand; empty when it may.
   std::string objection(std::string_view merged) const;
 
  private:
   std::string_view m_language, m_ours_text, m_theirs_text;
-  std::optional<Syntax> m_ours, m_theirs;
+  mutable bool m_parsed = false;
+  mutable std::optional<Syntax> m_ours, m_theirs;
 };
 
 }  // namespace fab::resolve

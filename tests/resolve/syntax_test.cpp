@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "plugins/resolve/agreed_lines.h"
 #include "plugins/resolve/merge3.h"
 #include "plugins/resolve/region_rules.h"
 #include "plugins/resolve/syntax.h"
@@ -273,4 +274,13 @@ TEST_CASE("a line merge that defines a name twice is left whole for the next res
   REQUIRE(m.refused.size() == 1);
   CHECK(m.refused[0] ==
         "the merged file was refused: it defines h (function_definition) 2 times (ours 1, theirs 1); the file is left whole");
+}
+
+TEST_CASE("dropped_agreed_line: a line both sides hold must stay, as often as both hold it", "[merge3]") {
+  using fab::resolve::dropped_agreed_line;
+  CHECK_FALSE(dropped_agreed_line("a\nx\n", "b\nx\n", "a\nb\nx\n"));
+  CHECK(dropped_agreed_line("a\nx\n", "b\nx\n", "a\nb\n") == "x");
+  CHECK_FALSE(dropped_agreed_line("x  \n\n", "x\n\n\n", "x\n"));  // blanks at line ends and blank lines do not count
+  CHECK(dropped_agreed_line("x\nx\n", "x\nx\ny\n", "x\ny\n") == "x");  // both hold it twice
+  CHECK_FALSE(dropped_agreed_line("x\nx\n", "x\ny\n", "x\ny\n"));    // theirs holds it once
 }
