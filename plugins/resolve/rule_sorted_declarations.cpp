@@ -36,6 +36,8 @@ std::optional<EntryLines> lines_of(std::string_view text, const SyntaxNode& n) {
   const std::size_t nl = n.begin == 0 ? std::string_view::npos : text.rfind('\n', n.begin - 1);
   const std::size_t begin = nl == std::string_view::npos ? 0 : nl + 1;
   if (!only_blanks(text.substr(begin, n.begin - begin))) return std::nullopt;  // something before it on its line
+  // A node may end with its line's terminator, as Markdown's blocks do.
+  if (n.end > n.begin && text[n.end - 1] == '\n') return EntryLines{begin, n.end};
   const std::size_t eol = text.find('\n', n.end);
   if (eol == std::string_view::npos) return std::nullopt;
   // After it on its last line: a separator (",", ";") at most.

@@ -164,11 +164,12 @@ std::size_t Syntax::first_error_line() const {
 
 std::optional<Syntax::Siblings> Syntax::siblings_covering(std::size_t begin, std::size_t end) const {
   const std::string_view text = m_impl->text;
-  end = std::min(end, text.size());
+  const std::size_t limit = std::min(end, text.size());  // a node may end in the blanks the range ends with
+  end = limit;
   while (begin < end && is_blank(text[begin])) ++begin;
   while (end > begin && is_blank(text[end - 1])) --end;
   if (begin >= end) return std::nullopt;
-  auto inside = [&](TSNode c) { return ts_node_start_byte(c) >= begin && ts_node_end_byte(c) <= end; };
+  auto inside = [&](TSNode c) { return ts_node_start_byte(c) >= begin && ts_node_end_byte(c) <= limit; };
   auto overlaps = [&](TSNode c) { return ts_node_start_byte(c) < end && ts_node_end_byte(c) > begin; };
   // The smallest node with a child that holds the range without being inside it.
   TSNode parent = m_impl->root();

@@ -184,6 +184,12 @@ TEST_CASE("sorted-declarations: both sides added entries to a run their parser s
        "\t\"dependencies/CssDependency\": () =>\n\t\trequire(\"../dependencies/CssDependency\"),\n"
        "\t\"dependencies/ImportDependency\": () =>\n\t\trequire(\"../dependencies/ImportDependency\"),\n"
        "\tNormalModule: () => require(\"../NormalModule\")\n};\n"},
+      {"YAML mapping keys", "config.yml", "a: 1\nc:\n  x: 1\ne: 5\ng: 7\n", "a: 1\nb:\n  y: 2\nc:\n  x: 1\ne: 5\ng: 7\n",
+       "a: 1\nbb:\n  - 2\nc:\n  x: 1\ne: 5\ng: 7\n", "a: 1\nb:\n  y: 2\nbb:\n  - 2\nc:\n  x: 1\ne: 5\ng: 7\n"},
+      {"a Markdown list (an item of two lines)", "docs/list.md", "# List\n\n- alpha\n- delta\n- gamma\n- omega\n",
+       "# List\n\n- alpha\n- beta\n  more about beta\n- delta\n- gamma\n- omega\n",
+       "# List\n\n- alpha\n- charlie\n- delta\n- gamma\n- omega\n",
+       "# List\n\n- alpha\n- beta\n  more about beta\n- charlie\n- delta\n- gamma\n- omega\n"},
       {"Python functions kept in name order", "util.py",
        "def alpha():\n    return 1\n\n\ndef delta():\n    return 4\n\n\ndef gamma():\n    return 3\n\n\n"
        "def omega():\n    return 9\n",
