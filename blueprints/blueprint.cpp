@@ -3,6 +3,7 @@
 #include <climits>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include <yaml-cpp/yaml.h>
 
@@ -36,6 +37,18 @@ bool valid_name(std::string_view s) {
   }
   for (char c : s) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool valid_env_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
       return false;
     }
   }
@@ -173,12 +186,79 @@ class Validator {
     return static_cast<int>(n);
   }
 
-  // `plugin`, `timeout`, `with`: one use of a plugin.
+  Result<bool> bool_value(const YAML::Node& key, const YAML::Node& value, const std::string& path,
+                          const std::string& example) const {
+    if (value.IsNull()) {
+      return fail(at(key) + ": '" + path + "' has no value", "e.g. " + example);
+    }
+    const nlohmann::json resolved = value.IsScalar() ? resolve_yaml_scalar(value.Scalar(), value.Tag()) : nullptr;
+    if (!resolved.is_boolean()) {
+      return fail(at(value) + ": '" + path + "' must be true or false, got " + describe(value), "e.g. " + example);
+    }
+    return resolved.get<bool>();
+  }
+
+  // A size in bytes: an integer, or a number with a unit (KiB, MiB, GiB; KB, MB, GB).
+  Result<std::uint64_t> size_value(const YAML::Node& key, const YAML::Node& value, const std::string& path,
+                                   const std::string& example) const {
+    const std::string text = value.IsScalar() ? value.Scalar() : std::string{};
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+      n = std::stoull(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    std::string unit = used > 0 ? text.substr(used) : std::string{};
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    static const std::vector<std::pair<std::string, std::uint64_t>> units = {
+        {"", 1},           {"B", 1},           {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+        {"KB", 1000ull}, {"MB", 1000000ull}, {"GB", 1000000000ull}};
+    for (const auto& [name, factor] : units) {
+      if (used > 0 && text[0] != '-' && unit == name && n > 0) return static_cast<std::uint64_t>(n) * factor;
+    }
+    return fail(at(value.IsDefined() && !value.IsNull() ? value : key) + ": '" + path +
+                    "' must be a size in bytes (a number, or one with KiB, MiB or GiB), got " + describe(value),
+                "e.g. " + example);
+  }
+
+  // `env: [NAME, ...]`: environment variable names, each once.
+  Result<std::vector<std::string>> env_list(const YAML::Node& key, const YAML::Node& value,
+                                            const std::string& path) const {
+    const std::string example = "env: [HOME, PATH, ANTHROPIC_API_KEY]";
+    if (value.IsNull()) {
+      return fail(at(key) + ": '" + path + "' has no value",
+                  "list the variables the plugin gets, e.g. " + example + " (env: [] gives none)");
+    }
+    if (!value.IsSequence()) {
+      return fail(at(value) + ": '" + path + "' must be a list of environment variable names, got " + describe(value),
+                  "e.g. " + example);
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const YAML::Node item = value[i];
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!item.IsScalar() || !valid_env_name(item.Scalar())) {
+        return fail(at(item) + ": '" + item_path + "' must be an environment variable name, got " + describe(item),
+                    "a name is letters, digits and '_', not starting with a digit, e.g. " + example);
+      }
+      for (const auto& earlier : names) {
+        if (earlier == item.Scalar()) {
+          return fail(at(item) + ": '" + item.Scalar() + "' is listed twice in '" + path + "'", "list it once");
+        }
+      }
+      names.push_back(item.Scalar());
+    }
+    return names;
+  }
+
+  // `plugin`, `timeout`, `with` (and for an agent or an inspector, `env` and `sandbox`): one use of
+  // a plugin.
   Result<PluginUse> plugin_use(const YAML::Node& value, const YAML::Node* owner, const std::string& path,
-                               const std::string& plugin_example) const {
+                               const std::string& plugin_example, bool runs_in_workspace) const {
     PluginUse use;
     use.key_path = path;
-    const std::vector<Field> fields = {
+    std::vector<Field> fields = {
         {"plugin", true, "plugin: " + plugin_example,
          [&](const YAML::Node& k, const YAML::Node& v) -> Status {
            FAB_TRY_ASSIGN(use.plugin, string_value(k, v, path + ".plugin", "plugin: " + plugin_example));
@@ -191,7 +271,8 @@ class Validator {
            return {};
          }},
         {"with", false, "with: { key: value }",
-         [&](const YAML::Node&, const YAML::Node& v) -> Status {
+         [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+           use.with_at = at(k);
            if (v.IsNull()) {
              return {};
            }
@@ -200,15 +281,32 @@ class Validator {
                          "e.g. with: { command: make test }");
            }
            FAB_TRY_ASSIGN(use.with, yaml_to_json(v, m_source));
+           for (auto it = v.begin(); it != v.end(); ++it) {
+             const YAML::Node key = it->first;
+             const YAML::Node value = it->second;
+             // (yaml_to_json refused non-scalar keys; a null value is located at its key.)
+             use.with_keys.push_back({key.Scalar(), at(key), value.Mark().is_null() ? at(key) : at(value)});
+           }
            return {};
          }},
     };
+    if (runs_in_workspace) {
+      fields.push_back({"env", false, "env: [HOME, PATH]", [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+                          FAB_TRY_ASSIGN(use.env, env_list(k, v, path + ".env"));
+                          return {};
+                        }});
+      fields.push_back({"sandbox", false, "sandbox: true", [&](const YAML::Node& k, const YAML::Node& v) -> Status {
+                          FAB_TRY_ASSIGN(use.sandbox, bool_value(k, v, path + ".sandbox", "sandbox: true"));
+                          use.sandbox_at = at(k);
+                          return {};
+                        }});
+    }
     FAB_TRY(walk_map(value, owner, path, fields));
     return use;
   }
 
   Result<std::vector<PluginUse>> plugin_list(const YAML::Node& value, const std::string& path,
-                                             const std::string& plugin_example) const {
+                                             const std::string& plugin_example, bool runs_in_workspace) const {
     std::vector<PluginUse> out;
     const std::string example = path + ": [{ plugin: " + plugin_example + " }]";
     if (!value.IsSequence()) {
@@ -222,7 +320,7 @@ class Validator {
         return fail(at(item) + ": '" + item_path + "' must be a mapping with a 'plugin' key, got " + describe(item),
                     "e.g. - plugin: " + plugin_example);
       }
-      FAB_TRY_ASSIGN(auto use, plugin_use(item, nullptr, item_path, plugin_example));
+      FAB_TRY_ASSIGN(auto use, plugin_use(item, nullptr, item_path, plugin_example, runs_in_workspace));
       out.push_back(std::move(use));
     }
     return out;
@@ -266,6 +364,35 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
       {"slots", false, "slots: 2",
        [&](const YAML::Node& k, const YAML::Node& value) -> Status {
          FAB_TRY_ASSIGN(bp.slots, v.int_value(k, value, "slots", 1, "slots: 2"));
+         bp.slots_given = true;
+         return {};
+       }},
+      {"rework", false, "rework: continue",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(auto text, v.string_value(k, value, "rework", "rework: continue"));
+         if (text == "continue") {
+           bp.rework = Blueprint::Rework::continue_change;
+         } else if (text == "restart") {
+           bp.rework = Blueprint::Rework::restart;
+         } else {
+           const std::vector<std::string_view> modes = {"continue", "restart"};
+           std::string hint = did_you_mean(text, modes);
+           if (hint.empty()) {
+             hint = "continue: the next attempt starts from the item's change rebased onto trunk; restart: from a "
+                    "clean trunk, in the same change";
+           }
+           return fail(v.at(value) + ": 'rework' must be 'continue' or 'restart', got '" + text + "'", hint);
+         }
+         return {};
+       }},
+      {"max_file_size", false, "max_file_size: 10MiB",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(bp.max_file_size, v.size_value(k, value, "max_file_size", "max_file_size: 10MiB"));
+         return {};
+       }},
+      {"allow_empty", false, "allow_empty: true",
+       [&](const YAML::Node& k, const YAML::Node& value) -> Status {
+         FAB_TRY_ASSIGN(bp.allow_empty, v.bool_value(k, value, "allow_empty", "allow_empty: true"));
          return {};
        }},
       {"rework_limit", false, "rework_limit: 5",
@@ -290,7 +417,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
       {"agent", true, "agent: { plugin: shell, with: { command: ./agent.sh } }",
        [&](const YAML::Node& k, const YAML::Node& value) -> Status {
          FAB_TRY(v.expect_map(k, value, "agent", "agent: { plugin: shell, with: { command: ./agent.sh } }"));
-         FAB_TRY_ASSIGN(bp.agent, v.plugin_use(value, &k, "agent", "shell"));
+         FAB_TRY_ASSIGN(bp.agent, v.plugin_use(value, &k, "agent", "shell", true));
          return {};
        }},
       {"inspect", false, "inspect: [{ plugin: command, with: { command: make test } }]",
@@ -298,7 +425,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
          if (value.IsNull()) {
            return {};
          }
-         FAB_TRY_ASSIGN(bp.inspect, v.plugin_list(value, "inspect", "command"));
+         FAB_TRY_ASSIGN(bp.inspect, v.plugin_list(value, "inspect", "command", true));
          return {};
        }},
       {"refine", false, "refine: [{ plugin: deterministic }]",
@@ -307,7 +434,7 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
            return {};
          }
          refine_given = true;
-         FAB_TRY_ASSIGN(bp.refine, v.plugin_list(value, "refine", "deterministic"));
+         FAB_TRY_ASSIGN(bp.refine, v.plugin_list(value, "refine", "deterministic", false));
          return {};
        }},
   };
@@ -319,6 +446,11 @@ Result<Blueprint> validate(const YAML::Node& root, const Validator& v) {
 }
 
 }  // namespace
+
+int default_slots() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
 
 Result<Blueprint> parse_blueprint(std::string_view text, std::string source_name) {
   FAB_TRY(check_utf8(text, source_name));  // yaml-cpp passes bad bytes through without a word
@@ -356,8 +488,25 @@ Result<Blueprint> parse_blueprint_file(const std::filesystem::path& path) {
   return parse_blueprint(text, path.string());
 }
 
+std::vector<std::string> secret_env_names(const Blueprint& blueprint) {
+  std::set<std::string> names;
+  for (const auto& use : blueprint.refine) {
+    if (auto it = use.with.find("api_key_env"); it != use.with.end() && it->is_string() && !it->get<std::string>().empty()) {
+      names.insert(it->get<std::string>());
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
 nlohmann::json to_json(const PluginUse& use) {
-  return {{"plugin", use.plugin}, {"timeout", use.timeout_s}, {"with", use.with}};
+  nlohmann::json j = {{"plugin", use.plugin}, {"timeout", use.timeout_s}, {"with", use.with}};
+  if (use.env) {
+    j["env"] = *use.env;
+  }
+  if (use.sandbox) {
+    j["sandbox"] = true;
+  }
+  return j;
 }
 
 nlohmann::json to_json(const Blueprint& bp) {
@@ -373,6 +522,9 @@ nlohmann::json to_json(const Blueprint& bp) {
           {"trunk", bp.trunk},
           {"slots", bp.slots},
           {"rework_limit", bp.rework_limit},
+          {"rework", bp.rework == Blueprint::Rework::restart ? "restart" : "continue"},
+          {"max_file_size", bp.max_file_size},
+          {"allow_empty", bp.allow_empty},
           {"decompose", std::string(to_string(bp.decompose))},
           {"agent", to_json(bp.agent)},
           {"inspect", std::move(inspect)},

@@ -41,7 +41,7 @@ Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory) {
       FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("description(substring:{}) & mutable()",
                                                        revset_string("\nfab-line: " + line_id + "\n"))));
       std::vector<ChangeId> changes;
-      for (const auto& c : left) changes.push_back(c.change_id);
+      for (const auto& c : left) changes.push_back(c.change_id);  // (jj's commits: a ChangeId)
       FAB_TRY(repo.abandon(changes));
       repairs.push_back(fmt::format("abandoned the {} change(s) of line {}, whose stamp was interrupted",
                                     changes.size(), line_id));
@@ -62,11 +62,39 @@ nlohmann::json to_json(const StampResult& result) {
   return {{"line", result.line.id}, {"blueprint", result.blueprint.name}, {"items", items}};
 }
 
+namespace {
+
+// A line (not dropped) stamped from exactly these texts, if any.
+Result<std::optional<Line>> same_stamp(const Factory& factory, const std::string& blueprint_text,
+                                       const std::string& requirement_text) {
+  FAB_TRY_ASSIGN(auto lines, factory.store().lines());
+  for (auto& line : lines) {
+    if (!line.dropped.empty() || line.blueprint_yaml != blueprint_text) continue;
+    auto copy = read_file_text(factory.store().line_dir(line.id) / "requirement.md");
+    if (copy && *copy == requirement_text) return std::optional<Line>(std::move(line));
+  }
+  return std::optional<Line>();
+}
+
+}  // namespace
+
 Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
-                          const std::filesystem::path& requirement_file, bool dry_run, const BlueprintCheck& check) {
+                          const std::filesystem::path& requirement_file, const StampOptions& options) {
+  const bool dry_run = options.dry_run;
   FAB_TRY_ASSIGN(auto blueprint, parse_blueprint_file(blueprint_file));
   FAB_TRY_ASSIGN(auto requirement, parse_requirement_file(requirement_file, blueprint.decompose));
-  if (check) FAB_TRY(check(blueprint));
+  if (options.check) FAB_TRY(options.check(blueprint));
+  FAB_TRY_ASSIGN(auto req_text, read_file_text(requirement_file));
+  if (!options.again) {
+    FAB_TRY_ASSIGN(auto same, same_stamp(factory, blueprint.source_text, req_text));
+    if (same) {
+      return fail(fmt::format("{} was already stamped with this blueprint: line {} (created {})",
+                              requirement_file.string(), same->id, same->created),
+                  fmt::format("`fab line show {}` shows it; to make a second line from the same files anyway, add "
+                              "--again",
+                              same->id));
+    }
+  }
 
   StampResult result;
   result.blueprint = blueprint;
@@ -126,12 +154,14 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   std::vector<std::string> descriptions;
   for (const auto& item : result.items) descriptions.push_back(item_change_description(item.title, line_id, item.id));
   FAB_TRY_ASSIGN(auto changes, repo.create_changes(trunk->commit_id, descriptions));
-  for (std::size_t i = 0; i < changes.size(); ++i) result.items[i].change_id = changes[i].str();
+  for (std::size_t i = 0; i < changes.size(); ++i) result.items[i].change = changes[i];
 
-  // The blueprint travels with the line (inside line.json, so it is written atomically with it).
-  result.line.extra["blueprint_file"] = std::filesystem::absolute(blueprint_file).lexically_normal().string();
-  result.line.extra["blueprint_yaml"] = blueprint.source_text;
-  result.line.extra["trunk"] = blueprint.trunk;
+  // The blueprint travels with the line, inside line.json (written atomically with it), and is
+  // never read from a file again: the copy written below is for people.
+  result.line.blueprint_file = std::filesystem::absolute(blueprint_file).lexically_normal().string();
+  result.line.blueprint_yaml = blueprint.source_text;
+  result.line.blueprint_digest = blueprint_digest(blueprint.source_text);
+  result.line.trunk = blueprint.trunk;
   if (auto created = factory.store().create_line(result.line, result.items); !created) {
     // All or nothing: the changes made for this line go again.
     if (auto undone = repo.with_cause(fmt::format("{}: stamp failed, undo", line_id)).abandon(changes); !undone) {
@@ -140,10 +170,9 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
     }
     return fail(created.error().context("stamp failed; its changes were abandoned"));
   }
-  // Copies for people to read next to the journal.
+  // Copies for people to read next to the journal (fab never reads them).
   const auto dir = factory.store().line_dir(line_id);
   FAB_TRY(write_file_atomic(dir / "blueprint.yaml", blueprint.source_text));
-  FAB_TRY_ASSIGN(auto req_text, read_file_text(requirement_file));
   FAB_TRY(write_file_atomic(dir / "requirement.md", req_text));
   FAB_TRY_ASSIGN(auto record, factory.store().load_line(line_id));
   result.line = record.line;

@@ -25,11 +25,17 @@ struct StampResult {
 // every plugin it names exists and is of the right kind: this library knows nothing of plugins).
 using BlueprintCheck = std::function<Status(const Blueprint&)>;
 
-// Validates both files (and runs `check` on the blueprint); with dry_run, returns the plan (items
-// without change IDs, line id "(dry-run)") and touches nothing.
+struct StampOptions {
+  bool dry_run = false;  // validate and return the plan (items without change IDs, line id "(dry-run)")
+  bool again = false;    // stamp even if a line (not dropped) was stamped from the same two texts
+  BlueprintCheck check;  // run on the parsed blueprint before anything is written
+};
+
+// Validates both files (and runs `check` on the blueprint). A requirement already stamped with the
+// same blueprint (the same texts: a line not dropped whose blueprint and requirement.md copy are
+// byte for byte these) is refused, naming that line, unless `again`.
 Result<StampResult> stamp(Factory& factory, const std::filesystem::path& blueprint_file,
-                          const std::filesystem::path& requirement_file, bool dry_run = false,
-                          const BlueprintCheck& check = {});
+                          const std::filesystem::path& requirement_file, const StampOptions& options = {});
 
 // The description a stamped item's change carries: its title, then trailers naming line and item.
 std::string item_change_description(const std::string& title, const std::string& line_id,

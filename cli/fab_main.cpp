@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <map>
 
@@ -18,8 +17,8 @@
 namespace fab::cli {
 namespace {
 
-int print_error(const Error& e) {
-  std::fputs(e.render().c_str(), stderr);
+int print_error(const Error& e, const GlobalOptions& g) {
+  g.output().error(e);
   switch (e.kind) {
     case ErrorKind::usage: return kExitUsage;
     case ErrorKind::internal: return kExitInternal;
@@ -29,7 +28,8 @@ int print_error(const Error& e) {
 }
 
 void setup_logging(const GlobalOptions& g) {
-  auto logger = spdlog::stderr_color_mt("fab");
+  auto logger = spdlog::stderr_color_mt(
+      "fab", g.output().color_stderr() ? spdlog::color_mode::always : spdlog::color_mode::never);
   logger->set_pattern("fab: %^%l%$: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(g.debug ? spdlog::level::debug : (g.quiet ? spdlog::level::err : spdlog::level::warn));
@@ -47,10 +47,13 @@ int fab_main(int argc, char** argv) {
     app.add_option("-C,--directory", global.directory, "Run as if fab was started in this directory");
     app.add_flag("-q,--quiet", global.quiet, "Silence progress and status output on stderr");
     app.add_flag("--debug", global.debug, "Log every jj and plugin call to stderr");
+    app.add_option("--color", global.color, "Colour: auto (on a terminal, unless NO_COLOR is set), always or never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
     // The global options are also accepted after the verb (`fab run --quiet`): an option a verb does
     // not know falls through to here. Sub-commands inherit this, sub-verbs (`fab line list`) too.
     app.fallthrough();
-    app.footer("Global options (-C DIR, -q/--quiet, --debug) may also follow the verb.");  // inherited too
+    app.footer("Global options (-C DIR, -q/--quiet, --debug, --color) may also follow the verb. "
+               "`fab help VERB` shows a verb's options.");  // inherited too
 
     std::map<CLI::App*, std::function<std::function<Status()>(CLI::App&, const GlobalOptions&)>> setups;
     std::map<CLI::App*, std::function<Status()>> actions;
@@ -71,8 +74,8 @@ int fab_main(int argc, char** argv) {
           if (!v.hidden) names.push_back(v.name);
         }
         auto best = closest_match(word, names);
-        e.hint = best ? fmt::format("did you mean `fab {}`?", *best) : "run `fab --help` to list the commands";
-        return print_error(e);
+        e.hint = best ? fmt::format("did you mean `fab {}`?", *best) : "run `fab help` to list the commands";
+        return print_error(e, global);
       }
     }
 
@@ -86,24 +89,25 @@ int fab_main(int argc, char** argv) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
       Error err(e.what(), ErrorKind::usage);
-      err.hint = "run `fab --help` (or `fab <command> --help`) for usage";
-      return print_error(err);
+      err.hint = "run `fab help` (or `fab help <command>`) for usage";
+      return print_error(err, global);
     }
     setup_logging(global);
     if (!global.directory.empty() && ::chdir(global.directory.c_str()) != 0) {
-      return print_error(Error(fmt::format("cannot change to directory '{}'", global.directory)));
+      return print_error(Error(fmt::format("cannot change to directory '{}'", global.directory)), global);
     }
     for (auto* sub : app.get_subcommands()) {
       auto it = actions.find(sub);
       if (it == actions.end() || !it->second) continue;
       auto status = it->second();
-      if (!status) return print_error(status.error());
+      if (!status) return print_error(status.error(), global);
       return kExitOk;
     }
     return kExitUsage;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "Error: internal error: %s\nHint: this is a bug in fab; please report it\n", e.what());
-    return kExitInternal;
+    return print_error(Error(fmt::format("internal error: {}", e.what()), ErrorKind::internal)
+                           .with_hint("this is a bug in fab; please report it"),
+                       GlobalOptions{});
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Human-readable output: left-aligned columns separated by two spaces.
+// Human-readable output: left-aligned columns separated by two spaces; an empty header prints none.
+// Colour codes in a cell take no width.
 #include <string>
 #include <vector>
 

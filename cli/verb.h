@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/output.h"
 #include "substrate/error.h"
 
 namespace fab::cli {
@@ -16,6 +17,10 @@ struct GlobalOptions {
   std::string directory;  // -C: run as if started in this directory
   bool quiet = false;     // -q: no progress or status on stderr
   bool debug = false;     // --debug: log every jj and plugin call to stderr
+  std::string color = "auto";  // --color: auto, always or never
+
+  // How a verb prints (cli/output.h): data to stdout, status to stderr, as these options say.
+  Output output() const { return Output(quiet, parse_color_mode(color).value_or(ColorMode::auto_detect)); }
 };
 
 struct Verb {

@@ -19,7 +19,10 @@ std::vector<Verb> all_verbs() {
       make_merge_file_verb(),
       make_version_verb(),
       make_plugins_verb(),
+      make_doctor_verb(),
       make_plugin_call_verb(),
+      make_help_verb(),
+      make_completion_verb(),
   };
 }
 

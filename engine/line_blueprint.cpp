@@ -4,26 +4,24 @@
 
 namespace fab::engine {
 
-namespace {
-
-// The trunk the line was stamped for wins over the blueprint's default.
-Result<Blueprint> with_line_trunk(Result<Blueprint> bp, const Line& line) {
-  if (!bp) return bp;
-  if (auto it = line.extra.find("trunk"); it != line.extra.end() && it->is_string()) bp->trunk = it->get<std::string>();
-  return bp;
-}
-
-}  // namespace
-
 Result<Blueprint> load_line_blueprint(const Store& store, const Line& line) {
-  auto file = store.line_dir(line.id) / "blueprint.yaml";
-  if (std::filesystem::exists(file)) return with_line_trunk(parse_blueprint_file(file), line);
-  if (auto it = line.extra.find("blueprint_yaml"); it != line.extra.end() && it->is_string()) {
-    return with_line_trunk(
-        parse_blueprint(it->get<std::string>(), fmt::format("line {} (line.json blueprint_yaml)", line.id)), line);
+  const auto file = store.line_dir(line.id) / "line.json";
+  if (line.blueprint_yaml.empty()) {
+    return fail(fmt::format("line {} has no blueprint ({} keeps none)", line.id, file.string()),
+                "stamp the requirement again with `fab stamp`");
   }
-  return fail(fmt::format("line {} has no blueprint ({} is missing)", line.id, file.string()),
-              "stamp the requirement again with `fab stamp`");
+  if (line.blueprint_digest != blueprint_digest(line.blueprint_yaml)) {
+    return fail(fmt::format("line {}: the blueprint kept in {} was changed behind fab's back (its digest is {}, "
+                            "it was stamped as {})",
+                            line.id, file.string(), blueprint_digest(line.blueprint_yaml),
+                            line.blueprint_digest.empty() ? "(none)" : line.blueprint_digest),
+                "replace a line's blueprint only with `fab line reblueprint`, or stamp the requirement again");
+  }
+  auto bp = parse_blueprint(line.blueprint_yaml, fmt::format("line {} blueprint", line.id));
+  if (!bp) return bp;
+  // The trunk the line was stamped for wins over the blueprint's default.
+  if (!line.trunk.empty()) bp->trunk = line.trunk;
+  return bp;
 }
 
 }  // namespace fab::engine

@@ -22,7 +22,8 @@ struct OplogEntry {
 // Newest first; limit 0: all.
 Result<std::vector<OplogEntry>> annotated_oplog(const Factory& factory, std::size_t limit = 0);
 
-// {"op","time","description","fab":bool,"cause","line","items","transition"} (null where unknown)
+// {"op","time","description","fab":bool,"cause","line","items","transition","workspace","command"}
+// (null where unknown), and "claimed_cause" for an operation that is not fab's but passed a cause.
 nlohmann::json to_json(const OplogEntry& entry);
 // "abc123def456 2025-...  k3x9qa k3x9qa.2: queued -> building   rebase commit ..." / "(not fab)"
 std::string format_oplog_line(const OplogEntry& entry);

@@ -1,14 +1,15 @@
 #pragma once
 // Crash recovery and rollback. The floor always makes the jj mutation first and writes the state
-// second, so whatever instant a run died at, the disk says enough to finish or undo each step:
-//   - an item in refining whose change trunk already contains -> merged (the trunk move happened,
-//     the state write did not);
-//   - an item in building / inspecting / refining -> queued, its interrupted attempt not counted;
-//   - a merged item trunk does not contain -> queued (trunk was moved back under it);
-//   - every workspace named fab-* (the floor's pool, fab-pool-<n>, or an older fab-<item>; no run
-//     owns one when this runs) -> forgotten, directory removed (the item change it was on keeps
-//     what its last snapshot recorded; the interrupted attempt is redone);
-//     stray directories under .factory/workspaces/ -> removed.
+// second, so whatever instant a run died at, the disk says enough to finish or undo each step. The
+// repairs are the planner's recovery rules (engine/plan.h, View::recovering), applied by the
+// executor on a view built from disk:
+//   - refining, and trunk contains its change -> merged (the trunk move happened, the write did not);
+//   - building -> queued, the interrupted attempt not counted (its change keeps what was recorded);
+//   - inspecting / refining -> carried on by the next run (the agent's work is kept);
+//   - its change gone -> dropped; its change divergent -> the commit the journal knows is kept;
+//   - an item that made fab crash twice -> dropped, with the reason;
+//   - every pool workspace (no run owns one when this runs) -> forgotten, its directory removed;
+//   - a state saved but not journaled -> journaled.
 // Both functions expect the caller to hold the run lock (engine/run_control.h).
 #include <string>
 #include <vector>
@@ -29,6 +30,13 @@ Result<std::vector<Repair>> repair_after_crash(Factory& factory);
 
 // Restores the repo to operation `op` (`jj op restore`) and rolls each item back to the state it
 // had then (from its journal: transitions recorded with a later "op" are undone), then repairs.
+// Refused when operations the journal names are gone from the op log (abandoned or trimmed), and
+// when `op` is older than a line's stamp.
 Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::string& op);
+
+// Takes trunk where it is now as the base fab continues from (after someone moved it backwards
+// or sideways): items merged on the old trunk that it no longer holds go back to the queue, to land
+// again on top of it. Returns the repairs.
+Result<std::vector<Repair>> accept_trunk(Factory& factory, const std::string& trunk);
 
 }  // namespace fab::engine

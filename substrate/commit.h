@@ -26,13 +26,40 @@ struct Operation {
   std::string time_end;
   std::string description;  // jj's own ("rebase commit ...", "snapshot working copy")
   std::string command;      // the command line jj recorded ("jj rebase -r ..."), may be empty
-  std::string cause;        // what fab recorded as fab.cause for this operation, empty if not fab's
+  std::string cause;        // what the command passed as fab.cause (anyone can pass one: see engine/oplog.h)
+  std::string claimed_cause;  // (engine/oplog) a cause an operation that is not fab's passed
   bool is_snapshot = false;
+  std::string workspace;    // the workspace the command ran in ("default", "fab-engineer", "fab-pool-1", ...)
+  std::vector<std::string> parents;  // operation IDs
+};
+
+// What one operation changed, compared to its parent(s) (`jj op show`).
+struct OperationChanges {
+  struct CommitChange {
+    std::string commit_id;
+    ChangeId change_id;
+  };
+  std::vector<CommitChange> added;    // commits that became visible (new or rewritten)
+  std::vector<CommitChange> removed;  // commits that were hidden (abandoned, or the old side of a rewrite)
+  struct BookmarkChange {
+    std::string name;
+    std::vector<std::string> now;     // commit IDs it points to after (empty: deleted; 2+: conflicted)
+    std::vector<std::string> before;  // ... and before (empty: created)
+  };
+  std::vector<BookmarkChange> bookmarks;  // local bookmarks only
+};
+
+// A file a snapshot did not record, and why ("1.5MiB (1600000 bytes); the maximum size allowed is
+// 1.0MiB (1048576 bytes)", "not valid UTF-8").
+struct RefusedFile {
+  std::string path;
+  std::string why;
 };
 
 struct Workspace {
   std::string name;
   std::optional<ChangeId> target;  // the workspace's working-copy change
+  std::string target_commit;       // ... and its commit
 };
 
 // The three sides of one conflicted file, as jj's merge-tool protocol hands them out.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "substrate/process.h"
@@ -128,10 +129,68 @@ std::string quoted_string(std::string_view s, OtherControls others) {
   return out + "\"";
 }
 
+JjIdentity user_identity(const std::vector<std::string>& jj_exec, const std::filesystem::path& repo) {
+  // jj: one call for both keys, each value as JSON ("No matching config key" when neither is set).
+  std::map<std::string, std::string> jj;
+  std::vector<std::string> argv = jj_exec;
+  argv.insert(argv.end(), {"--no-pager", "--color=never", "--ignore-working-copy"});
+  std::error_code ec;
+  const bool is_repo = std::filesystem::is_directory(repo / ".jj", ec);  // not yet, while `jj git init` runs
+  if (is_repo) argv.insert(argv.end(), {"-R", repo.string()});
+  argv.insert(argv.end(), {"config", "list", "user", "-T", "name ++ \"\\t\" ++ json(value) ++ \"\\n\""});
+  if (auto r = run_process({.argv = argv, .cwd = is_repo ? repo : std::filesystem::path{}, .timeout = std::chrono::seconds(30)});
+      r && r->ok()) {
+    std::istringstream in(r->out);
+    for (std::string line; std::getline(in, line);) {
+      auto tab = line.find('\t');
+      if (tab == std::string::npos) continue;
+      try {
+        auto v = nlohmann::json::parse(line.substr(tab + 1));
+        if (v.is_string()) jj[line.substr(0, tab)] = v.get<std::string>();
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+  }
+  if (!jj["user.name"].empty() && !jj["user.email"].empty()) return {jj["user.name"], jj["user.email"]};
+  if (auto git = find_on_path("git"); !git.empty()) {
+    const bool dir = std::filesystem::is_directory(repo, ec);
+    auto get = [&](const char* key) {
+      std::vector<std::string> args{git.string()};
+      if (dir) args.insert(args.end(), {"-C", repo.string()});
+      args.insert(args.end(), {"config", "--get", key});
+      auto r = run_process({.argv = args, .timeout = std::chrono::seconds(30)});
+      std::string v = r && r->ok() ? r->out : std::string{};
+      while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+      return v;
+    };
+    JjIdentity id{get("user.name"), get("user.email")};
+    if (!id.name.empty() && !id.email.empty()) return id;
+  }
+  return {};
+}
+
 Result<JjRunner> JjRunner::with_binary(std::filesystem::path jj, JjIdentity identity) {
   auto exec = exec_argv(jj);
   FAB_TRY_ASSIGN(auto version, checked_version(jj, exec));
-  return JjRunner(std::move(jj), std::move(exec), std::move(version), std::move(identity));
+  auto id = std::make_shared<Identity>();
+  id->id = std::move(identity);
+  return JjRunner(std::move(jj), std::move(exec), std::move(version), std::move(id));
+}
+
+Result<JjRunner> JjRunner::locate_as_user(const std::filesystem::path& repo) {
+  FAB_TRY_ASSIGN(auto runner, locate());
+  auto id = std::make_shared<Identity>();
+  id->user_repo = std::filesystem::absolute(repo);
+  runner.m_identity = std::move(id);
+  return runner;
+}
+
+const JjIdentity& JjRunner::identity() const {
+  Identity& id = *m_identity;
+  std::call_once(id.once, [&] {
+    if (!id.user_repo.empty()) id.id = user_identity(m_exec, id.user_repo);
+  });
+  return id.id;
 }
 
 Result<JjRunner> JjRunner::locate(JjIdentity identity) {
@@ -178,9 +237,14 @@ Result<JjOutput> JjRunner::run(const std::vector<std::string>& args, const JjCal
   // jj prints paths relative to its working directory: run it at the repo so they are repo paths.
   ProcessSpec spec{.argv = argv_for(args, call),
                    .cwd = call.repo,
-                   .env = {{"JJ_USER", m_identity.name}, {"JJ_EMAIL", m_identity.email}},
                    .env_remove = {"JJ_EDITOR", "JJ_PAGER"},
                    .stdin_data = call.stdin_data};
+  // A fixed identity goes with every call. The user's goes with each call that may write a commit (a
+  // mutation names its cause; a snapshot commits the working copy): reads never look it up.
+  if (call.snapshot || !call.cause.empty() || m_identity->user_repo.empty()) {
+    const JjIdentity& id = identity();
+    spec.env = {{"JJ_USER", id.name}, {"JJ_EMAIL", id.email}};
+  }
   auto r = run_process(spec);
   if (!r) return fail(r.error().context("cannot run jj").with_hint(kBootstrapHint));
   JjOutput o{r->exit_code, std::move(r->out), std::move(r->err), r->duration};

@@ -1,10 +1,12 @@
 // The only translation unit that includes Boost.Process (it is heavy to compile).
 #include "substrate/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,12 +36,20 @@ namespace {
 // Process groups of running children, for kill_all_children() (which may run in a signal handler).
 constexpr std::size_t kMaxTracked = 256;
 std::array<std::atomic<pid_t>, kMaxTracked> g_running{};
+// A child run_process started but could not track: kill_orphans() cannot tell its own children from
+// adopted ones any more, and kills none.
+std::atomic<bool> g_track_overflow{false};
+// Launches in progress (between fork and track()), and how many have begun: kill_orphans() lists
+// children only while none is in progress, so a child just forked is never taken for an orphan.
+std::atomic<int> g_launching{0};
+std::atomic<unsigned> g_launches{0};
 
 void track(pid_t pid) {
   for (auto& slot : g_running) {
     pid_t expected = 0;
     if (slot.compare_exchange_strong(expected, pid)) return;
   }
+  g_track_overflow.store(true);
 }
 void untrack(pid_t pid) {
   for (auto& slot : g_running) {
@@ -95,9 +105,11 @@ namespace {
 
 // True once `pid` (a child of this process) has ended: it is a zombie, or already reaped by the
 // run_process call that started it. Does not reap it (WNOWAIT): that call still does.
-bool child_ended(pid_t pid) noexcept {
+// `exited_itself`: it called exit (CLD_EXITED), rather than being killed by a signal.
+bool child_ended(pid_t pid, bool* exited_itself = nullptr) noexcept {
   siginfo_t info{};
   if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno != EINTR;
+  if (exited_itself != nullptr) *exited_itself = info.si_code == CLD_EXITED;
   return info.si_pid == pid;
 }
 
@@ -105,6 +117,64 @@ long long monotonic_ms() noexcept {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+void sleep_ms(long ms) noexcept {
+  timespec pause{0, ms * 1000 * 1000};
+  ::nanosleep(&pause, nullptr);
+}
+
+// The parent of process `pid` (from /proc/<pid>/stat: "pid (comm) S ppid ..."), or -1, and whether
+// it is a zombie. `pid` is the digits of its /proc entry. Async-signal-safe.
+pid_t parent_of(const char* pid, bool& zombie) noexcept {
+  char path[64] = "/proc/";
+  std::size_t n = 6;
+  for (const char* c = pid; *c != '\0' && n < sizeof path - 6; ++c) path[n++] = *c;
+  std::memcpy(path + n, "/stat", 6);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (got <= 0) return -1;
+  const char* close = nullptr;  // the comm may hold ')' itself: the last one ends it
+  for (ssize_t i = 0; i < got; ++i) {
+    if (buf[i] == ')') close = buf + i;
+  }
+  if (close == nullptr || close + 4 >= buf + got) return -1;
+  zombie = close[2] == 'Z';
+  pid_t ppid = 0;
+  for (const char* c = close + 4; c < buf + got && *c >= '0' && *c <= '9'; ++c) ppid = ppid * 10 + (*c - '0');
+  return ppid;
+}
+
+// Up to `cap` children of this process (and whether each has ended already), found by scanning
+// /proc (the /proc/<pid>/task/<tid>/children files would be quicker but need CONFIG_PROC_CHILDREN,
+// which not every kernel has). Raw getdents64, so that it is async-signal-safe.
+std::size_t list_children(pid_t* out, bool* ended, std::size_t cap) noexcept {
+  const int dir = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return 0;
+  const pid_t self = ::getpid();
+  std::size_t n = 0;
+  alignas(8) char buf[8192];
+  for (;;) {
+    const long got = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long at = 0; at < got;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buf + at);
+      at += entry->d_reclen;
+      const char* name = entry->d_name;
+      if (name[0] < '1' || name[0] > '9') continue;  // not a process
+      bool zombie = false;
+      if (parent_of(name, zombie) != self || n >= cap) continue;
+      pid_t pid = 0;
+      for (const char* c = name; *c >= '0' && *c <= '9'; ++c) pid = pid * 10 + (*c - '0');
+      ended[n] = zombie;
+      out[n++] = pid;
+    }
+  }
+  ::close(dir);
+  return n;
 }
 
 }  // namespace
@@ -136,19 +206,193 @@ void kill_all_children(std::chrono::milliseconds grace) noexcept {
       all_ended = all_ended && ended[i];
     }
     if (all_ended || monotonic_ms() >= deadline) break;
-    timespec pause{0, 10 * 1000 * 1000};
-    ::nanosleep(&pause, nullptr);
+    sleep_ms(10);
   }
   // Whatever is left in the groups (a child that ignored SIGTERM, what it started in its group).
   for (std::size_t i = 0; i < n; ++i) ::kill(-groups[i], SIGKILL);
   errno = saved_errno;
 }
 
+void become_subreaper() noexcept {
+  static std::atomic<bool> done{false};
+  if (!done.exchange(true)) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+int kill_orphans(std::chrono::milliseconds limit) noexcept {
+  const int saved_errno = errno;
+  if (g_track_overflow.load()) return 0;
+  const long long deadline = monotonic_ms() + limit.count();
+  constexpr std::size_t kCap = 1024;
+  pid_t orphans[kCap];
+  bool ended[kCap];
+  pid_t ours[kMaxTracked];
+  int killed = 0;
+  while (monotonic_ms() < deadline) {
+    // The children run_process waits for, taken before the list: one of them that ends and is
+    // reaped meanwhile is not taken for an orphan (its pid could be reused by then). A child forked
+    // meanwhile is not tracked yet: a launch in progress, or one begun since, means a new list.
+    const unsigned launches = g_launches.load();
+    if (g_launching.load() != 0) {
+      sleep_ms(1);
+      continue;
+    }
+    std::size_t n_ours = 0;
+    for (const auto& slot : g_running) {
+      if (const pid_t pid = slot.load(); pid > 0) ours[n_ours++] = pid;
+    }
+    const std::size_t n = list_children(orphans, ended, kCap);
+    if (g_launching.load() != 0 || g_launches.load() != launches) continue;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      bool mine = false;
+      for (std::size_t j = 0; j < n_ours && !mine; ++j) mine = ours[j] == orphans[i];
+      if (mine) continue;
+      ended[kept] = ended[i];
+      orphans[kept++] = orphans[i];
+    }
+    if (kept == 0) break;
+    // Only this function reaps an orphan, so its pid stays its own until the waitpid below.
+    for (std::size_t i = 0; i < kept; ++i) {
+      if (!ended[i] && ::kill(orphans[i], SIGKILL) == 0) ++killed;  // a zombie only needs reaping
+    }
+    // Reap them: each one's own orphans are re-parented here before it can be reaped, so the next
+    // round sees them.
+    for (std::size_t i = 0; i < kept; ++i) {
+      int status = 0;
+      while (::waitpid(orphans[i], &status, WNOHANG) == 0 && monotonic_ms() < deadline) sleep_ms(1);
+    }
+  }
+  errno = saved_errno;
+  return killed;
+}
+
+SupervisedEnd run_supervised(const std::function<void()>& work, std::chrono::milliseconds grace) {
+  become_subreaper();
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &stop, &old);  // taken with sigtimedwait below, never by a handler
+  const pid_t supervisor = ::getpid();
+  const pid_t worker = ::fork();
+  if (worker == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) ::_exit(127);
+    work();
+    ::_exit(0);
+  }
+  SupervisedEnd end;
+  if (worker < 0) {
+    end.wait_status = 127 << 8;
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return end;
+  }
+  long long kill_at = -1;
+  for (;;) {
+    if (::waitpid(worker, &end.wait_status, WNOHANG) == worker) break;
+    const timespec tick{0, 50 * 1000 * 1000};
+    const int sig = ::sigtimedwait(&stop, nullptr, &tick);
+    if ((sig == SIGTERM || sig == SIGINT) && kill_at < 0) {
+      ::kill(worker, SIGTERM);  // its own handler (the shell agent's) stops what it runs
+      kill_at = monotonic_ms() + grace.count();
+    }
+    if (kill_at >= 0 && monotonic_ms() >= kill_at) ::kill(worker, SIGKILL);
+  }
+  end.left_behind = kill_orphans();
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return end;
+}
+
+void exit_like(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    ::signal(sig, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    ::prctl(PR_SET_DUMPABLE, 0);  // the worker dumped its core already, if any
+    ::raise(sig);
+    ::_exit(128 + sig);
+  }
+  ::_exit(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1);
+}
+
+void write_fully(int fd, std::string_view text) noexcept {
+  while (!text.empty()) {
+    const ssize_t put = ::write(fd, text.data(), text.size());
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(put));
+  }
+}
+
+std::string with_size_note(std::string text, std::size_t total) {
+  if (total <= text.size()) return text;
+  std::size_t from = 0;  // a cut in the middle of a UTF-8 character: start at the next one
+  while (from < text.size() && from < 3 && (static_cast<unsigned char>(text[from]) & 0xC0) == 0x80) ++from;
+  text.erase(0, from);
+  auto mib = [](std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+  return fmt::format("[fab: {} bytes ({:.1f} MiB) were printed; only the last {} bytes ({:.1f} MiB) are kept]\n",
+                     total, mib(total), text.size(), mib(text.size())) +
+         text;
+}
+
+std::string tail_with_note(const std::string& text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  return with_size_note(text.substr(text.size() - limit), text.size());
+}
+
+namespace {
+
+bp::environment inherited_environment(const ProcessSpec& spec) {
+  bp::environment all = boost::this_process::environment();
+  if (!spec.env_keep) return all;
+  bp::environment env;
+  for (const auto& name : *spec.env_keep) {
+    if (const auto it = all.find(name); it != all.end()) env[name] = it->to_string();
+  }
+  return env;
+}
+
+bp::environment child_environment(const ProcessSpec& spec) {
+  bp::environment env = inherited_environment(spec);
+  for (const auto& name : spec.env_remove) env.erase(name);
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  return env;
+}
+
+// What one stream keeps (its OutputLimit), and how many bytes came.
+struct Capture {
+  std::string& text;
+  std::size_t& total;
+  std::size_t limit;
+  bool keep_tail;
+  Capture(std::string& t, std::size_t& n, const OutputLimit& l) : text(t), total(n), limit(l.bytes), keep_tail(l.keep_tail) {}
+  void add(const char* data, std::size_t n) {
+    total += n;
+    if (!keep_tail) {
+      if (text.size() < limit) text.append(data, std::min(n, limit - text.size()));
+      return;
+    }
+    text.append(data, n);
+    if (text.size() > 2 * limit) text.erase(0, text.size() - limit);  // amortised: at most once per limit bytes
+  }
+  void finish() {
+    if (keep_tail && text.size() > limit) text.erase(0, text.size() - limit);
+  }
+};
+
+}  // namespace
+
 Result<ProcessResult> run_process(const ProcessSpec& spec) {
   if (spec.argv.empty()) return fail_internal("run_process: empty argv");
   // A child that stops reading its input must not kill us with SIGPIPE.
   static const bool sigpipe_ignored = (::signal(SIGPIPE, SIG_IGN), true);
   (void)sigpipe_ignored;
+  if (spec.reap_orphans) become_subreaper();
   const auto started = std::chrono::steady_clock::now();
 
   std::filesystem::path exe = spec.argv[0];
@@ -159,10 +403,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
     }
   }
   std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
-
-  bp::environment env = boost::this_process::environment();
-  for (const auto& name : spec.env_remove) env.erase(name);
-  for (const auto& [k, v] : spec.env) env[k] = v;
+  bp::environment env = child_environment(spec);
 
   FAB_TRY_ASSIGN(auto out_p, cloexec_pipe());
   FAB_TRY_ASSIGN(auto err_p, cloexec_pipe());
@@ -180,6 +421,12 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   const int death_signal = spec.parent_death_signal;
   auto setpgid_hook = bp::extend::on_exec_setup = [parent, death_signal](auto&) {
     ::setpgid(0, 0);
+    // fab ignores SIGPIPE (and a thread may block signals): the child starts as a shell would, so
+    // that `yes | head -1` ends quietly instead of printing "Broken pipe".
+    ::signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (death_signal != 0) {
       ::prctl(PR_SET_PDEATHSIG, death_signal);
       if (::getppid() != parent) ::_exit(127);  // the parent died before prctl: nobody waits for us
@@ -188,6 +435,8 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   std::error_code ec;
   bp::child child;
   const std::string cwd = spec.cwd.empty() ? std::filesystem::current_path().string() : spec.cwd.string();
+  g_launching.fetch_add(1);
+  g_launches.fetch_add(1);
   try {
     if (in_pipe) {
       child = bp::child(bp::exe = exe.string(), bp::args = args, bp::start_dir = cwd, env,
@@ -199,14 +448,17 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
                         setpgid_hook, ec);
     }
   } catch (const std::exception& e) {
+    g_launching.fetch_sub(1);
     return fail(fmt::format("cannot run '{}': {}", spec.argv[0], e.what()));
   }
   if (ec) {
+    g_launching.fetch_sub(1);
     return fail(fmt::format("cannot run '{}': {}", spec.argv[0], ec.message()));
   }
   const pid_t pid = child.id();
   child.detach();  // we reap it ourselves below
   track(pid);
+  g_launching.fetch_sub(1);
 
   // Take ownership of the read ends (the parent's write ends were closed by the launch).
   out_r.fd = ::dup(out_pipe.native_source());
@@ -233,27 +485,24 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   const auto deadline = spec.timeout.count() > 0 ? started + spec.timeout : clock::time_point::max();
   clock::time_point kill_at = clock::time_point::max();
   bool exited = false;
-  int status = 0;
   clock::time_point exited_at{};
   char buf[65536];
-
-  auto append = [&](std::string& dst, const char* data, ssize_t n) {
-    if (dst.size() < spec.output_limit) {
-      dst.append(data, std::min<std::size_t>(static_cast<std::size_t>(n), spec.output_limit - dst.size()));
-    }
-  };
+  Capture out_capture(result.out, result.out_bytes, spec.out_limit);
+  Capture err_capture(result.err, result.err_bytes, spec.err_limit);
 
   while (true) {
-    if (!exited) {
-      pid_t w = ::waitpid(pid, &status, WNOHANG);
-      if (w == pid) {
-        exited = true;
-        exited_at = clock::now();
-      }
+    bool exited_itself = false;
+    if (!exited && child_ended(pid, &exited_itself)) {
+      // Still a zombie (not reaped), so its pid, the group's id, cannot be reused: whatever is
+      // left in its group, and with reap_orphans whatever escaped it, ends with it.
+      exited = true;
+      exited_at = clock::now();
+      ::kill(-pid, SIGKILL);
+      if (spec.reap_orphans && (!exited_itself || result.timed_out)) kill_orphans();
     }
     const bool pipes_open = out_r.fd >= 0 || err_r.fd >= 0;
     if (exited && !pipes_open) break;
-    // A grandchild may keep the pipes open after the child exits: give it a moment, then stop.
+    // A process outside its group (and not adopted) may keep the pipes open: give it a moment.
     if (exited && clock::now() - exited_at > std::chrono::milliseconds(200)) break;
 
     auto now = clock::now();
@@ -273,7 +522,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
     if (out_r.fd >= 0) { pfds[n] = {out_r.fd, POLLIN, 0}; out_i = static_cast<int>(n++); }
     if (err_r.fd >= 0) { pfds[n] = {err_r.fd, POLLIN, 0}; err_i = static_cast<int>(n++); }
     if (in_w.fd >= 0) { pfds[n] = {in_w.fd, POLLOUT, 0}; in_i = static_cast<int>(n++); }
-    int wait_ms = 50;  // waitpid is polled; SIGCHLD is left to whoever else owns it
+    int wait_ms = exited ? 10 : 50;  // waitpid is polled; SIGCHLD is left to whoever else owns it
     if (n == 0) {
       ::usleep(2000);
       continue;
@@ -281,17 +530,19 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
     int rc = ::poll(pfds.data(), n, wait_ms);
     if (rc < 0 && errno != EINTR) break;
     if (rc <= 0) continue;
-    auto drain = [&](int idx, Fd& fd, std::string& dst) {
+    auto drain = [&](int idx, Fd& fd, Capture& capture, Stream stream) {
       if (idx < 0 || !(pfds[static_cast<std::size_t>(idx)].revents & (POLLIN | POLLHUP | POLLERR))) return;
       ssize_t got = ::read(fd.fd, buf, sizeof buf);
       if (got > 0) {
-        append(dst, buf, got);
+        const auto size = static_cast<std::size_t>(got);
+        if (spec.on_output) spec.on_output(stream, std::string_view(buf, size));
+        capture.add(buf, size);
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         fd.reset();
       }
     };
-    drain(out_i, out_r, result.out);
-    drain(err_i, err_r, result.err);
+    drain(out_i, out_r, out_capture, Stream::out);
+    drain(err_i, err_r, err_capture, Stream::err);
     if (in_i >= 0 && (pfds[static_cast<std::size_t>(in_i)].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t put = ::write(in_w.fd, to_write.data(), to_write.size());
       if (put > 0) {
@@ -302,12 +553,13 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
       }
     }
   }
-  if (!exited) {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+  out_capture.finish();
+  err_capture.finish();
+  if (!exited) ::kill(-pid, SIGKILL);  // the loop ended early (poll failed): nothing may outlive the call
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   untrack(pid);
-  ::kill(-pid, SIGKILL);  // nothing the child left running in its group outlives the call
 
   if (WIFSIGNALED(status)) {
     result.signal = WTERMSIG(status);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -103,6 +104,13 @@ std::string trimmed(std::string s) {
   return s;
 }
 
+// flock(LOCK_EX), again after a signal interrupted it (fab's stop signals are installed without
+// SA_RESTART).
+void lock_exclusive(int fd) {
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+}
+
 // A fileset naming exactly one file relative to the repo root.
 std::string root_file(const std::string& path) { return "root-file:" + revset_string(path); }
 
@@ -166,7 +174,7 @@ Repo Repo::with_cause(std::string cause) const {
 }
 
 Result<JjOutput> Repo::run(const std::vector<std::string>& args, JjCall call) const {
-  if (call.repo.empty()) call.repo = m_root;
+  if (call.repo.empty()) call.repo = call_dir();
   if (call.cause.empty()) call.cause = m_cause;
   return m_jj.run(args, call);
 }
@@ -556,7 +564,7 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
   // And across processes: an flock on a file inside .jj/.
   int fd = ::open(lock_file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) return fail_internal(fmt::format("cannot open the import lock '{}'", lock_file.string()));
-  ::flock(fd, LOCK_EX);
+  lock_exclusive(fd);
   struct Unlock {
     int fd;
     ~Unlock() { ::close(fd); }
@@ -646,10 +654,6 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
     return undo(exported.error().context("cannot remove the new changes' temporary refs"), ids);
   }
   return ids;
-}
-
-Status Repo::describe(const ChangeId& id, const std::string& description) const {
-  return run({"describe", "-r", id.str(), "-m", description}).map([](auto&&) {});
 }
 
 Status Repo::abandon(const std::vector<ChangeId>& ids) const {
@@ -746,13 +750,13 @@ Status Repo::write_resolution(const ChangeId& id, const std::string& path, const
 
 // --- workspaces ----------------------------------------------------------------------------------
 
-Status Repo::add_workspace(const std::string& name, const fs::path& dir, const ChangeId& at) const {
+Result<std::string> Repo::add_workspace(const std::string& name, const fs::path& dir, const ChangeId& at) const {
   static std::mutex in_process;
   std::lock_guard guard(in_process);
   // And across processes: an flock on a file inside .jj/.
   int fd = ::open((m_root / ".jj" / "fab-workspace-add.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) return fail_internal("cannot open the workspace lock in .jj/");
-  ::flock(fd, LOCK_EX);
+  lock_exclusive(fd);
   struct Unlock {
     int fd;
     ~Unlock() { ::close(fd); }
@@ -789,15 +793,37 @@ Status Repo::forget_workspace(const std::string& name, const fs::path& dir) cons
   if (o->exit_code != 0 && o->err.find("No such workspace") == std::string::npos) {
     return fail(Error(fmt::format("cannot forget workspace '{}'", name)).caused_by(o->err));
   }
+  if (dir.empty()) return {};
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec) return fail(fmt::format("cannot remove '{}': {}", dir.string(), ec.message()));
   return {};
 }
 
-Status Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
-  return run({"edit", id.str()}, {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true"}})
-      .map([](auto&&) {});
+Status Repo::forget_workspaces(const std::vector<std::string>& names) const {
+  if (names.empty()) return {};
+  std::vector<std::string> args{"workspace", "forget"};
+  args.insert(args.end(), names.begin(), names.end());
+  FAB_TRY_ASSIGN(auto o, run(args, {.allow_failure = true}));
+  if (o.exit_code == 0) return {};
+  // jj refuses the whole call when one name is unknown: forget them one at a time.
+  for (const auto& name : names) FAB_TRY(forget_workspace(name, {}));
+  return {};
+}
+
+Result<std::string> Repo::edit_in_workspace(const fs::path& dir, const ChangeId& id) const {
+  return edit_commit_in_workspace(dir, id.str());
+}
+
+Result<std::string> Repo::edit_commit_in_workspace(const fs::path& dir, const std::string& revision) const {
+  FAB_TRY_ASSIGN(auto o, run({"edit", revision},
+                             {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true", kFullSummary}}));
+  // "Working copy  (@) now at: <commit id> <change id>"
+  for (const auto& line : lines_of(o.err)) {
+    if (line.find("(@) now at: ") == std::string::npos) continue;
+    if (auto c = parse_summary(line)) return c->commit_id;
+  }
+  return std::string{};
 }
 
 Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {
@@ -807,6 +833,70 @@ Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_di
   if (commits.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
   if (git_diff) *git_diff = commits.front().diff.value_or("");
   return commits.front();
+}
+
+namespace {
+
+// The files jj's snapshot warnings say it did not record:
+//   Warning: Refused to snapshot some files:
+//     big.bin: 1.5MiB (1600000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)
+//   Warning: Skipped some paths because they are not valid UTF-8:
+//     .: "bad\xFFname"
+std::vector<RefusedFile> refused_files(const std::string& err) {
+  std::vector<RefusedFile> out;
+  enum { none, size, utf8 } list = none;
+  for (const auto& line : lines_of(err)) {
+    if (line.find("Refused to snapshot") != std::string::npos) {
+      list = size;
+    } else if (line.find("not valid UTF-8") != std::string::npos) {
+      list = utf8;
+    } else if (list != none && line.rfind("  ", 0) == 0) {
+      const auto text = line.substr(2);
+      const auto colon = text.find(": ");
+      if (colon == std::string::npos) continue;
+      if (list == size) {
+        out.push_back({text.substr(0, colon), text.substr(colon + 2)});
+      } else {
+        const auto dir = text.substr(0, colon);
+        const auto name = text.substr(colon + 2);
+        out.push_back({(dir == "." ? "" : dir + "/") + name, "its name is not valid UTF-8"});
+      }
+    } else {
+      list = none;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Repo::Snapshot> Repo::snapshot_and_read(const fs::path& dir, std::uint64_t max_new_file_size,
+                                               const std::string& revset, bool with_diffs) const {
+  std::vector<std::string> config;
+  if (max_new_file_size > 0) config.push_back(fmt::format("snapshot.max-new-file-size={}", max_new_file_size));
+  const std::string tmpl = with_diffs ? commit_template_with_diffs("@") : std::string(kCommitTemplate);
+  // `@` first: jj lists a revset in its own order, so the working copy is read on its own line.
+  std::string set = "@";
+  if (!revset.empty()) set = fmt::format("@ | ({})", revset);
+  const std::string t = fmt::format("if(self.current_working_copy(), \"@\", \" \") ++ {}", tmpl);
+  FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", set, "-T", t}, {.repo = dir, .snapshot = true, .config = config}));
+  Snapshot snap;
+  std::string wc_line, rest;
+  for (const auto& line : lines_of(o.out)) {
+    if (line.empty()) continue;
+    if (line[0] == '@') {
+      wc_line = line.substr(1);
+    } else {
+      rest += line.substr(1) + "\n";
+    }
+  }
+  FAB_TRY_ASSIGN(auto wc, parse_commits(wc_line));
+  if (wc.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
+  FAB_TRY_ASSIGN(auto others, parse_commits(rest));
+  snap.commits = std::move(wc);
+  snap.commits.insert(snap.commits.end(), others.begin(), others.end());
+  snap.refused = refused_files(o.err);
+  return snap;
 }
 
 Status Repo::update_stale_workspace(const fs::path& dir) const {
@@ -839,6 +929,8 @@ Result<std::vector<Operation>> Repo::operations(std::size_t limit) const {
       op.time_end = j.at("time").at("end").get<std::string>();
       op.description = j.at("description").get<std::string>();
       op.is_snapshot = j.value("is_snapshot", false);
+      if (auto w = j.find("workspace_name"); w != j.end() && w->is_string()) op.workspace = w->get<std::string>();
+      if (auto p = j.find("parents"); p != j.end() && p->is_array()) op.parents = p->get<std::vector<std::string>>();
       if (auto a = j.find("attributes"); a != j.end() && a->is_object()) {
         op.command = a->value("args", "");
       }

@@ -3,6 +3,7 @@
 // JjRunner; nothing else in fab runs jj. Reads use --ignore-working-copy; mutations record
 // `cause` (see with_cause) in the operation log so `fab oplog` can say why each operation happened.
 #include <filesystem>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,32 @@ class Repo {
   const JjRunner& jj() const { return m_jj; }
   // A copy whose mutations record `cause` in the operation log.
   Repo with_cause(std::string cause) const;
+
+  // --- the seat ---
+  // In a repo colocated with the user's git, any jj command run in the default workspace (the
+  // user's checkout) resets git's index to jj's idea of it and may move HEAD, even with
+  // --ignore-working-copy. So fab runs every call from a workspace of its own, the seat, outside the
+  // user's tree (never snapshotted: its working copy is an empty change on the root commit); the
+  // user's checkout, index and HEAD are never touched, and jj's automatic git import/export does
+  // not happen there (git_import / git_export do it explicitly).
+  // A copy whose calls run from the seat workspace in `dir` (repo-wide calls only; calls that name
+  // a workspace directory still run there).
+  Repo at_seat(std::filesystem::path dir) const;
+  const std::filesystem::path& seat() const { return m_seat; }
+  // Adds the seat workspace `name` in `dir` without running jj in the default workspace's working
+  // copy (so the user's index and HEAD stay as they are).
+  Status create_seat(const std::string& name, const std::filesystem::path& dir) const;
+  // True when jj's store is the git repository of the user's checkout (<root>/.git).
+  bool colocated() const;
+
+  // --- git (a colocated repo) ---
+  // Imports what git's refs say (a user's `git commit` on a branch) into jj.
+  Status git_import() const;
+  // Exports jj's bookmarks to git's refs; returns the bookmarks jj could not export (a ref git moved
+  // meanwhile), empty when all went out.
+  Result<std::vector<std::string>> git_export() const;
+  // The commit git's refs/heads/<branch> names (loose or packed ref; no process), if any.
+  std::optional<std::string> git_branch_commit(const std::string& branch) const;
 
   // --- reads ---
   Result<std::vector<Commit>> query(const std::string& revset,
@@ -75,8 +102,20 @@ class Repo {
   Result<std::vector<ChangeId>> create_changes(const std::string& parent,
                                                const std::vector<std::string>& descriptions) const;
   Result<ChangeId> create_change(const std::string& parent, const std::string& description) const;
-  Status describe(const ChangeId& id, const std::string& description) const;
+  // (`revision`: a change ID, or a commit ID — a hidden commit named by its ID becomes visible.)
+  Status describe(const std::string& revision, const std::string& description) const;
+  Status describe(const ChangeId& id, const std::string& description) const { return describe(id.str(), description); }
+  // Records the working copy's files as a commit (`jj commit -m`): `fab init` in a directory of files.
+  Status commit_working_copy(const std::string& message) const;
   Status abandon(const std::vector<ChangeId>& ids) const;
+  // Abandons the commits named by their commit IDs (a divergent change's extra copies, say).
+  Status abandon_commits(const std::vector<std::string>& commit_ids) const;
+  // Makes `into`'s tree exactly `from`'s (`jj restore --from --into`); both are revisions.
+  Status restore_into(const std::string& from, const std::string& into) const;
+  // Rebases one revision (a change or commit ID) alone onto `destination`.
+  Status rebase_revision(const std::string& revision, const std::string& destination) const;
+  // Rebases `source` (a revset naming one commit) and its descendants onto `destination`.
+  Status rebase_source(const std::string& source, const std::string& destination) const;
   // Rebases each change (alone, not its descendants) onto `destination`, in one operation (edges
   // among them are kept; jj leaves a change already there alone). Reads nothing back.
   Status rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const;
@@ -86,6 +125,18 @@ class Repo {
   // --- bookmarks ---
   Result<std::optional<Commit>> bookmark(const std::string& name) const;
   Status set_bookmark(const std::string& name, const std::string& revision, bool allow_backwards = false) const;
+  // Compare-and-swap: moves bookmark `name` to `to` only if it points at commit `from` now (one jj
+  // call: `jj bookmark move --from`). True if it moved; false if it was elsewhere (nothing changed).
+  Result<bool> move_bookmark_from(const std::string& name, const std::string& from, const std::string& to,
+                                  bool allow_backwards = false) const;
+  Status delete_bookmark(const std::string& name) const;
+  // Where a bookmark points, seen from `seen` (a commit someone last saw it at), in one read.
+  struct BookmarkRead {
+    std::vector<Commit> targets;  // empty: no such bookmark; 2+: conflicted
+    bool descends_from_seen = false;  // (one target) it is `seen` or a descendant of it
+    bool ancestor_of_seen = false;    // (one target) it is `seen` or an ancestor of it
+  };
+  Result<BookmarkRead> read_bookmark(const std::string& name, const std::string& seen) const;
 
   // --- conflicts ---
   Result<std::vector<std::string>> conflicted_paths(const ChangeId& id) const;
@@ -95,16 +146,33 @@ class Repo {
   // --- workspaces ---
   // Adds a workspace in `dir` whose working copy is the change `at` itself (so edits land in it).
   // Serialized across threads and processes (concurrent `jj workspace add` breaks, jj #9314).
-  Status add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
+  // Returns the working copy's commit ID (as edit_in_workspace does).
+  Result<std::string> add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
+  // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty).
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
+  // Forgets several in one call (one by one if some are already gone). Directories are left.
+  Status forget_workspaces(const std::vector<std::string>& names) const;
   // Makes `id` the working copy of the workspace in `dir` (one operation). A stale workspace (its
   // working-copy commit was rewritten from elsewhere) is brought up to date first; edits made in it
   // since its last snapshot are not kept.
-  Status edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
+  // Returns the working copy's commit ID after the edit (empty when jj did not say: it was already
+  // there).
+  Result<std::string> edit_in_workspace(const std::filesystem::path& dir, const ChangeId& id) const;
+  // The same for a commit named by its ID (a hidden one becomes visible again).
+  Result<std::string> edit_commit_in_workspace(const std::filesystem::path& dir, const std::string& commit_id) const;
   // Snapshots the workspace's files into its working-copy change and returns that change; with
   // `git_diff`, also that change's diff against its parent (as git_diffs gives it), in the same call.
   Result<Commit> snapshot_workspace(const std::filesystem::path& dir, std::string* git_diff = nullptr) const;
+  // The same, with jj's limit on new files' size set to `max_new_file_size` bytes (0: jj's own), and
+  // the files jj refused to record (too big, a name that is not UTF-8) reported instead of warned
+  // about; `revset` adds other commits to the read (in the same call, after the working copy's).
+  struct Snapshot {
+    std::vector<Commit> commits;     // the working-copy commit first, then those of `revset`
+    std::vector<RefusedFile> refused;
+  };
+  Result<Snapshot> snapshot_and_read(const std::filesystem::path& dir, std::uint64_t max_new_file_size,
+                                     const std::string& revset = {}, bool with_diffs = false) const;
   // Brings a stale workspace up to date (its files become the rewritten commit's). Edits made after
   // its last snapshot are not lost, but jj records them on top of the change as it was, next to the
   // rewritten commit: the change becomes divergent. So snapshot a workspace before rewriting its
@@ -117,7 +185,16 @@ class Repo {
 
   // --- operation log ---
   Result<std::vector<Operation>> operations(std::size_t limit = 0) const;  // newest first; 0: all
+  // The operations after `op` (which must be an ancestor of the current one), newest first; `op`
+  // itself is not included.
+  Result<std::vector<Operation>> operations_since(const std::string& op) const;
+  // `op` (a prefix is fine) and its ancestors, newest first: the operations the repo had then.
+  Result<std::vector<std::string>> operation_ancestry(const std::string& op) const;
+  // What one operation changed (commits made visible or hidden, local bookmarks moved).
+  Result<OperationChanges> operation_changes(const std::string& op) const;
   Status restore_operation(const std::string& op) const;
+  // Applies the inverse of one operation to the current state (`jj op revert`).
+  Status revert_operation(const std::string& op) const;
 
   // Runs jj on this repo with the given call settings (repo and cause filled in).
   Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;
@@ -136,7 +213,11 @@ class Repo {
   // Removes temporary fab-import/* bookmarks and refs a crashed create_changes left (under its lock).
   Status clean_import_leftovers(const std::filesystem::path& git, const std::filesystem::path& git_dir) const;
 
+  // The JjCall repo for a repo-wide call: the seat if there is one, else the root.
+  const std::filesystem::path& call_dir() const { return m_seat.empty() ? m_root : m_seat; }
+
   std::filesystem::path m_root;
+  std::filesystem::path m_seat;
   JjRunner m_jj;
   std::string m_cause;
 };

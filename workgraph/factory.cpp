@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "workgraph/crc32.h"
 #include "workgraph/durable_file.h"
 
 namespace fab {
@@ -19,10 +25,13 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
   try {
     auto j = nlohmann::json::parse(text);
     config.trunk = j.value("trunk", config.trunk);
-    if (auto u = j.find("user"); u != j.end()) {
-      config.identity.name = u->value("name", config.identity.name);
-      config.identity.email = u->value("email", config.identity.email);
+    if (auto u = j.find("user"); u != j.end() && u->is_object()) {
+      JjIdentity id{u->value("name", std::string{}), u->value("email", std::string{})};
+      // fab before 0.2 wrote its own default here for every factory: that is no choice of the user's.
+      if (!(id == JjIdentity{}) && !id.name.empty() && !id.email.empty()) config.identity = id;
     }
+    config.state_dir = j.value("state_dir", std::string{});
+    config.seat_name = j.value("seat_name", std::string{});
     if (auto ops = j.find("init_ops"); ops != j.end() && ops->is_array()) {
       for (const auto& op : *ops) {
         if (op.is_string()) config.init_ops.push_back(op.get<std::string>());
@@ -55,17 +64,83 @@ std::optional<std::string> git_current_branch(const fs::path& dir) {
 }
 
 Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
-  nlohmann::json j{{"trunk", config.trunk},
-                   {"user", {{"name", config.identity.name}, {"email", config.identity.email}}}};
+  nlohmann::json j{{"trunk", config.trunk}};
+  if (config.identity) j["user"] = {{"name", config.identity->name}, {"email", config.identity->email}};
   if (!config.init_ops.empty()) j["init_ops"] = config.init_ops;
+  if (!config.state_dir.empty()) j["state_dir"] = config.state_dir.string();
+  if (!config.seat_name.empty()) j["seat_name"] = config.seat_name;
   return write_file_atomic(factory_dir / "config.json", j.dump(2) + "\n");
+}
+
+// $XDG_STATE_HOME/fab/<name>-<hash of the root's path> (else ~/.local/state/fab/..., else
+// /tmp/fab-<uid>/...): outside the user's tree, one per factory.
+fs::path default_state_dir(const fs::path& root) {
+  fs::path base;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/') {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home == '/') {
+    base = fs::path(home) / ".local" / "state";
+  } else {
+    base = fs::temp_directory_path() / fmt::format("fab-{}", ::getuid());
+  }
+  return base / "fab" / fmt::format("{}-{:08x}", root.filename().string(), crc32(root.string()));
+}
+
+std::string random_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+// Opens (creating if needed) the seat and returns the repo bound to it. The seat's name is new
+// each time one is made, so a seat whose directory was deleted is simply replaced (and the old
+// name forgotten from the new seat, never from the user's workspace).
+Result<Repo> seated_repo(const Repo& repo, const fs::path& factory_dir, FactoryConfig& config) {
+  if (config.state_dir.empty()) config.state_dir = default_state_dir(repo.root());
+  const auto dir = config.state_dir / "engineer";
+  std::error_code ec;
+  if (!config.seat_name.empty() && fs::exists(dir / ".jj" / "repo", ec)) return repo.at_seat(dir);
+  const std::string old = config.seat_name;
+  fs::remove_all(dir, ec);
+  config.seat_name = "fab-engineer-" + random_token();
+  FAB_TRY_ASSIGN(auto before, repo.current_operation());
+  FAB_TRY(repo.with_cause("fab: its own workspace (seat)").create_seat(config.seat_name, dir));
+  Repo seated = repo.at_seat(dir);
+  // Made from the user's workspace (the seat did not exist yet): `fab oplog` knows them as fab's
+  // by their IDs, like `jj git init`'s.
+  FAB_TRY_ASSIGN(auto made, seated.operations_since(before));
+  for (const auto& op : made) config.init_ops.push_back(op.id);
+  if (!old.empty()) {
+    (void)seated.with_cause("fab: forget its old seat").forget_workspace(old, {});
+  }
+  FAB_TRY(write_config(factory_dir, config));
+  return seated;
 }
 
 }  // namespace
 
-Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk) {
-  FAB_TRY_ASSIGN(auto jj, JjRunner::locate());
+Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::string>& trunk, bool change_trunk,
+                              std::string* previous_trunk) {
   std::error_code ec;
+  if (fs::is_directory(dir / ".jj", ec) && fs::exists(dir / ".factory" / "config.json", ec)) {
+    FAB_TRY_ASSIGN(auto factory, open(dir));
+    if (previous_trunk) *previous_trunk = factory.config().trunk;
+    if (!trunk || *trunk == factory.config().trunk) return factory;
+    if (!change_trunk) {
+      return fail(fmt::format("'{}' is already a factory, whose trunk is '{}'", factory.root().string(),
+                              factory.config().trunk),
+                  fmt::format("to make '{}' its trunk (lines stamped before keep landing where they did), run "
+                              "`fab init --trunk {} --change-trunk`",
+                              *trunk, *trunk));
+    }
+    FactoryConfig config = factory.config();
+    config.trunk = *trunk;
+    FAB_TRY(write_config(factory.factory_dir(), config));
+    Repo r = factory.repo().with_cause("fab init --change-trunk");
+    FAB_TRY_ASSIGN(auto there, r.bookmark(config.trunk));
+    if (!there) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
+    return open(dir);
+  }
+  FAB_TRY_ASSIGN(auto jj, JjRunner::locate_as_user(dir));
   fs::create_directories(dir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
   const bool has_git = fs::exists(dir / ".git", ec);
@@ -81,22 +156,15 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
   if (!repo) return fail(repo.error());
 
   const auto fdir = repo->root() / ".factory";
-  fs::create_directories(fdir / "workspaces", ec);
+  fs::create_directories(fdir, ec);
   if (ec) return fail(fmt::format("cannot create '{}': {}", fdir.string(), ec.message()));
   // jj (and git) honour .gitignore files in any directory: this one keeps all of .factory/ (state,
   // journal, workspaces) out of every snapshot of the user's working copy.
   FAB_TRY(write_file_atomic(fdir / ".gitignore", "# fab's state: never snapshot it into a commit\n*\n"));
 
-  // A second init keeps the factory's trunk unless --trunk asks for another.
-  const bool configured = fs::exists(fdir / "config.json", ec);
-  FAB_TRY_ASSIGN(auto config, read_config(fdir));
-  const std::string before = config.trunk;
-  if (trunk) {
-    config.trunk = *trunk;
-  } else if (!configured) {
-    config.trunk = has_git ? git_current_branch(repo->root()).value_or("main") : "main";
-  }
-  bool changed = !configured || config.trunk != before;
+  // (A jj repo without fab's config: a new factory on an existing jj repo.)
+  FactoryConfig config;
+  config.trunk = trunk ? *trunk : has_git ? git_current_branch(repo->root()).value_or("main") : "main";
   if (new_repo) {
     // Every operation so far is `jj git init`'s (the root operation aside).
     FAB_TRY_ASSIGN(auto ops, repo->operations());
@@ -104,20 +172,32 @@ Result<Factory> Factory::init(const fs::path& dir, const std::optional<std::stri
     for (const auto& op : ops) {
       if (op.id.find_first_not_of('0') != std::string::npos) config.init_ops.push_back(op.id);
     }
-    changed = true;
   }
-  if (changed) FAB_TRY(write_config(fdir, config));
+  FAB_TRY(write_config(fdir, config));
   FAB_TRY_ASSIGN(auto store, Store::open(fdir));
 
   Repo r = repo->with_cause("fab init");
   if (new_repo && has_files) {
     // The project's files become trunk's first commit (so agents build on them), recorded now
     // that .factory/ is ignored; the working copy moves on to a new empty change on top.
-    FAB_TRY(r.run({"commit", "-m", "Files already here (recorded by fab init)"}, {.snapshot = true}));
+    FAB_TRY_ASSIGN(auto before, r.current_operation());
+    FAB_TRY(r.commit_working_copy("Files already here (recorded by fab init)"));
+    FAB_TRY_ASSIGN(auto made, r.operations_since(before));
+    for (const auto& op : made) config.init_ops.push_back(op.id);
+    FAB_TRY(write_config(fdir, config));
   }
-  FAB_TRY_ASSIGN(auto existing, r.bookmark(config.trunk));
-  if (!existing) FAB_TRY(r.set_bookmark(config.trunk, "@-"));
-  return Factory(std::move(*repo), std::move(store), std::move(config));
+  // From here on every jj call runs from fab's seat, never in the user's checkout.
+  FAB_TRY_ASSIGN(auto seated, seated_repo(*repo, fdir, config));
+  FAB_TRY_ASSIGN(auto existing, seated.with_cause("fab init").bookmark(config.trunk));
+  if (!existing) {
+    // The trunk starts at the user's checkout's parent (what `@-` is in the default workspace).
+    auto from_seat = seated.query("present(default@-)");
+    FAB_TRY_ASSIGN(auto head, from_seat && !from_seat->empty() ? std::move(from_seat) : r.query("@-"));
+    if (head.size() != 1) return fail(fmt::format("cannot tell where to create the trunk bookmark '{}'", config.trunk));
+    FAB_TRY(seated.with_cause("fab init").set_bookmark(config.trunk, head.front().commit_id));
+    if (seated.colocated()) FAB_TRY(seated.git_export());
+  }
+  return Factory(std::move(seated), std::move(store), std::move(config));
 }
 
 std::optional<fs::path> Factory::find_root(const fs::path& from) {
@@ -137,10 +217,11 @@ Result<Factory> Factory::open(const fs::path& from) {
   const auto root = find_root(dir);
   if (!root) return fail(fmt::format("'{}' is not inside a fab factory", dir.string()), kNotAFactoryHint);
   FAB_TRY_ASSIGN(auto config, read_config(*root / ".factory"));
-  FAB_TRY_ASSIGN(auto jj, JjRunner::locate(config.identity));
+  FAB_TRY_ASSIGN(auto jj, config.identity ? JjRunner::locate(*config.identity) : JjRunner::locate_as_user(*root));
   FAB_TRY_ASSIGN(auto repo, Repo::open(*root, std::move(jj)));
   FAB_TRY_ASSIGN(auto store, Store::open(*root / ".factory"));
-  return Factory(std::move(repo), std::move(store), std::move(config));
+  FAB_TRY_ASSIGN(auto seated, seated_repo(repo, *root / ".factory", config));
+  return Factory(std::move(seated), std::move(store), std::move(config));
 }
 
 }  // namespace fab

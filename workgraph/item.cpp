@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "workgraph/crc32.h"
+
 namespace fab {
 
 namespace {
@@ -51,6 +53,12 @@ Result<std::vector<std::string>> take_strings(json& obj, const char* key, const 
 
 json null_if_empty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
+// An optional string field: absent or null is "".
+Result<std::string> take_optional_string(json& obj, const char* key, const std::string& where) {
+  if (!obj.contains(key)) return std::string{};
+  return take_string(obj, key, where, /*nullable=*/true);
+}
+
 }  // namespace
 
 const Item* LineRecord::find(const std::string& item_id) const {
@@ -66,6 +74,10 @@ Item* LineRecord::find(const std::string& item_id) {
   return const_cast<Item*>(static_cast<const LineRecord*>(this)->find(item_id));
 }
 
+std::string blueprint_digest(std::string_view yaml) { return fmt::format("crc32:{:08x}", crc32(yaml)); }
+
+std::string short_change(const Item& item, std::size_t n) { return item.change ? item.change->short_id(n) : "-"; }
+
 std::size_t LineSummary::total() const {
   std::size_t n = 0;
   for (auto c : counts) {
@@ -79,7 +91,7 @@ json to_public_json(const Item& item) {
           {"line", item.line},
           {"title", item.title},
           {"state", std::string(to_string(item.state))},
-          {"change_id", null_if_empty(item.change_id)},
+          {"change_id", item.change ? json(item.change->str()) : json(nullptr)},
           {"depends_on", item.depends_on},
           {"attempts", item.attempts},
           {"drop_reason", null_if_empty(item.drop_reason)}};
@@ -90,19 +102,26 @@ json to_public_json(const Line& line) {
           {"blueprint", line.blueprint},
           {"requirement", line.requirement},
           {"created", line.created},
-          {"items", line.items}};
+          {"items", line.items},
+          {"dropped", null_if_empty(line.dropped)}};
 }
 
 json to_json(const Item& item) {
   json j = item.extra.is_object() ? item.extra : json::object();
   j.update(to_public_json(item));
   j["body"] = item.body;
+  if (!item.feedback.empty()) j["feedback"] = item.feedback;
   return j;
 }
 
 json to_json(const Line& line) {
   json j = line.extra.is_object() ? line.extra : json::object();
   j.update(to_public_json(line));
+  j["trunk"] = line.trunk;
+  j["blueprint_yaml"] = line.blueprint_yaml;
+  j["blueprint_digest"] = line.blueprint_digest;
+  j["blueprint_file"] = line.blueprint_file;
+  if (line.dropped.empty()) j.erase("dropped");  // a live line's line.json has no such key
   return j;
 }
 
@@ -121,7 +140,12 @@ Result<Item> item_from_json(json j, const std::string& where) {
                     .with_hint("states are queued, building, inspecting, rework, refining, merged, dropped"));
   }
   item.state = *parsed;
-  FAB_TRY_ASSIGN(item.change_id, take_string(j, "change_id", where, /*nullable=*/true));
+  FAB_TRY_ASSIGN(auto change, take_string(j, "change_id", where, /*nullable=*/true));
+  if (!change.empty()) {
+    auto id = ChangeId::parse(change);
+    if (!id) return fail(field_error(where, "change_id", "is not a jj change ID (32 letters k-z)"));
+    item.change = *id;
+  }
   FAB_TRY_ASSIGN(item.depends_on, take_strings(j, "depends_on", where));
   auto attempts = j.find("attempts");
   if (attempts == j.end() || !attempts->is_number_integer() || attempts->get<long long>() < 0 ||
@@ -134,6 +158,7 @@ Result<Item> item_from_json(json j, const std::string& where) {
   if (j.contains("body")) {
     FAB_TRY_ASSIGN(item.body, take_string(j, "body", where));
   }
+  FAB_TRY_ASSIGN(item.feedback, take_optional_string(j, "feedback", where));
   item.extra = std::move(j);
   return item;
 }
@@ -148,6 +173,11 @@ Result<Line> line_from_json(json j, const std::string& where) {
   FAB_TRY_ASSIGN(line.requirement, take_string(j, "requirement", where));
   FAB_TRY_ASSIGN(line.created, take_string(j, "created", where));
   FAB_TRY_ASSIGN(line.items, take_strings(j, "items", where));
+  FAB_TRY_ASSIGN(line.trunk, take_optional_string(j, "trunk", where));
+  FAB_TRY_ASSIGN(line.blueprint_yaml, take_optional_string(j, "blueprint_yaml", where));
+  FAB_TRY_ASSIGN(line.blueprint_digest, take_optional_string(j, "blueprint_digest", where));
+  FAB_TRY_ASSIGN(line.blueprint_file, take_optional_string(j, "blueprint_file", where));
+  FAB_TRY_ASSIGN(line.dropped, take_optional_string(j, "dropped", where));
   line.extra = std::move(j);
   return line;
 }

@@ -146,9 +146,10 @@ Result<Item> Store::find_item(const std::string& query) const {
   for (const auto& id : ids) {
     FAB_TRY_ASSIGN(LineRecord record, load_line(id));
     for (auto& item : record.items) {
-      if (!item.change_id.empty() && item.change_id == query) {
+      const std::string change = item.change ? item.change->str() : std::string{};
+      if (!change.empty() && change == query) {
         exact_change.push_back(item);
-      } else if (item.id.rfind(query, 0) == 0 || item.change_id.rfind(query, 0) == 0) {
+      } else if (item.id.rfind(query, 0) == 0 || (!change.empty() && change.rfind(query, 0) == 0)) {
         prefixed.push_back(item);
       }
     }
@@ -165,7 +166,7 @@ Result<Item> Store::find_item(const std::string& query) const {
   std::string listed;
   for (std::size_t i = 0; i < matches.size() && i < 5; ++i) {
     listed += fmt::format("{}{}{}", listed.empty() ? "" : ", ", matches[i].id,
-                          matches[i].change_id.empty() ? "" : " (change " + matches[i].change_id + ")");
+                          matches[i].change ? " (change " + matches[i].change->str() + ")" : "");
   }
   if (matches.size() > 5) {
     listed += fmt::format(" and {} more", matches.size() - 5);
@@ -232,6 +233,7 @@ Status Store::create_line(Line line, std::vector<Item> items) {
   created.kind = "line_created";
   created.fields = {{"line", id},
                     {"blueprint", record.line.blueprint},
+                    {"blueprint_digest", record.line.blueprint_digest},
                     {"items", record.items.size()}};
   if (auto a = Journal(tmp / kJournalFile).append(std::move(created)); !a) {
     return undo(a.error());
@@ -325,6 +327,24 @@ Result<Item> Store::rollback(const std::string& item_id, const std::string& reas
 
 Result<Item> Store::update_item(const std::string& item_id, const ItemMutator& mutate) {
   return modify_item(item_id, std::nullopt, TransitionKind::normal, {}, json::object(), mutate);
+}
+
+Result<Line> Store::update_line(const std::string& line_id, const std::function<void(Line&)>& mutate,
+                                JournalRecord record) {
+  if (record.kind.empty()) return fail_internal("a journal record needs a kind");
+  FAB_TRY_ASSIGN(FileLock lock, FileLock::acquire(lock_file()));
+  FAB_TRY_ASSIGN(LineRecord line, load_line(line_id));
+  Line edited = line.line;
+  mutate(edited);
+  if (edited.id != line.line.id || edited.items != line.line.items || edited.created != line.line.created) {
+    return fail_internal(fmt::format("a line edit tried to change the id, items or creation time of {}", line_id));
+  }
+  line.line = std::move(edited);
+  FAB_TRY(save_line(line));
+  if (auto a = Journal(line_dir(line_id) / kJournalFile).append(std::move(record)); !a) {
+    return tl::unexpected(a.error().context(fmt::format("line {} was saved, but its journal record was not written", line_id)));
+  }
+  return line.line;
 }
 
 Result<std::vector<std::string>> Store::journal_lost_transitions(const std::string& line_id,

@@ -69,6 +69,10 @@ class Store {
                         const ItemMutator& mutate = {});
   // Edits an item without changing its state (not journaled).
   Result<Item> update_item(const std::string& item_id, const ItemMutator& mutate);
+  // Edits a line's own fields (blueprint, dropped, ...; not its id, items or creation time), saves,
+  // and journals `record` (which says what changed, e.g. "reblueprint" with the new blueprint).
+  Result<Line> update_line(const std::string& line_id, const std::function<void(Line&)>& mutate,
+                           JournalRecord record);
 
   // A transition is saved in line.json first, then journaled: a process killed in between leaves
   // an item whose state is ahead of its journal. This journals each such missing transition (from

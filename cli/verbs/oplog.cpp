@@ -1,6 +1,5 @@
 // `fab oplog [--json] [--limit N]`: jj's operation log, annotated with the line, item and transition
 // that caused each operation (engine/oplog.h).
-#include <cstdio>
 #include <memory>
 
 #include "cli/verbs/verbs.h"
@@ -22,9 +21,9 @@ Verb make_oplog_verb() {
             return [args, &global]() -> Status {
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto entries, engine::annotated_oplog(factory, args->limit));
+              auto out = global.output();
               for (const auto& e : entries) {
-                auto text = args->json ? engine::to_json(e).dump() : engine::format_oplog_line(e);
-                std::printf("%s\n", text.c_str());
+                out.data_line(args->json ? engine::to_json(e).dump() : engine::format_oplog_line(e));
               }
               return {};
             };

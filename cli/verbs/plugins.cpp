@@ -1,6 +1,5 @@
 // `fab plugins list|check|call`: what plugins fab can find, whether one is valid, and a way for a
 // plugin author to try one outside a factory (request JSON in, result JSON out).
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -10,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "blueprints/settings_check.h"
 #include "cli/blueprint_plugins.h"
 #include "cli/verbs/verbs.h"
 #include "plugins/host/plugin_call.h"
@@ -27,10 +27,23 @@ json info_json(const plugins::PluginInfo& info) {
           {"version", info.version},
           {"abi_version", info.abi_version},
           {"description", info.description},
-          {"path", info.path.string()}};
+          {"path", info.path.string()},
+          // (The loader has made sure a schema is a JSON object.)
+          {"settings_schema", info.settings_schema.empty() ? json(nullptr) : json::parse(info.settings_schema)}};
 }
 
-Status list_plugins(bool as_json) {
+// Every line but the first indented by `pad`; "(no settings)\n" for none.
+std::string indent_lines(const std::string& text, const std::string& pad) {
+  if (text.empty()) return "(no settings)\n";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\n' && i + 1 < text.size()) out += pad;
+  }
+  return out;
+}
+
+Status list_plugins(bool as_json, Output& out) {
   const auto options = plugins::host_options_from_env(find_factory_dir());
   const auto exe = plugins::fab_exe_of(options);
   json rows = json::array();
@@ -57,41 +70,48 @@ Status list_plugins(bool as_json) {
     rows.push_back(std::move(row));
   }
   if (as_json) {  // JSON Lines, like every other listing
-    for (const auto& r : rows) fmt::print("{}\n", r.dump(-1, ' ', false, json::error_handler_t::replace));
+    for (const auto& r : rows) out.data_line(r.dump(-1, ' ', false, json::error_handler_t::replace));
     return {};
   }
   if (rows.empty()) {
     std::string dirs;
     for (const auto& d : plugins::search_dirs(options)) dirs += "\n  " + d.string();
-    fmt::print(stderr, "no plugins found; looked in:{}\n", dirs);
+    out.status("no plugins found; looked in:" + dirs);
     return {};
   }
-  fmt::print("{:<20} {:<10} {:<10} {}\n", "NAME", "KIND", "VERSION", "PATH");
+  std::string text = fmt::format("{:<20} {:<10} {:<10} {}\n", "NAME", "KIND", "VERSION", "PATH");
   for (const auto& r : rows) {
-    fmt::print("{:<20} {:<10} {:<10} {}\n", r["name"].get<std::string>(), r.value("kind", "-"), r.value("version", "-"),
-               r["path"].get<std::string>());
-    if (r.contains("error")) fmt::print("{:<20} invalid: {}\n", "", r["error"].get<std::string>());
+    text += fmt::format("{:<20} {:<10} {:<10} {}\n", r["name"].get<std::string>(), r.value("kind", "-"),
+                        r.value("version", "-"), r["path"].get<std::string>());
+    if (r.contains("error")) text += fmt::format("{:<20} {}: {}\n", "", out.paint_out(Style::red, "invalid"), r["error"].get<std::string>());
   }
+  out.data(text);
   return {};
 }
 
-Status check_plugin(const std::string& spec, bool as_json) {
+Status check_plugin(const std::string& spec, bool as_json, Output& out) {
   const auto options = plugins::host_options_from_env(find_factory_dir());
-  FAB_TRY_ASSIGN(auto ref, plugins::find_plugin(spec, plugins::PluginKind::agent, options));
+  auto found = plugins::find_plugin(spec, plugins::PluginKind::agent, options);
+  if (!found) return fail(with_plugin_suggestion(found.error(), spec, options));
+  auto ref = *found;
   FAB_TRY_ASSIGN(auto info, plugins::probe_plugin(ref.path, ref.fab_exe));
   const std::string expected_file = plugins::plugin_file_name(info.name);
   if (as_json) {
     json j = info_json(info);
     j["found_by_name_as"] = expected_file;
-    fmt::print("{}\n", j.dump(-1, ' ', false, json::error_handler_t::replace));
+    out.data_line(j.dump(-1, ' ', false, json::error_handler_t::replace));
   } else {
-    fmt::print("valid fab plugin: {}\n", info.path.string());
-    fmt::print("  name:    {}\n  kind:    {}\n  version: {}\n  abi:     {}\n", info.name, plugins::to_string(info.kind),
-               info.version, info.abi_version);
-    if (!info.description.empty()) fmt::print("  about:   {}\n", info.description);
+    std::string text = fmt::format("valid fab plugin: {}\n", info.path.string());
+    text += fmt::format("  name:    {}\n  kind:    {}\n  version: {}\n  abi:     {}\n", info.name,
+                        plugins::to_string(info.kind), info.version, info.abi_version);
+    if (!info.description.empty()) text += fmt::format("  about:   {}\n", info.description);
+    if (!info.settings_schema.empty()) {
+      text += "  with:    " + indent_lines(describe_settings(json::parse(info.settings_schema)), "           ");
+    }
+    out.data(text);
   }
   if (ref.path.filename() != expected_file) {
-    fmt::print(stderr, "note: fab finds this plugin by name only if the file is named {}\n", expected_file);
+    out.status(fmt::format("note: fab finds this plugin by name only if the file is named {}", expected_file));
   }
   if (ref.by_name && info.name != spec) {
     return fail(Error(fmt::format("file '{}' holds plugin '{}', not '{}'", ref.path.string(), info.name, spec))
@@ -101,7 +121,7 @@ Status check_plugin(const std::string& spec, bool as_json) {
 }
 
 Status call_plugin_verb(const std::string& spec, const std::string& kind_text, const std::string& request_file,
-                        int timeout_s, bool quiet) {
+                        int timeout_s, bool sandbox, Output& out) {
   const auto options = plugins::host_options_from_env(find_factory_dir());
   std::string text;
   if (request_file.empty() || request_file == "-") {
@@ -127,14 +147,27 @@ Status call_plugin_verb(const std::string& spec, const std::string& kind_text, c
                       .with_hint("use agent, inspector or refinery"));
     }
   }
-  FAB_TRY_ASSIGN(auto ref, plugins::find_plugin(spec, kind.value_or(plugins::PluginKind::agent), options));
+  auto found = plugins::find_plugin(spec, kind.value_or(plugins::PluginKind::agent), options);
+  if (!found) return fail(with_plugin_suggestion(found.error(), spec, options));
+  auto ref = *found;
   if (!kind) {
     FAB_TRY_ASSIGN(auto info, plugins::probe_plugin(ref.path, ref.fab_exe));
     ref.kind = info.kind;
   }
-  FAB_TRY_ASSIGN(auto result, plugins::call_plugin(ref, request, std::chrono::seconds(timeout_s)));
-  if (!quiet && !result.diagnostics.empty()) std::fputs(result.diagnostics.c_str(), stderr);
-  fmt::print("{}\n", result.response.dump(2, ' ', false, json::error_handler_t::replace));
+  plugins::CallOptions call_options;
+  if (sandbox) {
+    call_options.sandbox.enabled = true;
+    if (request.is_object() && request.value("workspace", std::string{}) != "") {
+      call_options.sandbox.writable = {request["workspace"].get<std::string>()};
+    }
+  }
+  FAB_TRY_ASSIGN(auto result, plugins::call_plugin(ref, request, std::chrono::seconds(timeout_s), call_options));
+  if (!result.diagnostics.empty()) {
+    auto d = result.diagnostics;
+    if (d.back() == '\n') d.pop_back();
+    out.status(d);
+  }
+  out.data_line(result.response.dump(2, ' ', false, json::error_handler_t::replace));
   if (!result.ok) {
     return fail(Error(fmt::format("plugin '{}' answered \"ok\": false", spec))
                     .with_hint("its result above says why"));
@@ -162,18 +195,23 @@ Verb make_plugins_verb() {
             auto call_kind = std::make_shared<std::string>();
             auto call_request = std::make_shared<std::string>();
             auto call_timeout = std::make_shared<int>(60);
+            auto call_sandbox = std::make_shared<bool>(false);
             auto* call = app.add_subcommand(
                 "call", "Call a plugin once, as the factory would: request JSON in (stdin), result JSON out");
             call->add_option("plugin", *call_spec, "The plugin's name or .so")->required();
             call->add_option("--kind", *call_kind, "agent, inspector or refinery (default: what the plugin is)");
             call->add_option("--request", *call_request, "Read the request from this file instead of stdin");
             call->add_option("--timeout", *call_timeout, "Seconds before the call is stopped")->check(CLI::PositiveNumber);
+            call->add_flag("--sandbox", *call_sandbox,
+                           "Run it under bubblewrap, as `sandbox: true` does (only the request's workspace and a "
+                           "private /tmp writable)");
 
             const GlobalOptions* g = &global;
             return [=]() -> Status {
-              if (list->parsed()) return list_plugins(*list_json);
-              if (check->parsed()) return check_plugin(*check_spec, *check_json);
-              return call_plugin_verb(*call_spec, *call_kind, *call_request, *call_timeout, g->quiet);
+              auto out = g->output();
+              if (list->parsed()) return list_plugins(*list_json, out);
+              if (check->parsed()) return check_plugin(*check_spec, *check_json, out);
+              return call_plugin_verb(*call_spec, *call_kind, *call_request, *call_timeout, *call_sandbox, out);
             };
           }};
 }

@@ -1,6 +1,5 @@
 // `fab recover [--to OP]`: repairs what a crash left half done, or rolls repo and work graph back
 // to an operation (engine/recovery.h). Each repair is one line on stdout.
-#include <cstdio>
 #include <memory>
 
 #include "cli/verbs/verbs.h"
@@ -21,11 +20,11 @@ Verb make_recover_verb() {
               auto repairs = to->empty() ? engine::repair_after_crash(factory)
                                          : engine::recover_to_operation(factory, *to);
               if (!repairs) return fail(repairs.error());
+              auto out = global.output();
               for (const auto& r : *repairs) {
-                std::printf("%s%s%s\n", r.line.empty() ? "" : (r.line + " ").c_str(),
-                            r.item.empty() ? "" : (r.item + ": ").c_str(), r.what.c_str());
+                out.data_line((r.line.empty() ? "" : r.line + " ") + (r.item.empty() ? "" : r.item + ": ") + r.what);
               }
-              if (repairs->empty()) std::printf("nothing to repair\n");
+              if (repairs->empty()) out.data_line("nothing to repair");
               return {};
             };
           }};

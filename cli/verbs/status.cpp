@@ -1,5 +1,3 @@
-#include <cstdio>
-
 #include <fmt/format.h>
 
 #include "cli/table.h"
@@ -16,20 +14,27 @@ static nlohmann::json counts_json(const LineSummary& s) {
 
 Verb make_status_verb() {
   return {"status", "Show every production line with its item counts per state", false,
-          [](CLI::App& app, const GlobalOptions&) {
+          [](CLI::App& app, const GlobalOptions& global) {
             auto json = std::make_shared<bool>(false);
+            auto all = std::make_shared<bool>(false);
             app.add_flag("--json", *json, "One JSON object per line (JSON Lines)");
-            return [json]() -> Status {
+            app.add_flag("--all", *all, "Dropped lines too (`fab line drop`)");
+            return [json, all, &global]() -> Status {
+              auto out = global.output();
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
+              std::size_t hidden = 0;
+              if (!*all) {
+                hidden = std::erase_if(summaries, [](const LineSummary& s) { return !s.line.dropped.empty(); });
+              }
               if (*json) {
-                std::string out;
+                std::string text;
                 for (const auto& s : summaries) {
                   auto j = to_public_json(s.line);
                   j["counts"] = counts_json(s);
-                  out += j.dump() + "\n";
+                  text += j.dump() + "\n";
                 }
-                std::fputs(out.c_str(), stdout);
+                out.data(text);
                 return {};
               }
               std::vector<std::string> header{"LINE", "BLUEPRINT", "ITEMS"};
@@ -40,11 +45,12 @@ Verb make_status_verb() {
                 for (auto state : kAllItemStates) row.push_back(std::to_string(s.count(state)));
                 table.add(row);
               }
-              if (summaries.empty()) {
-                std::puts("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
+              if (summaries.empty() && hidden == 0) {
+                out.data_line("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
               } else {
-                std::fputs(table.render().c_str(), stdout);
+                out.data(table.render());
               }
+              if (hidden > 0) out.status(fmt::format("({} dropped line(s) not shown: `fab status --all`)", hidden));
               return {};
             };
           }};

@@ -1,6 +1,5 @@
 // `fab stop [--wait]`: asks the `fab run` working on this factory to stop (engine/run_control.h).
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -20,18 +19,19 @@ Verb make_stop_verb() {
             return [wait, &global]() -> Status {
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto holder, engine::request_stop(factory));
+              auto out = global.output();
               if (holder.pid == 0 && holder.since.empty()) {
-                std::printf("no fab run is active\n");
+                out.data_line("no fab run is active");
                 return {};
               }
-              std::printf("asked the fab run (%s) to stop\n", holder.describe().c_str());
+              out.data_line(fmt::format("asked the fab run ({}) to stop", holder.describe()));
               if (*wait) {
                 for (;;) {
                   FAB_TRY_ASSIGN(auto attempt, HolderLock::try_acquire(engine::run_lock_file(factory)));
                   if (attempt.lock) break;
                   std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 }
-                std::printf("it has stopped\n");
+                out.data_line("it has stopped");
               }
               return {};
             };

@@ -1,13 +1,11 @@
-#include <cstdio>
-
 #include "cli/verbs/verbs.h"
 
 namespace fab::cli {
 
 Verb make_version_verb() {
-  return {"version", "Print fab's version", false, [](CLI::App&, const GlobalOptions&) {
-            return []() -> Status {
-              std::puts("fab 0.1.0");
+  return {"version", "Print fab's version", false, [](CLI::App&, const GlobalOptions& global) {
+            return [&global]() -> Status {
+              global.output().data_line("fab 0.1.0");
               return {};
             };
           }};

@@ -11,8 +11,9 @@
  *
  * It returns a pointer to static storage that lives as long as the library (fab never unloads a
  * plugin). fab checks, before calling anything: abi_version == FAB_PLUGIN_ABI_VERSION,
- * struct_size >= sizeof(FabPluginInfo) as of that version, name/version non-empty, a known kind,
- * and call != NULL. Each call runs in its own short-lived child process (`fab __plugin-call`), so a
+ * struct_size >= FAB_PLUGIN_INFO_V1_SIZE (the struct as ABI version 1 first shipped it),
+ * name/version non-empty, a known kind, and call != NULL, and reads a field added later only when
+ * struct_size says the plugin has it (see "Growing the struct" below). Each call runs in its own short-lived child process (`fab __plugin-call`), so a
  * crash, a hang or an exit() inside a plugin fails that one call, never the factory. Anything the
  * plugin prints to stdout or stderr is kept as its diagnostics (stdout is redirected to stderr).
  *
@@ -23,8 +24,12 @@
  *    "item_file": str (markdown: title, body and, on a retry, the last feedback),
  *    "feedback": str (from the last failed inspection or refinery; "" on attempt 1),
  *    "timeout_s": int (the call is killed after this long), "with": {...the blueprint's settings}}
- *   agent result:     {"ok": bool, "summary": str, "transcript": str}
- *   inspector result: {"ok": bool, "feedback": str}   (feedback becomes the next attempt's input)
+ *   agent result:     {"ok": bool, "summary": str, "transcript": str,
+ *                      "usage": {"input_tokens": int, "output_tokens": int, "cost_usd": number}
+ *                               (optional, each member optional: what the attempt cost),
+ *                      "retry": false (optional: a failure no retry can fix; the item is dropped at once)}
+ *   inspector result: {"ok": bool, "feedback": str, "retry": false (optional, as above)}
+ *                     (feedback becomes the next attempt's input)
  *
  * refinery (settles a merge conflict in one file):
  *   {"path": str, "base": str, "ours": str, "theirs": str,
@@ -35,7 +40,24 @@
  *
  * "ok": false means the plugin ran and says no (the build failed, the inspection failed, it could
  * not resolve); fab moves on to the next attempt or resolver. Unknown request fields must be
- * ignored (newer fabs may add some); unknown result fields are ignored by fab.
+ * ignored (newer fabs may add some); unknown result fields are ignored by fab. A known optional
+ * field of the wrong type ("retry": "no", a negative token count) fails the call.
+ *
+ * ---- Settings schema ----------------------------------------------------------------------------
+ * settings_schema (optional) is a JSON Schema (a UTF-8 JSON object) for the blueprint's `with:`
+ * block. `fab blueprint check` and `fab stamp` validate every `with:` against it before anything
+ * runs. fab reads this part of JSON Schema and ignores other keywords:
+ *   {"type": "object",
+ *    "properties": {"<key>": {"type": "string"|"boolean"|"integer"|"number"|"array"|"object"
+ *                                     (or a list of these), "description": "one line",
+ *                             "enum": [...], "minimum": n, "maximum": n}, ...},
+ *    "required": ["<key>", ...],
+ *    "additionalProperties": false}      (false: any other key is an error, with "did you mean")
+ *
+ * ---- Growing the struct -------------------------------------------------------------------------
+ * Fields are only ever added at the end, and a plugin says how much of the struct it has in
+ * struct_size. fab reads a field only if the plugin's struct_size covers it, so a plugin built
+ * against an older header (a smaller struct) keeps loading, and the version stays 1.
  */
 #ifndef FAB_PLUGIN_H
 #define FAB_PLUGIN_H
@@ -77,7 +99,17 @@ typedef struct FabPluginInfo {
   int (*call)(const char* request_json, FabWriteFn write, void* write_ctx);
   /* Optional (may be NULL): one line saying what the plugin does, shown by `fab plugins check`. */
   const char* (*describe)(void);
+  /* ---- end of the struct as ABI 1 first shipped it (FAB_PLUGIN_INFO_V1_SIZE) ---- */
+  /* Optional (may be NULL): the JSON Schema of the plugin's `with:` settings (see above). */
+  const char* settings_schema;
 } FabPluginInfo;
+
+/* The size of FabPluginInfo in its first ABI 1 layout (up to and including `describe`): the
+ * smallest struct_size fab accepts. */
+#define FAB_PLUGIN_INFO_V1_SIZE (offsetof(FabPluginInfo, describe) + sizeof(const char* (*)(void)))
+/* Whether a plugin's struct_size covers `field` (a field added after the first layout). */
+#define FAB_PLUGIN_INFO_HAS(info, field) \
+  ((info)->struct_size >= offsetof(FabPluginInfo, field) + sizeof((info)->field))
 
 /* The entry point's name and type, for hosts that look it up. */
 #define FAB_PLUGIN_ENTRY_POINT "fab_plugin_info"

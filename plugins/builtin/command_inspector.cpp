@@ -14,9 +14,11 @@ class CommandInspector : public fab::InspectorPlugin {
     if (!run.ok) {
       if (!feedback.empty() && feedback.back() != '\n') feedback += '\n';
       feedback += "inspection command " + run.status + "\n";
+      if (!run.permanent.empty()) feedback += run.permanent + "\n";
     }
-    return {run.ok, feedback};
+    return {run.ok, feedback, run.permanent.empty()};
   }
+  static std::vector<fab::Setting> settings() { return fab::builtin::command_settings("the command that judges the item (exit 0 passes)"); }
   std::string describe() const override {
     return "runs with.command through sh -c in the item's workspace; exit 0 passes, its output is the feedback";
   }

@@ -22,6 +22,10 @@ class DeterministicRefinery : public fab::RefineryPlugin {
     if (auto summary = merged.summary(); !summary.empty()) message += ": " + summary;
     return {true, merged.content, merged.clean(), static_cast<int>(merged.unresolved.size()), message};
   }
+  static std::vector<fab::Setting> settings() {
+    return {{"union", fab::SettingType::boolean, false,
+             "also settle \"both sides only added lines here\" as ours, then theirs (default false)"}};
+  }
   std::string describe() const override {
     return "3-way line merge, then rules that settle a region only when they prove it (common lines, "
            "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar), "

@@ -44,6 +44,15 @@ class LlmRefinery : public fab::RefineryPlugin {
             "model " + config.model + " settled " + std::to_string(left) + " hunk(s) in " +
                 std::to_string(settled->attempts) + " request(s)"};
   }
+  static std::vector<fab::Setting> settings() {
+    using T = fab::SettingType;
+    return {{"endpoint", T::string, true, "the OpenAI-compatible API base URL, e.g. http://127.0.0.1:8080/v1"},
+            {"model", T::string, true, "the model name the endpoint serves"},
+            {"api_key_env", T::string, false, "the environment variable holding the API key (never logged)"},
+            {"timeout_s", T::integer, false, "seconds per request (default 60)"},
+            {"max_attempts", T::integer, false, "requests per file before giving up (default 3)"},
+            {"union", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"}};
+  }
   std::string describe() const override {
     return "asks an OpenAI-compatible model (with.endpoint, with.model) to settle the conflict hunks left";
   }

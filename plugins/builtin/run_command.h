@@ -2,6 +2,7 @@
 // What the `shell` agent and the `command` inspector share: run the blueprint's `with.command`
 // through `sh -c` in the item's workspace, with the item described in FAB_* environment variables.
 #include <string>
+#include <vector>
 
 #include <fab/plugin.h>
 
@@ -13,7 +14,13 @@ struct CommandRun {
   bool ok = false;          // exit status 0
   std::string output;       // stdout and stderr, interleaved as written
   std::string status;       // "exited with status 3", "timed out after 60 s", ...
+  // Why no retry can help, when the shell could not run the command at all (exit 127: not found,
+  // 126: not executable); empty otherwise. Such a failure is reported with "retry": false.
+  std::string permanent;
 };
+
+// The `with:` keys both plugins take (their settings schema).
+std::vector<fab::Setting> command_settings(const std::string& what);
 
 // Throws std::runtime_error when `with.command` is missing or the command cannot start (the SDK
 // turns that into {"ok": false} with the message).

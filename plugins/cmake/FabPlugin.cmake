@@ -3,9 +3,10 @@
 #   - the CMake target is fab-plugin-<name> (add libraries with target_link_libraries as usual);
 #   - only the entry point fab_plugin_info() is exported (hidden visibility for everything else);
 #   - an undefined symbol fails the link now, not the plugin's first load inside a factory.
-# fab finds plugins by name in: the directory of the fab binary (built-ins), each directory in
-# FAB_PLUGIN_PATH (colon-separated), and <factory>/.factory/plugins/. The file name must be
-# fab-plugin-<name>.so where <name> is the name the plugin declares in FAB_PLUGIN(...).
+# fab finds plugins by name in: the directory of the fab binary (built-ins) and each directory in
+# FAB_PLUGIN_PATH (colon-separated); never in a factory's .factory/. The file name must be
+# fab-plugin-<name>.so where <name> is the name the plugin declares in FAB_PLUGIN(...), and the
+# file and its directories must be yours (or root's) and not writable by others.
 include_guard(GLOBAL)
 
 function(fab_add_plugin name)

@@ -47,25 +47,64 @@ PluginInfo info_from_json(const json& j) {
   info.kind = parse_plugin_kind(j.value("kind", std::string{})).value_or(PluginKind::agent);
   info.abi_version = j.value("abi_version", 0u);
   info.description = j.value("description", std::string{});
+  info.settings_schema = j.value("settings_schema", std::string{});
   info.path = j.value("path", std::string{});
   return info;
 }
 
-// Runs `fab __plugin-call ...` and returns its envelope, or why there is none.
-Result<json> run_child(const std::string& who, const fs::path& fab_exe, std::vector<std::string> args,
-                       std::optional<std::string> stdin_data, const fs::path& cwd,
-                       std::chrono::milliseconds timeout, ProcessResult& proc) {
+// How one child runs: the call's options, or none (a probe).
+struct ChildRun {
+  std::vector<std::string> args;             // after `fab __plugin-call`
+  std::optional<std::string> stdin_data;
+  fs::path cwd;
+  std::chrono::milliseconds timeout{0};
+  const CallOptions* options = nullptr;
+  fs::path plugin;                           // the .so (readable in a sandbox)
+};
+
+Result<ProcessSpec> child_spec(const std::string& who, const fs::path& fab_exe, ChildRun run) {
   ProcessSpec spec;
-  spec.argv = {fab_exe.string(), "__plugin-call"};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.stdin_data = std::move(stdin_data);
-  spec.cwd = cwd;
-  spec.timeout = timeout;
+  const CallOptions* o = run.options;
+  if (o != nullptr && o->sandbox.enabled) {
+    if (auto ok = sandbox_available(); !ok) {
+      return fail(ok.error().context(fmt::format("cannot run plugin '{}' in a sandbox", who)));
+    }
+    spec.argv = sandbox_argv(find_bwrap(), o->sandbox, run.cwd, {fab_exe, run.plugin});
+    spec.env["TMPDIR"] = "/tmp";  // the only place besides the workspace it can write
+  }
+  spec.argv.insert(spec.argv.end(), {fab_exe.string(), "__plugin-call"});
+  spec.argv.insert(spec.argv.end(), run.args.begin(), run.args.end());
+  spec.stdin_data = std::move(run.stdin_data);
+  spec.cwd = run.cwd;
+  spec.timeout = run.timeout;
+  if (o != nullptr) {
+    spec.env_keep = o->env.only;
+    spec.env_remove = o->env.remove;
+    if (o->on_output) spec.on_output = [sink = o->on_output](Stream s, std::string_view text) {
+      if (s == Stream::err) sink(text);  // stdout is the envelope
+    };
+  }
+  // The envelope (stdout) must arrive whole (a refinery's answer is a whole file); what the plugin
+  // printed (stderr) is kept as its tail.
+  spec.out_limit = {.bytes = 256u << 20};
+  spec.err_limit = {.bytes = kKeptOutputBytes, .keep_tail = true};
+  spec.reap_orphans = true;
   // If this process dies (kill -9), the child hears SIGTERM and stops what its plugin started.
   spec.parent_death_signal = SIGTERM;
-  auto run = run_process(spec);
-  if (!run) return fail(run.error().context(fmt::format("cannot start the child process for plugin '{}'", who)));
-  proc = std::move(*run);
+  return spec;
+}
+
+// Runs `fab __plugin-call ...` and returns its envelope, or why there is none.
+Result<json> run_child(const std::string& who, const fs::path& fab_exe, ChildRun run, ProcessResult& proc) {
+  FAB_TRY_ASSIGN(auto spec, child_spec(who, fab_exe, std::move(run)));
+  auto ran = run_process(spec);
+  if (!ran) return fail(ran.error().context(fmt::format("cannot start the child process for plugin '{}'", who)));
+  proc = std::move(*ran);
+  if (proc.out_bytes > proc.out.size()) {
+    return fail(Error(fmt::format("plugin '{}' answered with more than {} MiB", who, spec.out_limit.bytes >> 20))
+                    .with_hint("a result this big cannot be used; keep results (a refinery's file) smaller"));
+  }
+  proc.err = with_size_note(std::move(proc.err), proc.err_bytes);
   if (!proc.ok()) {
     Error e(fmt::format("plugin '{}' failed: {}", who, proc.describe()));
     if (!proc.err.empty()) e.caused_by("its last output:\n" + tail(proc.err));
@@ -115,6 +154,31 @@ Status field(json& r, const char* key, json::value_t type, json fallback, const 
   return {};
 }
 
+// The optional fields: "retry" (agent, inspector) must be a boolean; "usage" (agent) an object of
+// non-negative counts and cost. Absent stays absent.
+Status optional_fields(const json& r, PluginKind kind, const std::string& who) {
+  auto bad = [&](const std::string& what, const std::string& hint) {
+    return fail(Error(fmt::format("plugin '{}' returned a result fab cannot use: {}", who, what)).with_hint(hint));
+  };
+  if (auto it = r.find("retry"); it != r.end() && !it->is_null() && !it->is_boolean()) {
+    return bad(fmt::format("\"retry\" is {} {}", it->is_object() ? "an" : "a", it->type_name()),
+               "\"retry\" must be true or false (false: a failure no retry can fix)");
+  }
+  auto it = r.find("usage");
+  if (kind != PluginKind::agent || it == r.end() || it->is_null()) return {};
+  const char* kUsageHint = "\"usage\" is {\"input_tokens\": int, \"output_tokens\": int, \"cost_usd\": number}, each >= 0";
+  if (!it->is_object()) return bad(fmt::format("\"usage\" is {} {}", it->is_array() ? "an" : "a", it->type_name()), kUsageHint);
+  for (const char* key : {"input_tokens", "output_tokens", "cost_usd"}) {
+    auto v = it->find(key);
+    if (v == it->end() || v->is_null()) continue;
+    const bool count = key[0] != 'c';
+    const bool good = count ? (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
+                            : (v->is_number() && v->get<double>() >= 0);
+    if (!good) return bad(fmt::format("\"usage.{}\" is {}", key, v->dump()), kUsageHint);
+  }
+  return {};
+}
+
 Status normalise(json& r, PluginKind kind, const std::string& who) {
   if (!r.is_object()) {
     return fail(Error(fmt::format("plugin '{}' returned {} {}, not a JSON object", who,
@@ -145,7 +209,7 @@ Status normalise(json& r, PluginKind kind, const std::string& who) {
       FAB_TRY(field(r, "message", V::string, "", who));
       break;
   }
-  return {};
+  return optional_fields(r, kind, who);
 }
 
 // A plugin found by name must call itself by that name.
@@ -159,7 +223,8 @@ Status check_name(const PluginRef& ref, const PluginInfo& info) {
 
 }  // namespace
 
-Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, std::chrono::milliseconds timeout) {
+Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, std::chrono::milliseconds timeout,
+                                     const CallOptions& options) {
   const std::string who = label(ref);
   json req = request;
   fs::path cwd;
@@ -176,39 +241,43 @@ Result<PluginCallResult> call_plugin(const PluginRef& ref, const json& request, 
       }
     }
   }
-  spdlog::debug("plugin call: {} ({}) {} timeout {} ms", who, to_string(ref.kind), ref.path.string(), timeout.count());
+  spdlog::debug("plugin call: {} ({}) {} timeout {} ms{}", who, to_string(ref.kind), ref.path.string(),
+                timeout.count(), options.sandbox.enabled ? " sandboxed" : "");
   ProcessResult proc;
-  FAB_TRY_ASSIGN(json envelope, run_child(who, ref.fab_exe, {ref.path.string(), to_string(ref.kind)},
-                                          req.dump(-1, ' ', false, json::error_handler_t::replace), cwd, timeout,
-                                          proc));
+  FAB_TRY_ASSIGN(json envelope,
+                 run_child(who, ref.fab_exe,
+                           {.args = {ref.path.string(), to_string(ref.kind)},
+                            .stdin_data = req.dump(-1, ' ', false, json::error_handler_t::replace),
+                            .cwd = cwd,
+                            .timeout = timeout,
+                            .options = &options,
+                            .plugin = ref.path},
+                           proc));
   PluginCallResult result;
   result.plugin = info_from_json(envelope.value("plugin", json::object()));
   result.diagnostics = std::move(proc.err);
   result.duration = proc.duration;
   FAB_TRY(check_name(ref, result.plugin));
-  const std::string text = envelope.value("result", std::string{});
   if (const int status = envelope.value("status", 0); status != 0) {
     Error e(fmt::format("plugin '{}' returned status {} without a result", who, status));
-    if (!text.empty()) e.caused_by("it wrote: " + tail(text));
+    if (const auto text = envelope.value("result_text", std::string{}); !text.empty()) {
+      e.caused_by("it wrote: " + tail(text));
+    }
     if (!result.diagnostics.empty()) e.caused_by("its last output:\n" + tail(result.diagnostics));
     e.hint = "call() returns 0 after writing its result JSON through the write callback";
     return fail(std::move(e));
   }
-  if (text.empty()) {
-    return fail(Error(fmt::format("plugin '{}' returned no result", who))
-                    .with_hint("call() must write its result JSON through the write callback before returning 0"));
-  }
-  try {
-    result.response = json::parse(text);
-  } catch (const json::parse_error& e) {
-    const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
-    const std::size_t from = at > 20 ? at - 20 : 0;
-    // parse_error::byte counts bytes read (1-based); the offset of the offending byte is one less.
-    return fail(Error(fmt::format("plugin '{}' returned invalid JSON at offset {}", who, at))
-                    .caused_by(fmt::format("near: {}", text.substr(from, 60)))
+  if (auto bad = envelope.find("invalid_result"); bad != envelope.end()) {
+    return fail(Error(fmt::format("plugin '{}' returned invalid JSON at offset {}", who, bad->value("offset", 0)))
+                    .caused_by(fmt::format("near: {}", bad->value("near", std::string{})))
                     .with_hint("write exactly one JSON object through the write callback; print diagnostics to "
                                "stderr instead"));
   }
+  if (!envelope.contains("result")) {
+    return fail(Error(fmt::format("plugin '{}' returned no result", who))
+                    .with_hint("call() must write its result JSON through the write callback before returning 0"));
+  }
+  result.response = std::move(envelope["result"]);
   FAB_TRY(normalise(result.response, ref.kind, who));
   result.ok = result.response["ok"].get<bool>();
   spdlog::debug("plugin call: {} answered ok={} in {} ms", who, result.ok,
@@ -221,16 +290,17 @@ Result<PluginInfo> probe_plugin(const fs::path& path, const fs::path& fab_exe, s
   std::vector<std::string> args{"--info", path.string()};
   if (kind) args.push_back(to_string(*kind));
   ProcessResult proc;
-  FAB_TRY_ASSIGN(json envelope, run_child(path.filename().string(), fab_exe, std::move(args), std::nullopt, {},
-                                          timeout, proc));
+  FAB_TRY_ASSIGN(json envelope,
+                 run_child(path.filename().string(), fab_exe, {.args = std::move(args), .timeout = timeout}, proc));
   return info_from_json(envelope.value("plugin", json::object()));
 }
 
 Result<PluginRef> find_valid_plugin(const std::string& spec, PluginKind kind, const HostOptions& options,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, PluginInfo* info) {
   FAB_TRY_ASSIGN(auto ref, find_plugin(spec, kind, options));
-  FAB_TRY_ASSIGN(auto info, probe_plugin(ref.path, ref.fab_exe, timeout, kind));
-  FAB_TRY(check_name(ref, info));
+  FAB_TRY_ASSIGN(auto found, probe_plugin(ref.path, ref.fab_exe, timeout, kind));
+  FAB_TRY(check_name(ref, found));
+  if (info) *info = std::move(found);
   return ref;
 }
 

@@ -8,6 +8,9 @@
 
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "plugins/host/plugin_trust.h"
 
 namespace fab::plugins {
 namespace {
@@ -87,6 +90,22 @@ std::string kind_name(FabPluginKind kind) {
   }
 }
 
+// A settings schema must at least be one JSON object (blueprint checks read its parts, and say
+// which plugin is to blame for a part they cannot use).
+template <class Bad>
+Status check_settings_schema(const char* text, const Bad& bad) {
+  const char* kHint = "settings_schema is a JSON Schema object such as {\"type\": \"object\", \"properties\": {...}}, "
+                      "or NULL; the SDK builds it from settings()";
+  nlohmann::json schema;
+  try {
+    schema = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return bad(fmt::format("its settings schema is not valid JSON (at offset {})", e.byte > 0 ? e.byte - 1 : 0), kHint);
+  }
+  if (!schema.is_object()) return bad(fmt::format("its settings schema is {}, not a JSON object", schema.type_name()), kHint);
+  return {};
+}
+
 }  // namespace
 
 bool valid_plugin_name(const std::string& name) {
@@ -110,6 +129,7 @@ Result<LoadedPlugin> load_plugin(const fs::path& given) {
                     .caused_by("it is not a regular file")
                     .with_hint("give the path of the plugin's .so file"));
   }
+  FAB_TRY(check_plugin_trust(given));
   const fs::path path = fs::canonical(given, ec);
   FAB_TRY(check_elf(path));
   FAB_TRY_ASSIGN(auto* lib, open_library(path));
@@ -131,9 +151,9 @@ Result<LoadedPlugin> load_plugin(const fs::path& given) {
                     .with_hint("rebuild the plugin against this fab's headers (find_package(fab) from this "
                                "installation)"));
   }
-  if (abi->struct_size < sizeof(FabPluginInfo)) {
+  if (abi->struct_size < FAB_PLUGIN_INFO_V1_SIZE) {
     return bad(fmt::format("its FabPluginInfo is {} bytes, ABI {} needs at least {}", abi->struct_size,
-                           FAB_PLUGIN_ABI_VERSION, sizeof(FabPluginInfo)),
+                           FAB_PLUGIN_ABI_VERSION, FAB_PLUGIN_INFO_V1_SIZE),
                "fill in struct_size with sizeof(FabPluginInfo), or let FAB_PLUGIN(...) do it");
   }
   if (abi->name == nullptr || !valid_plugin_name(abi->name)) {
@@ -164,6 +184,10 @@ Result<LoadedPlugin> load_plugin(const fs::path& given) {
   loaded.info.path = path;
   if (abi->describe != nullptr) {
     if (const char* d = abi->describe()) loaded.info.description = d;
+  }
+  if (FAB_PLUGIN_INFO_HAS(abi, settings_schema) && abi->settings_schema != nullptr) {
+    FAB_TRY(check_settings_schema(abi->settings_schema, bad));
+    loaded.info.settings_schema = abi->settings_schema;
   }
   return loaded;
 }

@@ -18,6 +18,7 @@ struct PluginInfo {
   std::string version;
   PluginKind kind = PluginKind::agent;
   std::string description;  // from describe(); may be empty
+  std::string settings_schema;  // the JSON Schema of its `with:` (a JSON object's text); empty: none
   std::uint32_t abi_version = 0;
   std::filesystem::path path;
 };
@@ -27,9 +28,11 @@ struct LoadedPlugin {
   const FabPluginInfo* abi = nullptr;  // valid for the life of the process (never unloaded)
 };
 
-// Checks the file (exists, is an ELF shared object), loads it once per process (later calls return
+// Checks the file (exists, is trusted: check_plugin_trust(), is an ELF shared object), loads it once per process (later calls return
 // the same plugin), and validates the entry point, ABI version, struct size, name, version, kind
-// and callbacks, each failure with its own error and hint.
+// and callbacks, each failure with its own error and hint. A plugin built against an older header
+// (a smaller FabPluginInfo, down to FAB_PLUGIN_INFO_V1_SIZE) loads; fields it lacks read as absent.
+// A settings schema that is not a JSON object makes the plugin invalid.
 Result<LoadedPlugin> load_plugin(const std::filesystem::path& path);
 
 // Fails unless the plugin is of kind `wanted` ("'x' is an inspector plugin, not an agent").

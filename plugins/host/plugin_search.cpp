@@ -22,6 +22,29 @@ bool same_file(const fs::path& a, const fs::path& b) {
   return fs::equivalent(a, b, ec);
 }
 
+fs::path resolved(const fs::path& p) {
+  std::error_code ec;
+  auto c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  return ec ? p.lexically_normal() : c;
+}
+
+// A plugin under a directory agents can write is refused: they could have put it there.
+Status check_not_untrusted(const PluginRef& ref, const HostOptions& options) {
+  const fs::path file = resolved(ref.path);
+  for (const auto& dir : options.untrusted_dirs) {
+    const fs::path d = resolved(dir);
+    const auto rel = file.lexically_relative(d);
+    if (!rel.empty() && *rel.begin() != "..") {
+      return fail(Error(fmt::format("refusing to load plugin '{}' from {}: agents can write under {}", ref.spec,
+                                    ref.path.string(), dir.string()))
+                      .with_hint("fab never loads a plugin from where an agent could have put it; install it in a "
+                                 "directory of FAB_PLUGIN_PATH (owned by you, not writable by others) and name it "
+                                 "there"));
+    }
+  }
+  return {};
+}
+
 std::string join_dirs(const std::vector<fs::path>& dirs) {
   std::string out;
   for (const auto& d : dirs) out += (out.empty() ? "" : ", ") + d.string();
@@ -32,7 +55,7 @@ std::string join_dirs(const std::vector<fs::path>& dirs) {
 
 std::string plugin_file_name(const std::string& name) { return fmt::format("{}{}{}", kPrefix, name, kSuffix); }
 
-HostOptions host_options_from_env(const fs::path& factory_dir) {
+HostOptions host_options_from_env(const fs::path& factory_root) {
   HostOptions o;
   std::error_code ec;
   o.fab_exe = fs::read_symlink("/proc/self/exe", ec);
@@ -46,7 +69,7 @@ HostOptions host_options_from_env(const fs::path& factory_dir) {
       rest.remove_prefix(colon + 1);
     }
   }
-  o.factory_dir = factory_dir;
+  if (!factory_root.empty()) o.untrusted_dirs.push_back(factory_root / ".factory");
   return o;
 }
 
@@ -64,7 +87,6 @@ std::vector<fs::path> search_dirs(const HostOptions& options) {
     dirs.push_back(bin.parent_path() / "lib" / "fab" / "plugins");
   }
   dirs.insert(dirs.end(), options.path_dirs.begin(), options.path_dirs.end());
-  if (!options.factory_dir.empty()) dirs.push_back(options.factory_dir / ".factory" / "plugins");
   return dirs;
 }
 
@@ -114,6 +136,7 @@ Result<PluginRef> find_plugin(const std::string& spec, PluginKind kind, const Ho
       return fail(Error(fmt::format("plugin file '{}' does not exist", spec))
                       .with_hint("check the path, or give the plugin's name to search the plugin directories"));
     }
+    FAB_TRY(check_not_untrusted(ref, options));
     return ref;
   }
   if (!valid_plugin_name(spec)) {
@@ -143,6 +166,7 @@ Result<PluginRef> find_plugin(const std::string& spec, PluginKind kind, const Ho
   }
   ref.path = matches.front();
   ref.by_name = true;
+  FAB_TRY(check_not_untrusted(ref, options));
   return ref;
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // Where fab looks for plugins and how a name from a blueprint becomes one .so file. By name, the
 // file fab-plugin-<name>.so is looked for in: the built-in dirs (next to the fab binary, and
-// <bin>/../lib/fab/plugins for an installed fab), each dir of FAB_PLUGIN_PATH, then
-// <factory>/.factory/plugins/. A name found twice is an error naming both files (fab never picks
-// one silently). A spec containing '/' or ending in ".so" is a path.
+// <bin>/../lib/fab/plugins for an installed fab), then each dir of FAB_PLUGIN_PATH. A name found
+// twice is an error naming both files (fab never picks one silently). A spec containing '/' or
+// ending in ".so" is a path. Never from a place agents can write (`.factory/`, the workspaces):
+// fab does not search there, and a path into one is refused.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,16 +18,17 @@ struct HostOptions {
   std::filesystem::path fab_exe;                     // runs the plugin child; empty: /proc/self/exe
   std::vector<std::filesystem::path> builtin_dirs;   // empty: derived from fab_exe
   std::vector<std::filesystem::path> path_dirs;      // FAB_PLUGIN_PATH
-  std::filesystem::path factory_dir;                 // empty: none; else <factory_dir>/.factory/plugins
+  std::vector<std::filesystem::path> untrusted_dirs; // agents can write here: no plugin is loaded from under them
 };
 
-// This process's options: fab_exe = /proc/self/exe, path_dirs from FAB_PLUGIN_PATH.
-HostOptions host_options_from_env(const std::filesystem::path& factory_dir = {});
+// This process's options: fab_exe = /proc/self/exe, path_dirs from FAB_PLUGIN_PATH, and with a
+// factory, its `.factory/` untrusted.
+HostOptions host_options_from_env(const std::filesystem::path& factory_root = {});
 
 // The fab binary to run children with (fab_exe, or /proc/self/exe).
 std::filesystem::path fab_exe_of(const HostOptions& options);
 
-// Every directory searched, in order (builtin, FAB_PLUGIN_PATH, factory).
+// Every directory searched, in order (builtin, FAB_PLUGIN_PATH).
 std::vector<std::filesystem::path> search_dirs(const HostOptions& options);
 
 // A plugin to call: which file, what kind the caller wants, and the fab binary that runs it.

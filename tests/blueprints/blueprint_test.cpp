@@ -204,7 +204,8 @@ TEST_CASE("unknown keys are located and get a did-you-mean", "[blueprint][errors
   SECTION("nothing close lists the valid keys") {
     auto e = error_of("name: x\nagent: {plugin: shell}\ncolour: blue\n");
     CHECK(e.message == "bp.yaml:3:1: unknown key 'colour'");
-    CHECK(e.hint == "valid keys are: name, trunk, slots, rework_limit, decompose, agent, inspect, refine");
+    CHECK(e.hint == "valid keys are: name, trunk, slots, rework, max_file_size, allow_empty, rework_limit, decompose, "
+                    "agent, inspect, refine");
   }
 }
 
@@ -413,4 +414,80 @@ TEST_CASE("YAML scalars resolve by the core schema", "[yaml_to_json]") {
   CHECK(fab::resolve_yaml_scalar("yes", "?") == "yes");  // YAML 1.1 booleans are strings in 1.2
   CHECK(fab::resolve_yaml_scalar("NULL", "?").is_null());
   CHECK(fab::resolve_yaml_scalar("1.2.3", "?") == "1.2.3");
+}
+
+TEST_CASE("agents and inspectors take env and sandbox", "[blueprint]") {
+  auto bp = fab::parse_blueprint(R"(name: x
+agent:
+  plugin: shell
+  env: [HOME, PATH, ANTHROPIC_API_KEY]
+  sandbox: true
+inspect:
+  - plugin: command
+    env: []
+  - plugin: command
+    sandbox: false
+refine:
+  - plugin: llm
+    with: { api_key_env: OPENAI_API_KEY }
+  - plugin: llm
+    with: { api_key_env: OTHER_KEY }
+  - plugin: llm
+    with: { api_key_env: OPENAI_API_KEY }
+)",
+                                 "bp.yaml");
+  REQUIRE(bp);
+  REQUIRE(bp->agent.env);
+  CHECK(*bp->agent.env == std::vector<std::string>{"HOME", "PATH", "ANTHROPIC_API_KEY"});
+  CHECK(bp->agent.sandbox);
+  CHECK(bp->agent.sandbox_at == "bp.yaml:5:3");
+  REQUIRE(bp->inspect.size() == 2);
+  REQUIRE(bp->inspect[0].env);
+  CHECK(bp->inspect[0].env->empty());  // given, and empty: none of fab's variables
+  CHECK_FALSE(bp->inspect[0].sandbox);
+  CHECK_FALSE(bp->inspect[1].env);  // not given: all but the secrets
+  CHECK_FALSE(bp->inspect[1].sandbox);
+  CHECK(fab::secret_env_names(*bp) == std::vector<std::string>{"OPENAI_API_KEY", "OTHER_KEY"});
+  const auto j = fab::to_json(*bp);
+  CHECK(j["agent"]["env"] == nlohmann::json::array({"HOME", "PATH", "ANTHROPIC_API_KEY"}));
+  CHECK(j["agent"]["sandbox"] == true);
+  CHECK_FALSE(j["inspect"][1].contains("sandbox"));
+
+  auto plain = fab::parse_blueprint("name: x\nagent: {plugin: shell}\n", "bp.yaml");
+  REQUIRE(plain);
+  CHECK(fab::secret_env_names(*plain).empty());
+  CHECK_FALSE(plain->agent.env);
+  CHECK_FALSE(plain->agent.sandbox);
+}
+
+TEST_CASE("env and sandbox errors are located", "[blueprint][errors]") {
+  SECTION("env that is not a list") {
+    auto e = error_of("name: x\nagent:\n  plugin: shell\n  env: HOME\n");
+    CHECK(e.message == "bp.yaml:4:8: 'agent.env' must be a list of environment variable names, got 'HOME'");
+    CHECK(e.hint.find("env: [HOME, PATH, ANTHROPIC_API_KEY]") != std::string::npos);
+  }
+  SECTION("env with no value") {
+    auto e = error_of("name: x\nagent:\n  plugin: shell\n  env:\n");
+    CHECK(e.message == "bp.yaml:4:3: 'agent.env' has no value");
+    CHECK(e.hint.find("env: [] gives none") != std::string::npos);
+  }
+  SECTION("a name that is not a variable name") {
+    auto e = error_of("name: x\nagent: {plugin: shell}\ninspect:\n  - plugin: command\n    env: [HOME, 2FA-KEY]\n");
+    CHECK(e.message == "bp.yaml:5:17: 'inspect[0].env[1]' must be an environment variable name, got '2FA-KEY'");
+  }
+  SECTION("a name listed twice") {
+    auto e = error_of("name: x\nagent:\n  plugin: shell\n  env: [HOME, PATH, HOME]\n");
+    CHECK(e.message == "bp.yaml:4:21: 'HOME' is listed twice in 'agent.env'");
+  }
+  SECTION("sandbox that is not a boolean") {
+    auto e = error_of("name: x\nagent:\n  plugin: shell\n  sandbox: yes please\n");
+    CHECK(e.message == "bp.yaml:4:12: 'agent.sandbox' must be true or false, got 'yes please'");
+    CHECK(e.hint == "e.g. sandbox: true");
+  }
+  SECTION("a refinery resolver has neither: it runs in no workspace") {
+    auto e = error_of("name: x\nagent: {plugin: shell}\nrefine:\n  - plugin: llm\n    sandbox: true\n");
+    CHECK(e.message == "bp.yaml:5:5: unknown key 'sandbox' in 'refine[0]'");
+    auto env = error_of("name: x\nagent: {plugin: shell}\nrefine:\n  - plugin: llm\n    env: [HOME]\n");
+    CHECK(env.message == "bp.yaml:5:5: unknown key 'env' in 'refine[0]'");
+  }
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,9 +21,10 @@ struct FabRun {
 };
 
 inline FabRun run_fab(const std::filesystem::path& cwd, std::vector<std::string> args,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+                      std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                      std::map<std::string, std::string> env = {}) {
   args.insert(args.begin(), (bin_dir() / "fab").string());
-  auto r = run_process({.argv = args, .cwd = cwd, .timeout = timeout});
+  auto r = run_process({.argv = args, .cwd = cwd, .env = std::move(env), .timeout = timeout});
   REQUIRE(r);
   INFO(r->err);
   REQUIRE_FALSE(r->timed_out);

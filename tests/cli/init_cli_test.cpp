@@ -54,7 +54,7 @@ fs::path make_git_repo(const TempDir& dir, const std::string& branch) {
 
 }  // namespace
 
-TEST_CASE("a second fab init keeps the trunk, only --trunk changes it", "[cli][init]") {
+TEST_CASE("a second fab init keeps the trunk, only --trunk with --change-trunk changes it", "[cli][init]") {
   TempDir dir;
   auto root = dir / "repo";
   auto first = run_fab(dir.path(), {"init", root.string(), "--trunk", "dev"});
@@ -74,7 +74,10 @@ TEST_CASE("a second fab init keeps the trunk, only --trunk changes it", "[cli][i
   CHECK(bookmarks(root) == "dev\n");  // no `main` appeared
   CHECK(op_count(root) == ops);       // and jj saw nothing happen
 
-  auto other = run_fab(dir.path(), {"init", root.string(), "--trunk", "release"});
+  auto refused = run_fab(dir.path(), {"init", root.string(), "--trunk", "release"});
+  CHECK(refused.exit_code == 1);
+  CHECK(config_trunk(root) == "dev");
+  auto other = run_fab(dir.path(), {"init", root.string(), "--trunk", "release", "--change-trunk"});
   REQUIRE(other.exit_code == 0);
   CHECK(config_trunk(root) == "release");
   CHECK(bookmarks(root) == "dev\nrelease\n");
@@ -115,8 +118,14 @@ TEST_CASE("fab init in a git repository keeps its history and trunk is its curre
   }
 
   SECTION("a blueprint without trunk: lands on the factory's trunk; one naming a missing trunk is refused") {
-    write_file(dir / "bp.yaml", "name: demo\nagent:\n  plugin: shell\n");
+    write_file(dir / "bp.yaml", "name: demo\nagent:\n  plugin: shell\n  with: { command: \"true\" }\n");
     write_file(dir / "req.md", "## One\n");
+    // blueprint check says which trunk that is, and --json has it.
+    auto checked = run_fab(root, {"blueprint", "check", (dir / "bp.yaml").string(), "--json"});
+    INFO(checked.err);
+    CHECK(nlohmann::json::parse(checked.out).at("trunk") == "develop");
+    auto said = run_fab(root, {"blueprint", "check", (dir / "bp.yaml").string()});
+    CHECK(said.err.find("is valid (no trunk: it lands on this factory's, develop)") != std::string::npos);
     auto r = run_fab(root, {"stamp", (dir / "bp.yaml").string(), (dir / "req.md").string(), "--json"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -125,7 +134,7 @@ TEST_CASE("fab init in a git repository keeps its history and trunk is its curre
     const auto on_develop = jj_read(root, {"log", "--no-graph", "-r", "children(develop)", "-T", "description"});
     CHECK(on_develop.find("fab-line: " + line) != std::string::npos);
 
-    write_file(dir / "bp2.yaml", "name: demo\ntrunk: main\nagent:\n  plugin: shell\n");
+    write_file(dir / "bp2.yaml", "name: demo\ntrunk: main\nagent:\n  plugin: shell\n  with: { command: \"true\" }\n");
     const auto ops = op_count(root);
     auto bad = run_fab(root, {"stamp", (dir / "bp2.yaml").string(), (dir / "req.md").string()});
     CHECK(bad.exit_code == 1);

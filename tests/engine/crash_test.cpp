@@ -78,7 +78,7 @@ void kill_and_check(const std::string& inspect, int slots, int kill_count) {
   CHECK(items >= 20);
   CHECK(kills >= kKills);
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
-  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  CHECK(f.pool_empty());
   // Recovery wrote down what it did.
   bool recovery_noted = false;
   for (const auto& line : lines) {

@@ -61,11 +61,11 @@ class FactoryFixture {
     return *r;
   }
 
-  // Stamps a line and returns its id.
+  // Stamps a line and returns its id (--again: tests stamp the same texts more than once).
   std::string stamp(const std::string& blueprint, const std::string& requirement) {
     write_file(m_root / "bp.yaml", blueprint);
     write_file(m_root / "req.md", requirement);
-    auto r = fab({"stamp", "bp.yaml", "req.md", "--json"});
+    auto r = fab({"stamp", "bp.yaml", "req.md", "--json", "--again"});
     INFO(r.err);
     REQUIRE(r.ok());
     return nlohmann::json::parse(r.out).at("line").get<std::string>();
@@ -109,12 +109,21 @@ class FactoryFixture {
     auto j = nlohmann::json::parse(read_file(lock), nullptr, false);
     return j.is_object() ? j.value("pid", 0L) : 0;
   }
+  // The repo's workspaces but fab's own seat (which lives as long as the factory).
   std::vector<std::string> workspaces() const {
     auto ws = factory().repo().workspaces();
     REQUIRE(ws);
     std::vector<std::string> names;
-    for (auto& w : *ws) names.push_back(w.name);
+    for (auto& w : *ws) {
+      if (w.name.rfind("fab-engineer-", 0) != 0) names.push_back(w.name);
+    }
     return names;
+  }
+  // True when no directory of the agents' workspace pool is left (outside the tree, in the state dir).
+  bool pool_empty() const {
+    const auto dir = factory().workspaces_dir();
+    std::error_code ec;
+    return !std::filesystem::exists(dir, ec) || std::filesystem::is_empty(dir, ec);
   }
   std::string file_on_trunk(const std::string& path) const {
     return jj({"file", "show", "-r", "main", "root-file:\"" + path + "\""});
@@ -171,8 +180,9 @@ inline void check_invariants(const FactoryFixture& f, const std::string& line_id
   auto rec = f.line(line_id);
   for (const auto& item : rec.items) {
     INFO(item.id << " " << to_string(item.state));
-    CHECK(counted.count(item.change_id) <= 1);
-    if (item.state == ItemState::merged) CHECK(counted.count(item.change_id) == 1);
+    REQUIRE(item.change);
+    CHECK(counted.count(item.change->str()) <= 1);
+    if (item.state == ItemState::merged) CHECK(counted.count(item.change->str()) == 1);
   }
   CHECK(f.jj({"log", "--no-graph", "-r", "::main & merges()", "-T", "change_id"}).empty());
 }

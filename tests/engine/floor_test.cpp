@@ -48,7 +48,7 @@ TEST_CASE("a line of five items merges onto a straight trunk, each change once",
   }
   check_invariants(f, line);
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
-  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  CHECK(f.pool_empty());
   // Every transition names the jj operation that went with it.
   for (const auto& r : f.journal(line)) {
     if (r.kind == "transition") CHECK(r.str("op").size() > 20);
@@ -78,7 +78,7 @@ TEST_CASE("a line of five items merges onto a straight trunk, each change once",
         // for (`jj git init`'s, the first of `jj workspace add`'s two).
         CHECK(j["op"].get<std::string>().find_first_not_of('0') == std::string::npos);
       }
-      if (j["description"].get<std::string>().starts_with("add workspace 'fab-")) {
+      if (j["description"].get<std::string>().starts_with("add workspace 'fab-pool-")) {
         INFO(l);
         CHECK(j["line"] == line);
       }

@@ -181,7 +181,7 @@ TEST_CASE("fab recover repairs what a killed run left half done", "[engine][reco
     CHECK(item.attempts == 0);
   }
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
-  CHECK(std::filesystem::is_empty(f.root() / ".factory" / "workspaces"));
+  CHECK(f.pool_empty());
   bool noted = false;
   for (const auto& rec : f.journal(line)) noted = noted || rec.kind == "recovery";
   CHECK(noted);
@@ -220,7 +220,7 @@ TEST_CASE("an item whose change was abandoned behind fab's back is dropped with 
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
   const auto gone = f.line(line).items.at(0);
-  f.jj({"abandon", gone.change_id});
+  f.jj({"abandon", gone.change->str()});
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
   REQUIRE(run.ok());
@@ -252,7 +252,7 @@ TEST_CASE("the changes of a stamp that died before recording its line are abando
   CHECK_FALSE(std::filesystem::exists(f.root() / ".factory" / "stamping" / dead));
   // The recorded line is untouched.
   CHECK(f.line(kept).items.size() == 1);
-  CHECK(f.jj({"log", "--no-graph", "-r", f.line(kept).items.at(0).change_id, "-T", "change_id"}).size() == 32);
+  CHECK(f.jj({"log", "--no-graph", "-r", f.line(kept).items.at(0).change->str(), "-T", "change_id"}).size() == 32);
   // And a stamp after that works as usual (and leaves no marker behind).
   f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
   CHECK(std::filesystem::is_empty(f.root() / ".factory" / "stamping"));
@@ -281,14 +281,14 @@ TEST_CASE("a queued item left on another item's change goes back onto trunk befo
   // which had started before, waiting in the queue on item 1's change.
   const auto first = f.line(line).items.at(0);
   const auto second = f.line(line).items.at(1);
-  f.jj({"rebase", "-r", second.change_id, "-o", first.change_id});
+  f.jj({"rebase", "-r", second.change->str(), "-o", first.change->str()});
   REQUIRE(f.factory().store().update_item(second.id, [](Item& i) { i.attempts = 1; }));
   auto r = f.fab({"recover"});
   INFO(r.out << r.err);
   REQUIRE(r.ok());
   CHECK(r.out.find(second.id + ": moved back onto main (it sat on another item's change)") != std::string::npos);
   CHECK(r.out.find(first.id + ":") == std::string::npos);  // never started: left where stamping put it
-  CHECK(f.jj({"log", "--no-graph", "-r", "parents(" + second.change_id + ")", "-T", "commit_id"}) ==
+  CHECK(f.jj({"log", "--no-graph", "-r", "parents(" + second.change->str() + ")", "-T", "commit_id"}) ==
         f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}));
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
@@ -311,7 +311,7 @@ TEST_CASE("a fab run left running keeps no workspace while idle and builds a lin
   REQUIRE(wait_for([&] { return all_merged(first); }));
   // Idle: the pool's workspaces are forgotten and their directories removed.
   CHECK(wait_for([&] { return f.workspaces() == std::vector<std::string>{"default"}; }));
-  CHECK(wait_for([&] { return std::filesystem::is_empty(f.root() / ".factory" / "workspaces"); }));
+  CHECK(wait_for([&] { return f.pool_empty(); }));
   REQUIRE(alive(f.run_lock_pid()));
 
   auto second = f.stamp(blueprint_yaml(kAppendOwnFile, "", 2), requirement_md(3));

@@ -13,6 +13,12 @@
 
 namespace fab::test {
 
+// A valid (32-letter) change ID starting with `prefix` (k-z letters), padded with 'z'.
+inline ChangeId fake_change(const std::string& prefix) {
+  auto id = ChangeId::parse(prefix + std::string(ChangeId::kLength - prefix.size(), 'z'));
+  return *id;
+}
+
 // A line `id` with `n` queued items titled "item 1".."item n".
 inline std::pair<Line, std::vector<Item>> make_line(const std::string& id, int n) {
   Line line;

@@ -41,7 +41,7 @@ fab::Status build(fab::Store& store) {
       item.line = id;
       item.title = "Work item number " + std::to_string(i);
       item.state = fab::kAllItemStates[static_cast<std::size_t>(i) % fab::kItemStateCount];
-      item.change_id = i % 3 == 0 ? "" : "qpvuntsmwlqtpsluzzsnyyzlmlwvmlnu";
+      if (i % 3 != 0) item.change = *fab::ChangeId::parse("qpvuntsmwlqtpsluzzsnyyzlmlwvmlnu");
       if (i > 1) {
         item.depends_on = {fab::make_item_id(id, i - 1)};
       }

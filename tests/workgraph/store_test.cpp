@@ -81,7 +81,8 @@ TEST_CASE("a created line round-trips with exact JSON field names", "[workgraph]
   for (auto& [k, v] : raw["line"].items()) {
     line_keys.insert(k);
   }
-  CHECK(line_keys == std::set<std::string>{"id", "blueprint", "requirement", "created", "items"});
+  CHECK(line_keys == std::set<std::string>{"id", "blueprint", "requirement", "created", "items", "trunk",
+                                           "blueprint_yaml", "blueprint_digest", "blueprint_file"});
   CHECK(raw["line"]["items"] == json({"k3x9qa.1", "k3x9qa.2", "k3x9qa.3"}));
   const auto& item = raw["items"][0];
   for (const char* key : {"id", "line", "title", "state", "change_id", "depends_on", "attempts",
@@ -172,7 +173,7 @@ TEST_CASE("a transition is validated, persisted and journaled", "[workgraph][sto
                                 {{"op", "abc123"}, {"attempt", 1}},
                                 [](fab::Item& item) {
                                   item.attempts += 1;
-                                  item.change_id = "kxyzzyqq";
+                                  item.change = fab::test::fake_change("kxyzzyqq");
                                 });
   REQUIRE(built);
   CHECK(built->state == ItemState::building);
@@ -181,7 +182,7 @@ TEST_CASE("a transition is validated, persisted and journaled", "[workgraph][sto
   auto reloaded = open_store(dir.path()).load_line("k3x9qa");
   REQUIRE(reloaded);
   CHECK(reloaded->items[0].state == ItemState::building);
-  CHECK(reloaded->items[0].change_id == "kxyzzyqq");
+  CHECK(reloaded->items[0].change == fab::test::fake_change("kxyzzyqq"));
   CHECK(reloaded->items[0].attempts == 1);
   CHECK(reloaded->items[1].state == ItemState::queued);
 
@@ -282,14 +283,14 @@ TEST_CASE("update_item edits fields without a journal record", "[workgraph][stor
   auto store = open_store(dir.path());
   create(store, "k3x9qa", 1);
   auto updated = store.update_item("k3x9qa.1", [](fab::Item& item) {
-    item.change_id = "zzzyyyxx";
-    item.extra["feedback"] = "tests fail";
+    item.change = fab::test::fake_change("zzzyyyxx");
+    item.feedback = "tests fail";
   });
   REQUIRE(updated);
   auto loaded = store.load_line("k3x9qa");
   REQUIRE(loaded);
-  CHECK(loaded->items[0].change_id == "zzzyyyxx");
-  CHECK(loaded->items[0].extra["feedback"] == "tests fail");
+  CHECK(loaded->items[0].change == fab::test::fake_change("zzzyyyxx"));
+  CHECK(loaded->items[0].feedback == "tests fail");
   CHECK(store.journal("k3x9qa")->size() == 1);
 }
 
@@ -332,8 +333,8 @@ TEST_CASE("find_item takes ids, change ids and unique prefixes", "[workgraph][st
   auto store = open_store(dir.path());
   create(store, "k3x9qa", 11);
   create(store, "m7p2zz", 2);
-  REQUIRE(store.update_item("k3x9qa.2", [](fab::Item& i) { i.change_id = "qpvuntsm"; }));
-  REQUIRE(store.update_item("m7p2zz.1", [](fab::Item& i) { i.change_id = "qpwxyzzz"; }));
+  REQUIRE(store.update_item("k3x9qa.2", [](fab::Item& i) { i.change = fab::test::fake_change("qpvuntsm"); }));
+  REQUIRE(store.update_item("m7p2zz.1", [](fab::Item& i) { i.change = fab::test::fake_change("qpwxyzzz"); }));
 
   CHECK(store.find_item("k3x9qa.1")->id == "k3x9qa.1");  // exact, though .10 and .11 share the prefix
   CHECK(store.find_item("qpvuntsm")->id == "k3x9qa.2");
@@ -344,7 +345,8 @@ TEST_CASE("find_item takes ids, change ids and unique prefixes", "[workgraph][st
   auto ambiguous = store.find_item("qp");
   REQUIRE_FALSE(ambiguous);
   CHECK(ambiguous.error().message.find("matches 2 items") != std::string::npos);
-  CHECK(ambiguous.error().message.find("k3x9qa.2 (change qpvuntsm)") != std::string::npos);
+  CHECK(ambiguous.error().message.find("k3x9qa.2 (change " + fab::test::fake_change("qpvuntsm").str() + ")") !=
+        std::string::npos);
 
   auto many = store.find_item("k3x9qa");
   REQUIRE_FALSE(many);

@@ -13,15 +13,24 @@
 //   };
 //   FAB_PLUGIN(Hello, "hello-agent", "1.0.0")
 //
+// A plugin may declare the keys of its `with:` settings with a static member function
+//   static std::vector<fab::Setting> settings() {
+//     return {{"greeting", fab::SettingType::string, false, "how to greet (default: Hello)"}};
+//   }
+// fab then refuses a blueprint whose `with:` has another key, a value of another type, or lacks a
+// required key, before anything runs (the SDK hands fab a JSON Schema built from the list).
+//
 // The SDK parses the request, calls your method and serialises the result. An exception thrown from
 // your constructor or method is caught here and reported to fab as {"ok": false, ...} carrying its
 // message, so it fails that one attempt with a readable reason. One object of your class is made
 // (lazily) per process; fab runs every call in a fresh process, so there is no state between calls.
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -47,15 +56,36 @@ struct WorkRequest {
 using AgentRequest = WorkRequest;
 using InspectorRequest = WorkRequest;
 
+// What an attempt cost, as far as the agent knows (each part optional).
+struct Usage {
+  std::optional<std::int64_t> input_tokens = std::nullopt;
+  std::optional<std::int64_t> output_tokens = std::nullopt;
+  std::optional<double> cost_usd = std::nullopt;
+};
+
 struct AgentResult {
   bool ok = false;
   std::string summary;     // one paragraph: what was done (or why not)
   std::string transcript;  // the long story: tool output, model conversation, ...
+  std::optional<Usage> usage = std::nullopt;  // reported with the result when set
+  // false with ok == false: the failure is permanent (a missing tool, a bad setting): no retry can
+  // fix it, so fab drops the item at once instead of spending every attempt on it.
+  bool retry = true;
 };
 
 struct InspectorResult {
   bool ok = false;
   std::string feedback;  // why it failed; becomes the next attempt's input
+  bool retry = true;     // as AgentResult::retry
+};
+
+// One key of a plugin's `with:` settings (see settings() above).
+enum class SettingType { string, boolean, integer, number, array, object };
+struct Setting {
+  std::string name;
+  SettingType type = SettingType::string;
+  bool required = false;
+  std::string description;  // one line
 };
 
 // A merge conflict in one file.
@@ -162,15 +192,28 @@ P& instance() {
   return plugin;
 }
 
+inline json usage_json(const Usage& u) {
+  json j = json::object();
+  if (u.input_tokens) j["input_tokens"] = *u.input_tokens;
+  if (u.output_tokens) j["output_tokens"] = *u.output_tokens;
+  if (u.cost_usd) j["cost_usd"] = *u.cost_usd;
+  return j;
+}
+
 template <class P>
 json dispatch(const json& request) {
   P& plugin = instance<P>();
   if constexpr (std::is_base_of_v<AgentPlugin, P>) {
     AgentResult r = plugin.build(work_request(request));
-    return {{"ok", r.ok}, {"summary", r.summary}, {"transcript", r.transcript}};
+    json out = {{"ok", r.ok}, {"summary", r.summary}, {"transcript", r.transcript}};
+    if (r.usage) out["usage"] = usage_json(*r.usage);
+    if (!r.retry) out["retry"] = false;
+    return out;
   } else if constexpr (std::is_base_of_v<InspectorPlugin, P>) {
     InspectorResult r = plugin.inspect(work_request(request));
-    return {{"ok", r.ok}, {"feedback", r.feedback}};
+    json out = {{"ok", r.ok}, {"feedback", r.feedback}};
+    if (!r.retry) out["retry"] = false;
+    return out;
   } else {
     RefineryResult r = plugin.resolve(refinery_request(request));
     return {{"ok", r.ok}, {"content", r.content}, {"resolved", r.resolved}, {"unresolved", r.unresolved},
@@ -210,6 +253,51 @@ const char* describe() noexcept {
   return text.empty() ? nullptr : text.c_str();
 }
 
+inline const char* type_name(SettingType t) {
+  switch (t) {
+    case SettingType::string: return "string";
+    case SettingType::boolean: return "boolean";
+    case SettingType::integer: return "integer";
+    case SettingType::number: return "number";
+    case SettingType::array: return "array";
+    case SettingType::object: return "object";
+  }
+  return "string";
+}
+
+// The JSON Schema fab reads (see <fab_plugin.h>, "Settings schema") for a list of settings.
+inline std::string settings_schema_json(const std::vector<Setting>& settings) {
+  json properties = json::object();
+  json required = json::array();
+  for (const auto& s : settings) {
+    properties[s.name] = {{"type", type_name(s.type)}, {"description", s.description}};
+    if (s.required) required.push_back(s.name);
+  }
+  return dump({{"type", "object"}, {"properties", properties}, {"required", required}, {"additionalProperties", false}});
+}
+
+template <class P, class = void>
+struct declares_settings : std::false_type {};
+template <class P>
+struct declares_settings<P, std::void_t<decltype(P::settings())>> : std::true_type {};
+
+// The plugin's settings schema, or NULL when it declares no settings() (fab then checks nothing).
+template <class P>
+const char* settings_schema() noexcept {
+  if constexpr (declares_settings<P>::value) {
+    static const std::string text = []() noexcept {
+      try {
+        return settings_schema_json(P::settings());
+      } catch (...) {
+        return std::string();
+      }
+    }();
+    return text.empty() ? nullptr : text.c_str();
+  } else {
+    return nullptr;
+  }
+}
+
 template <class P>
 constexpr bool is_one_plugin_kind() {
   return (std::is_base_of_v<AgentPlugin, P> ? 1 : 0) + (std::is_base_of_v<InspectorPlugin, P> ? 1 : 0) +
@@ -232,6 +320,7 @@ constexpr bool is_one_plugin_kind() {
                                        version_literal,                                             \
                                        Class::kind,                                                 \
                                        &::fab::plugin_detail::call<Class>,                          \
-                                       &::fab::plugin_detail::describe<Class>};                     \
+                                       &::fab::plugin_detail::describe<Class>,                      \
+                                       ::fab::plugin_detail::settings_schema<Class>()};             \
     return &info;                                                                                   \
   }

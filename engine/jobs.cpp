@@ -1,0 +1,225 @@
+#include "engine/jobs.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "plugins/resolve/conflict_markers.h"
+
+namespace fab::engine {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+std::chrono::milliseconds timeout_of(const PluginUse& use) {
+  return std::chrono::seconds(use.timeout_s > 0 ? use.timeout_s : 600);
+}
+
+std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
+
+std::int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// What a plugin printed during a call that gave no answer (a timeout, a crash): the host streams
+// it to us as it comes, so nothing printed before the end is lost.
+struct Printed {
+  std::string text;
+  std::size_t total = 0;
+  static constexpr std::size_t kKeep = 1u << 20;
+  void add(std::string_view piece) {
+    total += piece.size();
+    text.append(piece);
+    if (text.size() > 2 * kKeep) text.erase(0, text.size() - kKeep);
+  }
+  std::string kept() const {
+    if (total <= text.size()) return text;
+    return fmt::format("[... {} bytes printed in all; the last {} follow]\n{}", total, text.size(), text);
+  }
+};
+
+CallStep step_of(const std::string& step, const PluginStep& plugin, Clock::time_point started) {
+  CallStep r;
+  r.step = step;
+  r.plugin = plugin.use.plugin;
+  r.started = iso_time(started);
+  r.ms = ms_since(started);
+  return r;
+}
+
+}  // namespace
+
+Job::Job(std::function<void()> work, std::function<void()> notify) : m_started(Clock::now()) {
+  m_thread = std::thread([this, work = std::move(work), notify = std::move(notify)] {
+    work();
+    m_done.store(true);
+    notify();
+  });
+}
+
+Job::~Job() { join(); }
+
+void Job::join() {
+  if (m_thread.joinable()) m_thread.join();
+}
+
+std::string iso_time(Clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms % 1000));
+}
+
+std::string first_line(const std::string& s) {
+  auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+std::string summary_of(const std::string& feedback) {
+  std::string out = first_line(feedback);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\r')) out.pop_back();
+  if (out.empty() || out.back() != ':') return out;
+  std::size_t at = feedback.find('\n');
+  while (at != std::string::npos && at + 1 < feedback.size()) {
+    std::string next = first_line(feedback.substr(at + 1));
+    const auto b = next.find_first_not_of(" \t\r");
+    if (b != std::string::npos) {
+      next = next.substr(b);
+      if (next.size() > 200) next = next.substr(0, 197) + "...";
+      return out + " " + next;
+    }
+    at = feedback.find('\n', at + 1);
+  }
+  return out;
+}
+
+JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
+  request["with"] = agent.use.with;
+  request["timeout_s"] = agent.use.timeout_s;
+  const auto started = Clock::now();
+  Printed printed;
+  auto options = agent.options;
+  options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
+  auto r = plugins::call_plugin(agent.ref, request, timeout_of(agent.use), options);
+  JobResult out;
+  CallStep step = step_of("agent", agent, started);
+  if (!r) {
+    const auto text = r.error().render();
+    out.feedback = "the agent gave no answer:\n" + text;
+    out.log = fmt::format("the agent gave no answer:\n{}\n--- what it printed ---\n{}", text, printed.kept());
+    step.summary = first_line(r.error().message);
+    out.steps.push_back(std::move(step));
+    return out;
+  }
+  out.ok = r->ok;
+  out.permanent = !out.ok && !r->retryable();
+  out.summary = r->response.value("summary", std::string{});
+  const auto transcript = r->response.value("transcript", std::string{});
+  out.log = fmt::format("summary: {}\n\n--- transcript ---\n{}\n--- diagnostics ---\n{}", out.summary, transcript,
+                        r->diagnostics);
+  if (!out.ok) out.feedback = fmt::format("the agent failed: {}\n{}", out.summary, tail(transcript, 4000));
+  step.ok = out.ok;
+  step.summary = first_line(out.summary);
+  step.permanent = out.permanent;
+  if (auto u = r->response.find("usage"); u != r->response.end() && u->is_object()) step.usage = *u;
+  out.steps.push_back(std::move(step));
+  return out;
+}
+
+JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::json request) {
+  JobResult out{true, false, "", "", "", {}};
+  for (const auto& inspector : inspectors) {
+    request["with"] = inspector.use.with;
+    request["timeout_s"] = inspector.use.timeout_s;
+    const auto started = Clock::now();
+    Printed printed;
+    auto options = inspector.options;
+    options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
+    auto r = plugins::call_plugin(inspector.ref, request, timeout_of(inspector.use), options);
+    CallStep step = step_of("inspect", inspector, started);
+    if (!r) {
+      const auto text = r.error().render();
+      out.log += fmt::format("--- inspector {}: no answer ---\n{}\n--- what it printed ---\n{}\n", inspector.use.plugin,
+                             text, printed.kept());
+      out.ok = false;
+      out.feedback = fmt::format("inspector {} gave no answer:\n{}", inspector.use.plugin, text);
+      step.summary = first_line(r.error().message);
+      out.steps.push_back(std::move(step));
+      return out;
+    }
+    const auto feedback = r->response.value("feedback", std::string{});
+    out.log += fmt::format("--- inspector {}: {} ---\n{}\n{}\n", inspector.use.plugin, r->ok ? "pass" : "FAIL", feedback,
+                           r->diagnostics);
+    step.ok = r->ok;
+    step.summary = first_line(feedback);
+    step.permanent = !r->ok && !r->retryable();
+    out.steps.push_back(step);
+    if (!r->ok) {
+      out.ok = false;
+      out.permanent = step.permanent;
+      out.feedback = fmt::format("inspector {} failed:\n{}", inspector.use.plugin, tail(feedback, 4000));
+      return out;
+    }
+  }
+  return out;
+}
+
+RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector<ConflictFile> files) {
+  RefineResult out;
+  for (auto& file : files) {
+    if (!file.error.empty()) {
+      out.log += fmt::format("{}: {}\n", file.path, file.error);
+      continue;
+    }
+    std::optional<std::string> content;
+    for (const auto& resolver : resolvers) {
+      nlohmann::json request{{"path", file.path},     {"base", file.base}, {"ours", file.ours},
+                             {"theirs", file.theirs}, {"with", resolver.use.with}};
+      if (content) request["content"] = *content;
+      const auto started = Clock::now();
+      auto r = plugins::call_plugin(resolver.ref, request, timeout_of(resolver.use), resolver.options);
+      CallStep step = step_of("refine", resolver, started);
+      step.path = file.path;
+      if (!r) {
+        out.log += fmt::format("{}: refinery {} gave no answer: {}\n", file.path, resolver.use.plugin, r.error().render());
+        step.summary = "no answer: " + first_line(r.error().message);
+        out.steps.push_back(std::move(step));
+        continue;
+      }
+      const auto message = r->response.value("message", std::string{});
+      out.log += fmt::format("{}: refinery {}: {}\n", file.path, resolver.use.plugin, message);
+      step.summary = first_line(message);
+      bool resolved = r->ok && r->response.value("resolved", false);
+      if (!r->ok) {
+        out.steps.push_back(std::move(step));
+        continue;
+      }
+      content = r->response.value("content", std::string{});
+      // A resolver is trusted no more than an agent: an answer that still has markers is no answer.
+      if (auto left = resolve::added_marker_lines(*content, {file.ours, file.theirs}); resolved && !left.empty()) {
+        const auto why = fmt::format("said it settled the file, but its answer has conflict markers (line {}); not taken",
+                                     left.front().index + 1);
+        out.log += fmt::format("{}: refinery {} {}\n", file.path, resolver.use.plugin, why);
+        step.summary = why;
+        resolved = false;
+        content.reset();
+      }
+      step.ok = resolved;
+      out.steps.push_back(std::move(step));
+      if (!content) continue;
+      if (resolved) {
+        file.resolved = true;
+        file.content = *content;
+        file.settled_by = resolver.use.plugin;
+        break;
+      }
+    }
+  }
+  out.files = std::move(files);
+  return out;
+}
+
+}  // namespace fab::engine

@@ -1,0 +1,205 @@
+#include "engine/trunk.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/jobs.h"
+#include <nlohmann/json.hpp>
+
+#include "workgraph/durable_file.h"
+
+namespace fab::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path trunks_file(const Factory& factory) { return factory.factory_dir() / "trunks.json"; }
+
+nlohmann::json read_trunks(const Factory& factory) {
+  auto text = read_file_text(trunks_file(factory));
+  if (!text) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+}  // namespace
+
+Status TrunkKeeper::save(const std::string& trunk) {
+  auto j = read_trunks(m_factory);
+  j[trunk] = {{"commit", m_trunks[trunk].seen}};
+  return write_file_atomic(trunks_file(m_factory), j.dump(2) + "\n");
+}
+
+Result<TrunkState> TrunkKeeper::start(const std::string& trunk) {
+  const Repo& repo = m_factory.repo();
+  if (repo.colocated()) {
+    FAB_TRY(as_own(m_ledger, repo, [&] { return repo.with_cause("fab: import git refs").git_import(); }));
+    m_git_seen[trunk] = repo.git_branch_commit(trunk).value_or("");
+  }
+  auto& state = m_trunks[trunk];
+  const auto recorded = read_trunks(m_factory).value(trunk, nlohmann::json::object()).value("commit", std::string{});
+  state = TrunkState{recorded, false, ""};
+  std::vector<Undone> none;
+  FAB_TRY_ASSIGN(auto read, repo.read_bookmark(trunk, recorded));
+  if (read.targets.size() > 1) {
+    FAB_TRY(repair_conflicted(trunk, read.targets));
+    FAB_TRY_ASSIGN(read, repo.read_bookmark(trunk, state.seen));
+  }
+  if (read.targets.empty()) {
+    state.halted = true;
+    state.why = fmt::format("the trunk bookmark '{}' does not exist", trunk);
+  } else if (read.targets.size() > 1) {
+    state.halted = true;
+    state.why = fmt::format("the trunk bookmark '{}' is conflicted", trunk);
+  } else if (recorded.empty() || read.targets.front().commit_id == recorded || read.descends_from_seen) {
+    state.seen = read.targets.front().commit_id;
+    if (state.seen != recorded) FAB_TRY(save(trunk));
+  } else {
+    state.halted = true;
+    state.why = fmt::format("'{}' moved {} since fab last landed on it (from {} to {})", trunk,
+                            read.ancestor_of_seen ? "backwards" : "sideways", short_hex(recorded),
+                            short_hex(read.targets.front().commit_id));
+  }
+  return state;
+}
+
+Result<TrunkState> TrunkKeeper::accept(const std::string& trunk) {
+  FAB_TRY_ASSIGN(auto read, m_factory.repo().read_bookmark(trunk, ""));
+  if (read.targets.size() != 1) {
+    return fail(fmt::format("the trunk bookmark '{}' {}", trunk, read.targets.empty() ? "does not exist" : "is conflicted"),
+                fmt::format("point it at one commit first: `jj bookmark set {} -r <revision>`", trunk));
+  }
+  m_trunks[trunk] = TrunkState{read.targets.front().commit_id, false, ""};
+  FAB_TRY(save(trunk));
+  return m_trunks[trunk];
+}
+
+Result<TrunkState> TrunkKeeper::refresh(const std::string& trunk, const std::vector<ForeignOp>& foreign,
+                                        const ChangesOf& changes, std::vector<Undone>& undone) {
+  auto& state = m_trunks[trunk];
+  if (state.seen.empty() && !state.halted) {
+    FAB_TRY(start(trunk));
+    return state;
+  }
+  const Repo& repo = m_factory.repo();
+  bool read = !foreign.empty() || m_dirty.erase(trunk) > 0;
+  if (repo.colocated()) {
+    const auto git = repo.git_branch_commit(trunk).value_or("");
+    if (git != m_git_seen[trunk] && git != state.seen) {
+      FAB_TRY(as_own(m_ledger, repo, [&] { return repo.with_cause("fab: import git refs").git_import(); }));
+      read = true;
+    }
+    m_git_seen[trunk] = git;
+  }
+  if (!read) return state;
+  return classify(trunk, foreign, changes, undone);
+}
+
+Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::vector<ForeignOp>& foreign,
+                                         const ChangesOf& changes, std::vector<Undone>& undone) {
+  auto& state = m_trunks[trunk];
+  const Repo& repo = m_factory.repo();
+  FAB_TRY_ASSIGN(auto read, repo.read_bookmark(trunk, state.seen));
+  if (read.targets.size() > 1) {
+    FAB_TRY(repair_conflicted(trunk, read.targets));
+    FAB_TRY_ASSIGN(read, repo.read_bookmark(trunk, state.seen));
+  }
+  const std::string now = read.targets.size() == 1 ? read.targets.front().commit_id : std::string{};
+  if (now == state.seen) return state;
+  // Did a call of an item move it? Then it goes back, whichever way it went.
+  for (const auto& f : foreign) {
+    if (f.item.empty()) continue;
+    FAB_TRY_ASSIGN(auto ch, changes(f.op.id));
+    const bool moved = std::any_of(ch.bookmarks.begin(), ch.bookmarks.end(), [&](const auto& b) { return b.name == trunk; });
+    if (!moved) continue;
+    Repo r = repo.with_cause(fmt::format("fab: put {} back (moved by the call of {})", trunk, f.item));
+    if (now.empty()) {
+      FAB_TRY(as_own(m_ledger, repo, [&] { return r.set_bookmark(trunk, state.seen, true); }));
+    } else {
+      FAB_TRY_ASSIGN(bool back, as_own(m_ledger, repo, [&] { return r.move_bookmark_from(trunk, now, state.seen, true); }));
+      if (!back) return classify(trunk, {}, changes, undone);
+    }
+    if (repo.colocated()) FAB_TRY(as_own(m_ledger, repo, [&] { return r.git_export(); }));
+    undone.push_back({f.item, fmt::format("moved the trunk bookmark {} back to {} (the call had moved it{})", trunk,
+                                          short_hex(state.seen), now.empty() ? " away" : " to " + short_hex(now))});
+    return state;
+  }
+  if (read.targets.empty()) {
+    state.halted = true;
+    state.why = fmt::format("the trunk bookmark '{}' was deleted behind fab's back", trunk);
+  } else if (read.targets.size() > 1) {
+    state.halted = true;
+    state.why = fmt::format("the trunk bookmark '{}' is conflicted", trunk);
+  } else if (read.descends_from_seen) {
+    state.seen = now;  // someone committed on top: the new base
+    state.halted = false;
+    FAB_TRY(save(trunk));
+  } else {
+    state.halted = true;
+    state.why = fmt::format("'{}' was moved {} behind fab's back (from {} to {})", trunk,
+                            read.ancestor_of_seen ? "backwards" : "sideways", short_hex(state.seen), short_hex(now));
+  }
+  return state;
+}
+
+Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, const Repo& repo) {
+  auto& state = m_trunks[trunk];
+  FAB_TRY_ASSIGN(bool moved, as_own(m_ledger, repo, [&] { return repo.move_bookmark_from(trunk, state.seen, to); }));
+  if (!moved) {
+    m_dirty.insert(trunk);
+    return false;
+  }
+  state.seen = to;
+  FAB_TRY(save(trunk));
+  if (!repo.colocated()) return true;
+  FAB_TRY_ASSIGN(auto failed, as_own(m_ledger, repo, [&] { return repo.git_export(); }));
+  const bool refused = std::find(failed.begin(), failed.end(), trunk) != failed.end();
+  if (!refused && repo.git_branch_commit(trunk) == to) {
+    m_git_seen[trunk] = to;
+    return true;
+  }
+  // git's branch moved meanwhile (the user committed): what git has comes in, jj's bookmark is
+  // now conflicted, and fab's commits go on top of the user's.
+  FAB_TRY(as_own(m_ledger, repo, [&] { return repo.with_cause("fab: import git refs").git_import(); }));
+  FAB_TRY_ASSIGN(auto read, repo.read_bookmark(trunk, state.seen));
+  if (read.targets.size() > 1) FAB_TRY(repair_conflicted(trunk, read.targets));
+  return true;
+}
+
+Status TrunkKeeper::repair_conflicted(const std::string& trunk, const std::vector<Commit>& targets) {
+  auto& state = m_trunks[trunk];
+  const Repo& repo = m_factory.repo();
+  const Commit* ours = nullptr;
+  std::vector<const Commit*> theirs;
+  for (const auto& t : targets) {
+    if (t.commit_id == state.seen) {
+      ours = &t;
+    } else {
+      theirs.push_back(&t);
+    }
+  }
+  if (!ours || theirs.size() != 1) return {};  // not the race fab knows how to settle: reported as conflicted
+  const Commit& user = *theirs.front();
+  Repo r = repo.with_cause(fmt::format("fab: settle conflicted {} (fab's commits onto the user's {})", trunk,
+                                       short_hex(user.commit_id)));
+  // fab's commits that git never got: those of trunk (fab's side) that the user's side lacks.
+  const auto ours_only = fmt::format("::{} ~ ::{}", ours->commit_id, user.commit_id);
+  FAB_TRY_ASSIGN(auto mine, repo.query(ours_only));
+  std::string target = user.commit_id;
+  if (!mine.empty()) {
+    FAB_TRY(as_own(m_ledger, repo, [&] { return r.rebase_source(fmt::format("roots({})", ours_only), user.commit_id); }));
+    FAB_TRY_ASSIGN(auto moved, repo.commit(ours->change_id));
+    target = moved.commit_id;
+  }
+  FAB_TRY(as_own(m_ledger, repo, [&] { return r.set_bookmark(trunk, target, true); }));
+  FAB_TRY_ASSIGN(auto failed, as_own(m_ledger, repo, [&] { return r.git_export(); }));
+  if (std::find(failed.begin(), failed.end(), trunk) != failed.end()) {
+    return fail(fmt::format("cannot export {} to git after settling it", trunk), "run `jj git export` and look at what it says");
+  }
+  state.seen = target;
+  m_git_seen[trunk] = target;
+  return save(trunk);
+}
+
+}  // namespace fab::engine

@@ -1,0 +1,77 @@
+#pragma once
+// Trunk is fab's to move and the user's to use; this is the one place that decides where it is.
+// For each trunk bookmark fab keeps the commit it last saw or set (persisted in
+// .factory/trunks.json, so a move between runs is noticed too) and moves it only by
+// compare-and-swap from there (Repo::move_bookmark_from). When someone else moved it:
+//   - forward (a user's commit on top, by git or jj): that is the new base; items land on top of it
+//     (and are inspected again when their line has inspectors);
+//   - backwards, sideways, deleted: landing on it stops ("halted"), with the reason, until
+//     `fab recover --accept-trunk` says to continue from where it is now;
+//   - by an agent's or inspector's call (its workspace's operation): put back, and the item's
+//     record says so.
+// In a repo colocated with the user's git, git's refs are imported before trunk is read (when git's
+// branch moved) and exported after fab moves it; an export git refused (the user committed
+// meanwhile) leaves jj's bookmark conflicted, which is repaired by landing fab's commits on top of
+// the user's.
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/op_ledger.h"
+#include "substrate/error.h"
+#include "workgraph/factory.h"
+
+namespace fab::engine {
+
+struct TrunkState {
+  std::string seen;      // the commit fab last saw or set; empty: not read yet
+  bool halted = false;
+  std::string why;
+};
+
+// Something fab put back that an item's call had done (for that item's record).
+struct Undone {
+  std::string item;
+  std::string what;  // "moved bookmark main back from 1a2b3c4d to 5e6f7a8b (the call had moved it)"
+};
+
+class TrunkKeeper {
+ public:
+  TrunkKeeper(Factory& factory, OpLedger& ledger) : m_factory(factory), m_ledger(ledger) {}
+
+  // Reads .factory/trunks.json (what fab last set) for `trunk` and compares it with the repo: the
+  // starting point of a run or of `fab recover`.
+  Result<TrunkState> start(const std::string& trunk);
+  // Brings `trunk` up to date after the operations `foreign` (ledger.scan()) that fab did not make:
+  // git's refs first (colocated), then the bookmark; see the header comment. `changes` returns the
+  // changes of an operation (cached by the caller, shared with the agents' reconciliation).
+  using ChangesOf = std::function<Result<OperationChanges>(const std::string& op)>;
+  Result<TrunkState> refresh(const std::string& trunk, const std::vector<ForeignOp>& foreign, const ChangesOf& changes,
+                             std::vector<Undone>& undone);
+  // Moves `trunk` from where fab saw it to `to` (a commit ID), then exports it (colocated). False
+  // when it was no longer there (nothing moved: refresh, then decide again).
+  Result<bool> move(const std::string& trunk, const std::string& to, const Repo& repo);
+  // Makes the next refresh read the bookmark (a compare-and-swap found it elsewhere).
+  void mark_dirty(const std::string& trunk) { m_dirty.insert(trunk); }
+  // Takes the bookmark where it is now as fab's (the user said so: `fab recover --accept-trunk`).
+  Result<TrunkState> accept(const std::string& trunk);
+
+  const TrunkState& state(const std::string& trunk) { return m_trunks[trunk]; }
+
+ private:
+  Status save(const std::string& trunk);
+  Result<TrunkState> classify(const std::string& trunk, const std::vector<ForeignOp>& foreign,
+                              const ChangesOf& changes, std::vector<Undone>& undone);
+  Status repair_conflicted(const std::string& trunk, const std::vector<Commit>& targets);
+
+  Factory& m_factory;
+  OpLedger& m_ledger;
+  std::map<std::string, TrunkState> m_trunks;
+  std::map<std::string, std::string> m_git_seen;
+  std::set<std::string> m_dirty;  // git's branch commit fab last imported or exported
+};
+
+}  // namespace fab::engine
