@@ -1,6 +1,7 @@
 // Built-in refinery `deterministic`: the whole deterministic phase (plugins/resolve/merge3.h): a
 // 3-way line merge that never lets two edits that could meet pass for separate ones, then the
-// region rules in a fixed order. It settles what a rule proves and leaves diff3 blocks for the rest;
+// region rules in a fixed order. It settles what a rule proves (or, for raised versions, what
+// maintainers nearly always did) and leaves diff3 blocks for the rest;
 // its message says which rule settled which region. with.union: true also settles "both sides
 // added different lines here" as ours-then-theirs (a guess at the order, so off by default).
 #include <fab/plugin.h>
@@ -28,8 +29,9 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   }
   std::string describe() const override {
     return "3-way line merge, then rules that settle a region only when they prove it (common lines, "
-           "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar), "
-           "each settlement checked to parse; with.union: true adds ours-then-theirs for pure additions";
+           "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar) "
+           "or when real merges nearly always went that way (the higher of two raised versions), each settlement "
+           "checked to parse; with.union: true adds ours-then-theirs for pure additions";
   }
 };
 

@@ -50,6 +50,11 @@ std::optional<std::string> settle_sorted_insert(const Region& region);
 // in that order.
 std::optional<std::string> settle_sorted_declarations(const Region& region);
 
+// "newer-version": the sides differ from the base and from each other only in version numbers
+// (dotted numbers), neither lowered one, and one side's are at least the other's everywhere: that
+// side.
+std::optional<std::string> settle_newer_version(const Region& region);
+
 // "union" (only when asked for: with.union): both sides only added lines here: ours, then theirs.
 std::optional<std::string> settle_union(const Region& region);
 
