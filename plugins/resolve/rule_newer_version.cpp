@@ -2,10 +2,11 @@
 //
 // A release bumped on two branches (a Cargo.toml's `version`, a go.mod requirement, qmake's
 // MODULE_VERSION, a README's dependency line) is merged with the later version: on real merges
-// (BENCHMARKS.md) the maintainers kept the side whose versions are the higher ones 77 times, and
-// wrote a version neither side had 4 times. Only dotted numbers count as versions (`1.20.3`,
-// `v0.31`): a line number, a size or a checksum that differs leaves the region alone, and so does a
-// side that lowered a version, or sides that are each higher somewhere.
+// (BENCHMARKS.md) the maintainers nearly always kept the side whose versions are the higher ones,
+// and otherwise wrote a version neither side had. Only dotted numbers count as versions (`1.20.3`,
+// `v0.31`, `0.2.0-alpha.46`): a line number, a size or a checksum that differs leaves the region
+// alone, and so does a side that lowered a version, sides that are each higher somewhere, and two
+// pre-release tags of one release.
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -19,11 +20,18 @@ namespace {
 
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
 // A text split into what is not a number, and its numbers: "v1.2.3 (4)" is "v\x01 (\x01)" with
-// 1.2.3 and 4. A number is a run of digits, with more runs after single dots.
+// 1.2.3 and 4. A number is a run of digits, with more runs after single dots; a dotted one may end
+// in a pre-release tag (semver's "-alpha.46", "-rc.0"), which belongs to it.
+struct Number {
+  std::string_view release;  // the dotted digits
+  std::string_view text;     // with the tag
+};
 struct Numbers {
   std::string skeleton;
-  std::vector<std::string_view> numbers;
+  std::vector<Number> numbers;
 };
 
 Numbers numbers_of(std::string_view text) {
@@ -34,13 +42,20 @@ Numbers numbers_of(std::string_view text) {
       continue;
     }
     const std::size_t begin = i;
+    bool dotted = false;
     while (i < text.size() && is_digit(text[i])) ++i;
     while (i + 1 < text.size() && text[i] == '.' && is_digit(text[i + 1])) {
+      dotted = true;
       ++i;
       while (i < text.size() && is_digit(text[i])) ++i;
     }
+    const std::size_t release_end = i;
+    if (dotted && i + 1 < text.size() && text[i] == '-' && std::isalpha(static_cast<unsigned char>(text[i + 1]))) {
+      ++i;
+      while (i < text.size() && (is_alnum(text[i]) || (text[i] == '.' && i + 1 < text.size() && is_alnum(text[i + 1])))) ++i;
+    }
     n.skeleton += '\x01';
-    n.numbers.push_back(text.substr(begin, i - begin));
+    n.numbers.push_back({text.substr(begin, release_end - begin), text.substr(begin, i - begin)});
   }
   return n;
 }
@@ -79,11 +94,15 @@ std::optional<std::string> settle_newer_version(const Region& region) {
   if (o.skeleton != b.skeleton || t.skeleton != b.skeleton || o.numbers.empty()) return std::nullopt;
   bool ours_higher = false, theirs_higher = false;
   for (std::size_t i = 0; i < o.numbers.size(); ++i) {
-    if (o.numbers[i] == b.numbers[i] && t.numbers[i] == b.numbers[i]) continue;
-    const auto vo = components(o.numbers[i]), vb = components(b.numbers[i]), vt = components(t.numbers[i]);
+    if (o.numbers[i].text == b.numbers[i].text && t.numbers[i].text == b.numbers[i].text) continue;
+    const auto vo = components(o.numbers[i].release), vb = components(b.numbers[i].release),
+               vt = components(t.numbers[i].release);
     if (vo.size() < 2 || vb.size() < 2 || vt.size() < 2) return std::nullopt;  // not a version
     if (compare_versions(vo, vb) < 0 || compare_versions(vt, vb) < 0) return std::nullopt;  // a side lowered it
+    // Only the release numbers order versions: where they are the same, the tags (alpha, rc, none)
+    // are left to the next resolver.
     const int c = compare_versions(vo, vt);
+    if (c == 0 && o.numbers[i].text != t.numbers[i].text) return std::nullopt;
     ours_higher = ours_higher || c > 0;
     theirs_higher = theirs_higher || c < 0;
   }
