@@ -36,7 +36,7 @@ Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory) {
   for (const auto& line_id : ids) {
     FAB_TRY_ASSIGN(auto attempt, HolderLock::try_acquire(stamping_file(factory, line_id)));
     if (!attempt.lock) continue;  // a stamp is still at work on it
-    if (!fs::exists(factory.store().line_dir(line_id) / "line.json", ec)) {
+    if (!factory.store().has_line(line_id)) {
       Repo repo = factory.repo().with_cause(fmt::format("{}: stamp interrupted, undo", line_id));
       FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("description(substring:{}) & mutable()",
                                                        revset_string("\nfab-line: " + line_id + "\n"))));

@@ -17,6 +17,7 @@ std::vector<Verb> all_verbs() {
       make_oplog_verb(),
       make_recover_verb(),
       make_merge_file_verb(),
+      make_gc_verb(),
       make_version_verb(),
       make_plugins_verb(),
       make_doctor_verb(),

@@ -12,6 +12,7 @@
 #include "engine/agent_work.h"
 #include "engine/cause.h"
 #include "engine/conflict_markers.h"
+#include "engine/gc.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
 #include "engine/orphans.h"
@@ -124,18 +125,20 @@ Result<OperationChanges> Executor::changes_of(const std::string& op) {
   return m_changes.emplace(op, std::move(ch)).first->second;
 }
 
-void Executor::note_pool_op(const std::string& since) {
+void Executor::note_pool_op(const std::string& since, const std::string& workspace) {
   std::ofstream out(m_factory.factory_dir() / "pool-ops", std::ios::app);
   if (!since.empty()) {
-    // Several operations (adding a workspace makes two, one of them in the new workspace).
+    // Several operations (adding a workspace makes two, one of them in the new workspace), and
+    // only those of that workspace: an agent working in another one may have made some meanwhile.
     auto ops = m_factory.repo().operations_since(since);
     if (ops) {
-      for (const auto& op : *ops) out << op.id.substr(0, 32) << "\n";
+      for (const auto& op : *ops) {
+        if (op.workspace == workspace) out << op.id.substr(0, 32) << "\n";
+      }
       return;
     }
   }
-  auto op = m_factory.repo().current_operation();
-  if (op) out << op->substr(0, 32) << "\n";
+  for (const auto& op : m_ledger.take_own()) out << op.substr(0, 32) << "\n";
 }
 
 void Executor::watch_checkout() {
@@ -161,7 +164,7 @@ Status Executor::adopt_workspace(Flight& f) {
   old->busy = true;
   const auto before = m_factory.repo().current_operation();
   FAB_TRY_ASSIGN(auto fresh, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op(before ? *before : std::string{});
+  note_pool_op(before ? *before : std::string{}, fresh->name);
   std::error_code ec;
   for (fs::directory_iterator it(fresh->dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
@@ -285,7 +288,7 @@ Result<Slot*> Executor::workspace_for(Flight& f, const std::string& what) {
   const auto before = m_factory.repo().current_operation();
   const bool adds = !m_pool.has_idle();
   FAB_TRY_ASSIGN(auto slot, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
-  note_pool_op(adds && before ? *before : std::string{});
+  note_pool_op(adds && before ? *before : std::string{}, slot->name);
   f.slot = slot;
   if (!slot->commit.empty()) f.known = slot->commit;
   return slot;
@@ -365,7 +368,9 @@ Status Executor::reload_line(const std::string& id) {
         FAB_TRY_ASSIGN(auto t, m_trunks.start((*setup)->blueprint.trunk));
         if (t.halted) {
           m_report.halted.push_back((*setup)->blueprint.trunk + ": " + t.why);
-          note("stopped landing on " + (*setup)->blueprint.trunk + ": " + t.why, id);
+          note(fmt::format("stopped landing on {0}: {1}. `fab recover --accept-trunk {0}` continues from where it is now",
+                           (*setup)->blueprint.trunk, t.why),
+               id);
         }
       }
     }
@@ -373,11 +378,20 @@ Status Executor::reload_line(const std::string& id) {
   return {};
 }
 
+// Every line's id, oldest first, a damaged one too (its load fails and sets it aside, alone).
+static Result<std::vector<std::string>> all_line_ids(const Store& store) {
+  FAB_TRY_ASSIGN(auto listing, store.list_lines());
+  std::vector<std::string> ids;
+  for (const auto& s : listing.lines) ids.push_back(s.line.id);
+  for (const auto& d : listing.damaged) ids.push_back(d.id);
+  return ids;
+}
+
 Status Executor::load_lines() {
-  FAB_TRY_ASSIGN(auto all, m_factory.store().lines());
+  FAB_TRY_ASSIGN(auto all, all_line_ids(m_factory.store()));
   std::vector<std::string> ids;
   for (const auto& l : all) {
-    if (m_options.line.empty() || l.id == m_options.line) ids.push_back(l.id);
+    if (m_options.line.empty() || l == m_options.line) ids.push_back(l);
   }
   if (!m_options.line.empty() && ids.empty()) {
     return fail(fmt::format("no line '{}' in this factory", m_options.line), "list the lines with `fab status`");
@@ -423,17 +437,32 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     }
   }
 
+  // A damaged line.json is rebuilt from its line's journal (Store::repair_line), and said so. A
+  // line whose journal itself is damaged stays as it is: load_lines() sets it aside.
+  {
+    FAB_TRY_ASSIGN(auto listing, m_factory.store().list_lines());
+    for (const auto& s : listing.lines) {
+      if (!m_options.line.empty() && s.line.id != m_options.line) continue;
+      auto what = m_factory.store().repair_line(s.line.id);
+      if (!what) {
+        note(fmt::format("line {}: {}", s.line.id, what.error().message));
+      } else if (*what) {
+        repairs.push_back({s.line.id, "", **what});
+      }
+    }
+  }
+
   // The journal catches up with states a kill saved without their record.
   {
-    FAB_TRY_ASSIGN(auto lines, m_factory.store().lines());
-    for (const auto& line : lines) {
-      if (!m_options.line.empty() && line.id != m_options.line) continue;
+    FAB_TRY_ASSIGN(auto lines, all_line_ids(m_factory.store()));
+    for (const auto& id : lines) {
+      if (!m_options.line.empty() && id != m_options.line) continue;
       auto lost = m_factory.store().journal_lost_transitions(
-          line.id, "recovered: journaled after a crash (the state was saved, its record was not)", {{"op", op}});
+          id, "recovered: journaled after a crash (the state was saved, its record was not)", {{"op", op}});
       if (!lost) continue;  // a damaged line: load_lines reports it
       for (const auto& what : *lost) {
         const auto space = what.find(' ');
-        repairs.push_back({line.id, what.substr(0, space), what.substr(space + 1) + ": journal record restored"});
+        repairs.push_back({id, what.substr(0, space), what.substr(space + 1) + ": journal record restored"});
       }
     }
   }
@@ -687,6 +716,9 @@ Status Executor::execute(const Action& a) {
     if (r) return r;
     if (!health_check()) return r;
     if (f && m_flights.count(f->item)) {
+      // Another call's operation may be what broke it: then it is not this item's failure.
+      FAB_TRY_ASSIGN(auto harm, harm_by_others(f->item));
+      if (!harm.empty()) return requeue_flight(f->item, harm);
       f->abnormal = true;
       fail_flight(*f, fmt::format("fab could not {} for this item:\n{}", to_string(a.what), r.error().render()));
       return {};
@@ -809,6 +841,11 @@ Status Executor::start_items(const Action& a) {
     }
     if (!began) {
       if (!health_check()) return began;
+      FAB_TRY_ASSIGN(auto harm, harm_by_others(item.id));
+      if (!harm.empty()) {
+        FAB_TRY(requeue_flight(item.id, harm));
+        continue;
+      }
       f.abnormal = true;
       fail_flight(f, "fab could not start the attempt:\n" + began.error().render());
     }
@@ -862,10 +899,17 @@ Status Executor::take_agent(Flight& f) {
 
   // 2. Its files, recorded in the change (what jj refused to record is named).
   Repo repo = repo_for(f, "building (snapshot)");
+  // The snapshot rewrites whatever commit the workspace has checked out: never a bookmarked one
+  // (trunk, after `jj edit main`) or another item's change: then jj puts the files in a new commit
+  // on top of it, which the fold below takes into the item's change.
+  std::string protect = fmt::format("(bookmarks() ~ change_id({})::)", f.change.str());
+  for (const auto& [id, other] : m_flights) {
+    if (id != f.item) protect += fmt::format(" | present(change_id({}))", other.change.str());
+  }
   auto snapshot = [&] {
     return own_r<Repo::Snapshot>([&] {
       return repo.snapshot_and_read(f.slot->dir, setup.blueprint.max_file_size, fmt::format("change_id({})", f.change.str()),
-                                    true);
+                                    true, protect);
     });
   };
   auto snapped = snapshot();
@@ -1184,7 +1228,7 @@ Status Executor::take_refine(Flight& f) {
                                         file.settled_by));
     FAB_TRY(own([&] { return repo.write_resolution(f.change, file.path, file.content); }));
     f.resolved_by[file.path] = file.settled_by;
-    note(fmt::format("settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
+    note(fmt::format("refining: settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
     JournalRecord note;
     note.kind = "resolved";
     note.fields = {{"item", f.item}, {"path", file.path}, {"resolver", file.settled_by}, {"attempt", f.attempt}};
@@ -1241,18 +1285,18 @@ Status Executor::observe() {
   m_land_blocked.clear();
   // Other fab processes' writes to the store: `fab item retry`, `fab line drop`, a new stamp.
   {
-    auto lines = m_factory.store().lines();
+    auto lines = all_line_ids(m_factory.store());
     if (lines) {
-      for (const auto& l : *lines) {
-        if (!m_options.line.empty() && l.id != m_options.line) continue;
-        const auto dir = m_factory.store().line_dir(l.id);
+      for (const auto& id : *lines) {
+        if (!m_options.line.empty() && id != m_options.line) continue;
+        const auto dir = m_factory.store().line_dir(id);
         std::error_code ec;
         const auto stamp = std::max(fs::last_write_time(dir / "line.json", ec), fs::last_write_time(dir / "journal.jsonl", ec));
-        auto seen = m_seen_stamp.find(l.id);
+        auto seen = m_seen_stamp.find(id);
         if (seen != m_seen_stamp.end() && seen->second == stamp) continue;
-        m_seen_stamp[l.id] = stamp;
-        if (std::find(m_line_order.begin(), m_line_order.end(), l.id) == m_line_order.end()) m_line_order.push_back(l.id);
-        FAB_TRY(reload_line(l.id));
+        m_seen_stamp[id] = stamp;
+        if (std::find(m_line_order.begin(), m_line_order.end(), id) == m_line_order.end()) m_line_order.push_back(id);
+        FAB_TRY(reload_line(id));
       }
     }
   }
@@ -1261,6 +1305,7 @@ Status Executor::observe() {
   std::vector<ForeignOp> fresh;
   if (m_ledger.dirty(m_factory.repo())) {
     FAB_TRY_ASSIGN(fresh, m_ledger.scan(m_factory.repo()));
+    note_pool_op();
     m_foreign.insert(m_foreign.end(), fresh.begin(), fresh.end());
     FAB_TRY(revert_harm(fresh));
   }
@@ -1321,6 +1366,36 @@ Status Executor::revert_harm(const std::vector<ForeignOp>& fresh) {
   return {};
 }
 
+Result<std::string> Executor::harm_by_others(const std::string& item) {
+  if (!m_ledger.dirty(m_factory.repo())) return std::string{};
+  FAB_TRY_ASSIGN(auto fresh, m_ledger.scan(m_factory.repo()));
+  note_pool_op();
+  m_foreign.insert(m_foreign.end(), fresh.begin(), fresh.end());
+  FAB_TRY(revert_harm(fresh));
+  for (const auto& op : fresh) {
+    if (op.item != item && m_reverted.count(op.op.id)) {
+      return fmt::format("{}'s call made operation {} (\"{}\"), which broke what fab was doing for this item; fab "
+                         "reverted it",
+                         op.item, short_hex(op.op.id), op.op.description);
+    }
+  }
+  return std::string{};
+}
+
+Status Executor::requeue_flight(const std::string& id, const std::string& why) {
+  auto it = m_flights.find(id);
+  if (it == m_flights.end()) return {};
+  Flight& f = it->second;
+  if (f.job) f.job->join();
+  if (f.slot) m_ledger.call_ended(f.slot->name);
+  f.abnormal = true;
+  release_slot(f);
+  m_flights.erase(it);
+  FAB_TRY_ASSIGN(auto item, find(id));
+  note(fmt::format("{}: {}; it goes back to the queue (attempt {} not counted)", id, why, item.attempts), item.line);
+  return requeue(id, fmt::format("interrupted: {} (attempt {} not counted)", why, item.attempts));
+}
+
 bool Executor::harvest() {
   bool any = false;
   for (auto& [id, f] : m_flights) {
@@ -1363,7 +1438,24 @@ void Executor::wait(std::chrono::milliseconds timeout) {
 
 Status Executor::idle() {
   if (!m_flights.empty()) return {};
-  return own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: idle (forget workspaces)")); });
+  FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: idle (forget workspaces)")); }));
+  collect_garbage_if_due();
+  return {};
+}
+
+void Executor::collect_garbage_if_due() {
+  const auto& gc = m_factory.config().gc;
+  if (gc.every_merged == 0 || !m_pool.empty()) return;
+  if (static_cast<std::size_t>(m_report.merged - m_merged_at_gc) < gc.every_merged) return;
+  m_merged_at_gc = m_report.merged;
+  // (A failed collection costs disk, not work: said, and the floor goes on.)
+  auto report = own_r<GcReport>([&] { return collect_garbage(m_factory, gc.keep_operations); });
+  if (!report) {
+    note("fab gc (gc.every_merged) failed: " + report.error().message);
+    return;
+  }
+  note(fmt::format("fab gc: kept {} of {} jj operations; .jj and .git {} KB -> {} KB", report->operations_kept,
+                   report->operations_before, report->before.bytes / 1024, report->after.bytes / 1024));
 }
 
 Status Executor::finish() {
@@ -1372,7 +1464,14 @@ Status Executor::finish() {
     if (f.job) f.job->join();
   }
   m_flights.clear();
-  return own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); });
+  // fab's last operations in pool workspaces are listed as its own (the ledger sorts them out).
+  if (m_ledger.dirty(m_factory.repo())) {
+    if (auto fresh = m_ledger.scan(m_factory.repo())) m_foreign.insert(m_foreign.end(), fresh->begin(), fresh->end());
+  }
+  note_pool_op();
+  FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); }));
+  collect_garbage_if_due();
+  return {};
 }
 
 }  // namespace fab::engine

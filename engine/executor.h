@@ -144,10 +144,20 @@ class Executor {
   std::vector<ForeignOp> ops_of(const std::string& item) const;
   // Notes the operation fab just made in a pool workspace as fab's (.factory/pool-ops, read by
   // `fab oplog`: an operation there that is not listed is an agent's, whatever cause it claims).
-  void note_pool_op(const std::string& since = {});
+  void note_pool_op(const std::string& since = {}, const std::string& workspace = {});
   // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
   Status adopt_workspace(Flight& f);
   void watch_checkout();
+  // `gc.every_merged` items merged since the last collection, and no workspace of the pool left:
+  // `fab gc` with the factory's keep_operations (a failure is a note, not a stop).
+  void collect_garbage_if_due();
+  // After one of fab's steps for `item` failed: the operations no one accounted for yet are read
+  // and the harmful ones reverted; what another item's call did that fab reverted is returned (empty:
+  // nothing), for the step's failure is then not this item's.
+  Result<std::string> harm_by_others(const std::string& item);
+  // The flight ends and its item goes back to the queue, its attempt not counted, saying why.
+  Status requeue_flight(const std::string& id, const std::string& why);
+  int m_merged_at_gc = 0;
   Status revert_harm(const std::vector<ForeignOp>& fresh);
 
   Factory& m_factory;

@@ -39,7 +39,10 @@ std::int64_t parse_iso_ms(const std::string& text) {
 }
 
 void OpLedger::note_own(const std::string& before, const std::string& after) {
-  if (m_running == 0 && !before.empty() && before == m_cursor && !after.empty()) m_cursor = after;
+  if (m_running == 0 && !before.empty() && before == m_cursor && !after.empty()) {
+    if (after != m_cursor) m_own.push_back(after);
+    m_cursor = after;
+  }
 }
 
 void OpLedger::call_started(const std::string& slot, const std::string& item) {
@@ -51,9 +54,11 @@ void OpLedger::call_ended(const std::string& slot) {
   auto it = m_calls.find(slot);
   if (it == m_calls.end() || it->second.empty() || it->second.back().to != Clock::time_point::max()) return;
   --m_running;
-  // Leftover processes are killed with the call; a moment more covers an operation that was
-  // being committed as the call ended.
-  it->second.back().to = Clock::now() + std::chrono::milliseconds(50);
+  // The call's processes are gone (its leftovers are killed with it), so every operation it made
+  // started before now; fab's own operations in the workspace start after it. (jj's times have
+  // milliseconds: the end is cut to the millisecond, so that fab's next snapshot there, started in
+  // the same millisecond, is not counted as the call's.)
+  it->second.back().to = std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
 }
 
 bool OpLedger::dirty(const Repo& repo) const {
@@ -92,7 +97,10 @@ Result<std::vector<ForeignOp>> OpLedger::scan(const Repo& repo) {
   for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
     std::string slot;
     auto item = who(*it, &slot);
-    if (item == "fab") continue;
+    if (item == "fab") {
+      if (is_pool_workspace(it->workspace)) m_own.push_back(it->id);
+      continue;
+    }
     found.push_back({*it, item, slot});
   }
   if (!ops.empty()) m_cursor = ops.front().id;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "substrate/commit.h"
@@ -47,6 +48,10 @@ class OpLedger {
   // The operations since the cursor that are not fab's, oldest first, attributed; the cursor moves
   // to the newest. Empty (and no jj call) when nothing new happened.
   Result<std::vector<ForeignOp>> scan(const Repo& repo);
+  // The operations found to be fab's since the last call (those note_own jumped over, and those
+  // scan() found in a pool workspace outside its calls), for `fab oplog` to tell them from an
+  // agent's that claim fab's cause.
+  std::vector<std::string> take_own() { return std::exchange(m_own, {}); }
 
  private:
   struct Interval {
@@ -57,6 +62,7 @@ class OpLedger {
   std::string m_cursor;
   std::map<std::string, std::vector<Interval>> m_calls;  // by pool workspace name
   int m_running = 0;  // calls between call_started and call_ended
+  std::vector<std::string> m_own;
 };
 
 // Runs `mutate` (one of fab's jj mutations) and tells the ledger the operation it made is fab's.

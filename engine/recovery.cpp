@@ -12,6 +12,7 @@
 #include "engine/trunk.h"
 #include "engine/item_files.h"
 #include "engine/line_blueprint.h"
+#include "engine/op_retention.h"
 #include "engine/orphans.h"
 
 namespace fab::engine {
@@ -102,6 +103,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
   }
   std::set<std::string> before(listed->begin(), listed->end());
   const std::string full_op = listed->empty() ? op : listed->front();
+  FAB_TRY(check_journal_operations(factory, before));  // (refuses when journals name operations that are gone)
 
   // A line stamped after `op` has no changes there: rolling back past its stamp would leave its
   // items with changes that do not exist. Refused, naming the lines.

@@ -184,7 +184,6 @@ Result<bool> reblueprint_line(Factory& factory, const std::string& line_id, cons
   record.fields = {{"blueprint", bp.name},
                    {"blueprint_digest", digest},
                    {"blueprint_file", abs},
-                   {"blueprint_yaml", bp.source_text},
                    {"previous_digest", line.line.blueprint_digest}};
   FAB_TRY(factory.store().update_line(
       line_id,

@@ -1,6 +1,7 @@
 #pragma once
 // What fab reads about a commit, a jj operation and a workspace. Filled from jj's templates, one jj
 // call per query.
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,7 +60,7 @@ struct RefusedFile {
 struct Workspace {
   std::string name;
   std::optional<ChangeId> target;  // the workspace's working-copy change
-  std::string target_commit;       // ... and its commit
+  std::filesystem::path root;      // its directory
 };
 
 // The three sides of one conflicted file, as jj's merge-tool protocol hands them out.

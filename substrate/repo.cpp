@@ -774,14 +774,16 @@ Result<std::string> Repo::add_workspace(const std::string& name, const fs::path&
 }
 
 Result<std::vector<Workspace>> Repo::workspaces() const {
-  FAB_TRY_ASSIGN(auto o, run({"workspace", "list", "-T", "name ++ \"\\t\" ++ target.change_id() ++ \"\\n\""}));
+  FAB_TRY_ASSIGN(auto o, run({"workspace", "list", "-T",
+                               "name ++ \"\\t\" ++ target.change_id() ++ \"\\t\" ++ self.root() ++ \"\\n\""}));
   std::vector<Workspace> list;
   std::istringstream in(o.out);
   for (std::string line; std::getline(in, line);) {
     auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    Workspace w{line.substr(0, tab), std::nullopt};
-    if (auto id = ChangeId::parse(line.substr(tab + 1))) w.target = *id;
+    auto tab2 = tab == std::string::npos ? tab : line.find('\t', tab + 1);
+    if (tab2 == std::string::npos) continue;
+    Workspace w{line.substr(0, tab), std::nullopt, line.substr(tab2 + 1)};
+    if (auto id = ChangeId::parse(line.substr(tab + 1, tab2 - tab - 1))) w.target = *id;
     list.push_back(std::move(w));
   }
   return list;
@@ -871,9 +873,14 @@ std::vector<RefusedFile> refused_files(const std::string& err) {
 }  // namespace
 
 Result<Repo::Snapshot> Repo::snapshot_and_read(const fs::path& dir, std::uint64_t max_new_file_size,
-                                               const std::string& revset, bool with_diffs) const {
+                                               const std::string& revset, bool with_diffs,
+                                               const std::string& protect) const {
   std::vector<std::string> config;
   if (max_new_file_size > 0) config.push_back(fmt::format("snapshot.max-new-file-size={}", max_new_file_size));
+  if (!protect.empty()) {
+    config.push_back(fmt::format("revset-aliases.\"immutable_heads()\"={}",
+                                 toml_string("builtin_immutable_heads() | " + protect)));
+  }
   const std::string tmpl = with_diffs ? commit_template_with_diffs("@") : std::string(kCommitTemplate);
   // `@` first: jj lists a revset in its own order, so the working copy is read on its own line.
   std::string set = "@";
@@ -953,6 +960,35 @@ Result<std::vector<Operation>> Repo::operations(std::size_t limit) const {
 
 Status Repo::restore_operation(const std::string& op) const {
   return run({"op", "restore", op}).map([](auto&&) {});
+}
+
+Status Repo::abandon_operations(const std::string& after, const std::string& through) const {
+  return run({"op", "abandon", after + ".." + through}).map([](auto&&) {});
+}
+
+Result<std::string> Repo::working_copy_operation(const fs::path& workspace_root) const {
+  // jj has no template for it; `jj debug working-copy` reads the working copy's state file (it
+  // does not snapshot) and prints `Current operation: OperationId("<hex>")`.
+  FAB_TRY_ASSIGN(auto o, run({"debug", "working-copy"}, {.repo = workspace_root}));
+  static const std::regex op_re(R"re(Current operation: OperationId\("([0-9a-f]+)"\))re");
+  std::smatch m;
+  if (!std::regex_search(o.out, m, op_re)) {
+    return fail(Error(fmt::format("cannot tell which operation the working copy in {} was last updated at",
+                                  workspace_root.string()))
+                    .caused_by("`jj debug working-copy` printed: " + trimmed(o.out))
+                    .with_hint("this jj's output differs from what fab knows (jj 0.46)"));
+  }
+  return std::string(m[1]);
+}
+
+Status Repo::collect_garbage() const {
+  // (jj's gc of a git store also runs `git gc`, which packs the loose objects and refs.)
+  FAB_TRY(run({"util", "gc", "--expire=now"}));
+  // jj's gc leaves its index alone: a segment file and a link file for (nearly) every operation
+  // ever made, most of the files in .jj. Rebuilt for the current operation, it is one of each (jj
+  // builds the index of an older operation again when something loads one).
+  FAB_TRY(run({"debug", "reindex"}));
+  return {};
 }
 
 }  // namespace fab

@@ -167,12 +167,15 @@ class Repo {
   // The same, with jj's limit on new files' size set to `max_new_file_size` bytes (0: jj's own), and
   // the files jj refused to record (too big, a name that is not UTF-8) reported instead of warned
   // about; `revset` adds other commits to the read (in the same call, after the working copy's).
+  // `protect` (a revset) names commits the snapshot must not rewrite: when the working copy is one
+  // of them (or below one), jj records the files in a new commit on top of it instead.
   struct Snapshot {
     std::vector<Commit> commits;     // the working-copy commit first, then those of `revset`
     std::vector<RefusedFile> refused;
   };
   Result<Snapshot> snapshot_and_read(const std::filesystem::path& dir, std::uint64_t max_new_file_size,
-                                     const std::string& revset = {}, bool with_diffs = false) const;
+                                     const std::string& revset = {}, bool with_diffs = false,
+                                     const std::string& protect = {}) const;
   // Brings a stale workspace up to date (its files become the rewritten commit's). Edits made after
   // its last snapshot are not lost, but jj records them on top of the change as it was, next to the
   // rewritten commit: the change becomes divergent. So snapshot a workspace before rewriting its
@@ -195,6 +198,20 @@ class Repo {
   Status restore_operation(const std::string& op) const;
   // Applies the inverse of one operation to the current state (`jj op revert`).
   Status revert_operation(const std::string& op) const;
+  // Abandons the operations after `after` up to and including `through` (`jj op abandon
+  // after..through`; an empty `after`: from the root on). jj reparents the later operations onto
+  // `after`, which gives each of them a new ID; `after` and what came before it keep theirs. What
+  // only the abandoned operations kept (earlier versions of changes, their views) becomes garbage
+  // for collect_garbage().
+  Status abandon_operations(const std::string& after, const std::string& through) const;
+  // The operation the working copy in `workspace_root` was last updated at. Abandoning it (or
+  // reparenting it) would leave that working copy unusable until `jj workspace update-stale`.
+  Result<std::string> working_copy_operation(const std::filesystem::path& workspace_root) const;
+  // jj's garbage collection (`jj util gc --expire=now`: operations, views and commits nothing
+  // reaches any more; on a git store it also runs `git gc`, which packs the loose objects and refs
+  // jj writes per commit), then its index rebuilt for the current operation (`jj debug reindex`:
+  // jj's gc keeps an index segment and a link for every operation ever made).
+  Status collect_garbage() const;
 
   // Runs jj on this repo with the given call settings (repo and cause filled in).
   Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;

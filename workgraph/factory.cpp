@@ -1,5 +1,7 @@
 #include "workgraph/factory.h"
 
+#include <tuple>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,22 @@ Result<FactoryConfig> read_config(const fs::path& factory_dir) {
     }
     config.state_dir = j.value("state_dir", std::string{});
     config.seat_name = j.value("seat_name", std::string{});
+    if (auto gc = j.find("gc"); gc != j.end()) {
+      auto bad = [&](const char* what) {
+        return fail(Error(fmt::format("{}: \"gc\" {}", file.string(), what))
+                        .with_hint("e.g. \"gc\": {\"keep_operations\": 1000, \"every_merged\": 0}"));
+      };
+      if (!gc->is_object()) return bad("must be an object");
+      for (auto [key, field, least] : {std::tuple{"keep_operations", &config.gc.keep_operations, 1ull},
+                                       std::tuple{"every_merged", &config.gc.every_merged, 0ull}}) {
+        auto it = gc->find(key);
+        if (it == gc->end()) continue;
+        if (!it->is_number_unsigned() || it->get<unsigned long long>() < least) {
+          return bad(least ? "keep_operations must be a whole number >= 1" : "every_merged must be a whole number >= 0");
+        }
+        *field = it->get<std::size_t>();
+      }
+    }
     if (auto ops = j.find("init_ops"); ops != j.end() && ops->is_array()) {
       for (const auto& op : *ops) {
         if (op.is_string()) config.init_ops.push_back(op.get<std::string>());
@@ -69,6 +87,9 @@ Status write_config(const fs::path& factory_dir, const FactoryConfig& config) {
   if (!config.init_ops.empty()) j["init_ops"] = config.init_ops;
   if (!config.state_dir.empty()) j["state_dir"] = config.state_dir.string();
   if (!config.seat_name.empty()) j["seat_name"] = config.seat_name;
+  if (config.gc.keep_operations != GcSettings{}.keep_operations || config.gc.every_merged != GcSettings{}.every_merged) {
+    j["gc"] = {{"keep_operations", config.gc.keep_operations}, {"every_merged", config.gc.every_merged}};
+  }
   return write_file_atomic(factory_dir / "config.json", j.dump(2) + "\n");
 }
 

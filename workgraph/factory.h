@@ -12,6 +12,12 @@
 
 namespace fab {
 
+// config.json's "gc": {"keep_operations": N, "every_merged": N} (engine/gc.h).
+struct GcSettings {
+  std::size_t keep_operations = 1000;  // `fab gc` keeps at least the newest N jj operations
+  std::size_t every_merged = 0;        // for the floor: run it after every N merged items (0: never)
+};
+
 struct FactoryConfig {
   std::string trunk = "main";  // the bookmark merged work lands on, unless a blueprint says otherwise
   // Who fab's commits are by ("user": {"name", "email"} in config.json). Unset: the user's own
@@ -26,6 +32,7 @@ struct FactoryConfig {
   // ~/.local/state/fab/...) and recorded here.
   std::filesystem::path state_dir;
   std::string seat_name;  // the seat's jj workspace name ("fab-engineer-<token>")
+  GcSettings gc;
 };
 
 class Factory {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "workgraph/crc32.h"
+#include "workgraph/ids.h"
 
 namespace fab {
 
@@ -62,6 +63,13 @@ Result<std::string> take_optional_string(json& obj, const char* key, const std::
 }  // namespace
 
 const Item* LineRecord::find(const std::string& item_id) const {
+  // A stored line holds "<line>.1".."<line>.N" in order (validate_line_record), so the number is
+  // the index; a record that breaks the rule is searched.
+  if (auto parts = split_item_id(item_id); parts && parts->line_id == line.id && parts->n >= 1 &&
+                                           static_cast<std::size_t>(parts->n) <= items.size()) {
+    const Item& at = items[static_cast<std::size_t>(parts->n) - 1];
+    if (at.id == item_id) return &at;
+  }
   for (const auto& item : items) {
     if (item.id == item_id) {
       return &item;

@@ -151,53 +151,91 @@ Result<JournalRecord> Journal::decode(std::string_view line) {
   return record;
 }
 
-Result<std::vector<JournalRecord>> Journal::read() {
+namespace {
+
+// The records in `text`, which starts at record number `records_before` + 1 of `file`.
+struct Parsed {
   std::vector<JournalRecord> records;
-  std::error_code ec;
-  if (!std::filesystem::exists(m_file, ec)) {
-    return records;
-  }
-  FAB_TRY_ASSIGN(std::string text, read_file_text(m_file));
+  std::size_t good_end = 0;  // just past the last good record
+  std::string torn_why;      // set when a torn last record follows good_end
+};
+
+Result<Parsed> parse_records(std::string_view text, std::uint64_t records_before, const std::filesystem::path& file) {
+  Parsed parsed;
   std::size_t pos = 0;
-  std::size_t line_no = 0;
-  std::size_t cut_at = std::string::npos;
-  std::string cut_why;
+  std::uint64_t line_no = records_before;
   while (pos < text.size()) {
     ++line_no;
     auto nl = text.find('\n', pos);
-    if (nl == std::string::npos) {
-      cut_at = pos;  // no newline: the last record was torn mid-write
-      cut_why = "it has no trailing newline";
+    if (nl == std::string_view::npos) {
+      parsed.torn_why = "it has no trailing newline";  // the last record was torn mid-write
       break;
     }
-    std::string_view line(text.data() + pos, nl - pos);
-    auto record = decode(line);
+    auto record = Journal::decode(text.substr(pos, nl - pos));
     if (!record) {
       if (nl + 1 == text.size()) {
-        cut_at = pos;  // the last record is bad: a torn write
-        cut_why = record.error().message;
+        parsed.torn_why = record.error().message;  // the last record is bad: a torn write
         break;
       }
-      return fail(Error(fmt::format("{}:{}:1: bad journal record", m_file.string(), line_no))
+      return fail(Error(fmt::format("{}:{}:1: bad journal record", file.string(), line_no))
                       .caused_by(record.error().message)
                       .with_hint(kBadRecordHint));
     }
-    records.push_back(std::move(*record));
+    parsed.records.push_back(std::move(*record));
     pos = nl + 1;
+    parsed.good_end = pos;
   }
-  if (cut_at != std::string::npos) {
+  return parsed;
+}
+
+}  // namespace
+
+Result<std::vector<JournalRecord>> Journal::read() {
+  std::error_code ec;
+  if (!std::filesystem::exists(m_file, ec)) {
+    return std::vector<JournalRecord>{};
+  }
+  FAB_TRY_ASSIGN(std::string text, read_file_text(m_file));
+  FAB_TRY_ASSIGN(Parsed parsed, parse_records(text, 0, m_file));
+  if (!parsed.torn_why.empty()) {
     Fd f{::open(m_file.c_str(), O_WRONLY | O_CLOEXEC)};
     if (f.fd < 0) {
       return fail(io_error("open", m_file, errno));
     }
-    FAB_TRY(truncate_to(f.fd, static_cast<off_t>(cut_at), m_file));
+    FAB_TRY(truncate_to(f.fd, static_cast<off_t>(parsed.good_end), m_file));
     spdlog::warn("{}:{}: cut a torn last journal record ({} bytes; {}); the {} records before it are intact",
-                 m_file.string(), line_no, text.size() - cut_at, cut_why, records.size());
+                 m_file.string(), parsed.records.size() + 1, text.size() - parsed.good_end, parsed.torn_why,
+                 parsed.records.size());
   }
-  return records;
+  return std::move(parsed.records);
 }
 
-Status Journal::append(JournalRecord record) {
+Result<JournalSlice> Journal::read_from(std::uint64_t offset, std::uint64_t records_before) const {
+  Fd f{::open(m_file.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) {
+    return fail(io_error("open", m_file, errno));
+  }
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) {
+    return fail(io_error("stat", m_file, errno));
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (offset > size) {
+    return fail(Error(fmt::format("{}: is {} bytes long, but {} bytes of it were read before", m_file.string(),
+                                  size, offset))
+                    .with_hint("the journal is append-only: it was cut or replaced behind fab's back; restore it "
+                               "from a backup"));
+  }
+  FAB_TRY_ASSIGN(std::string text, pread_exact(f.fd, static_cast<off_t>(offset), size - offset, m_file));
+  FAB_TRY_ASSIGN(Parsed parsed, parse_records(text, records_before, m_file));
+  JournalSlice slice;
+  slice.end = offset + parsed.good_end;
+  slice.count = records_before + parsed.records.size();
+  slice.records = std::move(parsed.records);
+  return slice;
+}
+
+Result<std::uint64_t> Journal::append(JournalRecord record) {
   if (record.time.empty()) {
     record.time = iso_utc_now();
   }
@@ -237,8 +275,17 @@ Status Journal::append(JournalRecord record) {
       FAB_TRY(truncate_to(f.fd, cut, m_file));
       spdlog::warn("{}: cut a torn last journal record at byte {} ({} bytes; {})", m_file.string(),
                    cut, size - cut, why);
+      size = cut;
     }
   }
+  // A failed write or fsync cuts the file back: what did not surely reach the disk must not be
+  // read back as written (a complete line in the page cache would be).
+  auto undo = [&](Error e) -> Result<std::uint64_t> {
+    if (::ftruncate(f.fd, size) != 0) {
+      e.caused_by(fmt::format("and cutting the partial record off failed too: {}", errno_text(errno)));
+    }
+    return fail(std::move(e));
+  };
   std::string line = encode(record);
   std::string_view rest = line;
   while (!rest.empty()) {
@@ -247,17 +294,17 @@ Status Journal::append(JournalRecord record) {
       if (errno == EINTR) {
         continue;
       }
-      return fail(io_error("append to", m_file, errno));
+      return undo(io_error("append to", m_file, errno));
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
   if (::fsync(f.fd) != 0) {
-    return fail(io_error("fsync", m_file, errno));
+    return undo(io_error("fsync", m_file, errno));
   }
   if (created) {
     FAB_TRY(fsync_directory(m_file.parent_path()));
   }
-  return {};
+  return static_cast<std::uint64_t>(size) + line.size();
 }
 
 }  // namespace fab

@@ -3,9 +3,11 @@
 // transition, the line's creation, recovery notes). One JSON Lines file, one record per line, each
 // prefixed with the CRC-32 of its JSON: "<crc32-hex8> <compact-json>\n".
 // Reading verifies every record. A torn last record (no trailing newline, or a last line that fails
-// its checksum or does not parse) is what a crash mid-append leaves behind: it is cut off with a
-// warning. A bad record anywhere else is an Error, never silently dropped.
-// Journal does no locking; Store serializes access under the factory lock.
+// its checksum or does not parse) is what a crash mid-append leaves behind: read() and append()
+// cut it off with a warning; read_from() (a reader without the lock) leaves it alone. A bad record
+// anywhere else is an Error, never silently dropped.
+// Journal does no locking; Store serializes writes under the factory lock.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -30,6 +32,13 @@ struct JournalRecord {
   nlohmann::json to_json() const;
 };
 
+// The records read from some point of a journal to its end.
+struct JournalSlice {
+  std::vector<JournalRecord> records;
+  std::uint64_t end = 0;    // the byte just past the last record read
+  std::uint64_t count = 0;  // how many records the file holds before `end`
+};
+
 class Journal {
  public:
   explicit Journal(std::filesystem::path file) : m_file(std::move(file)) {}
@@ -39,9 +48,16 @@ class Journal {
   // Every record, oldest first (none if the file does not exist). Cuts a torn last record.
   Result<std::vector<JournalRecord>> read();
 
-  // Appends one record durably (fsync). Cuts a torn last record first, so the new record never
-  // lands behind garbage; refuses to append after a bad record that is not the last.
-  Status append(JournalRecord record);
+  // The records from byte `offset`, where record number `records_before` + 1 starts, to the end.
+  // It changes nothing, so it needs no lock: a last record still being appended (or torn by a
+  // crash) is left out. A bad record before the last is an Error naming file:line.
+  Result<JournalSlice> read_from(std::uint64_t offset, std::uint64_t records_before) const;
+
+  // Appends one record durably (fsync) and returns the file's size after it. Cuts a torn last
+  // record first, so the new record never lands behind garbage; refuses to append after a bad
+  // record that is not the last. When writing or syncing fails, the file is cut back to where it
+  // was, so a failed append never leaves a record a later read would take for written.
+  Result<std::uint64_t> append(JournalRecord record);
 
   // "<crc32-hex8> <compact-json>\n"
   static std::string encode(const JournalRecord& record);

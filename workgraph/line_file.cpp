@@ -1,5 +1,6 @@
 #include "workgraph/line_file.h"
 
+#include <charconv>
 #include <optional>
 #include <set>
 
@@ -30,7 +31,10 @@ std::string position(std::string_view text, std::size_t byte, const std::filesys
 }
 
 const char* kCorruptHint =
-    "the file was edited by hand or damaged; fix it, or restore it from version control";
+    "the file was edited by hand or damaged; fab rebuilds it from the line's journal (`fab recover` does, "
+    "and says so)";
+const char* kRulesHint =
+    "a line's items are <line>.1, <line>.2, ... in order, each depending only on items that exist";
 
 Result<json> parse_json(std::string_view text, const std::filesystem::path& file) {
   try {
@@ -62,7 +66,7 @@ Status check_format(const json& doc, const std::filesystem::path& file) {
   if (it == doc.end() || !it->is_number_integer()) {
     return fail(Error(file.string() + ": \"format\" is missing").with_hint(kCorruptHint));
   }
-  if (it->get<long long>() != kLineFileFormat) {
+  if (it->get<long long>() != kLineFileFormat && it->get<long long>() != 1) {
     return fail(Error(fmt::format("{}: format {} is not known to this fab (it writes format {})",
                                   file.string(), it->dump(), kLineFileFormat))
                     .with_hint("the factory was written by a newer fab; use that version"));
@@ -96,9 +100,22 @@ std::optional<Counts> counts_from_json(const json& j) {
   return counts;
 }
 
-// The summary from the first text line (`{"format":1,"counts":{...},"line":{...},`), or nullopt
-// when the file does not start with such a header (then the caller parses the whole file).
-std::optional<LineSummary> summary_from_header(std::string_view text, const std::filesystem::path& file) {
+// {"bytes":B,"records":R}
+std::optional<JournalMark> mark_from_json(const json& j) {
+  if (!j.is_object() || j.size() != 2) {
+    return std::nullopt;
+  }
+  auto bytes = j.find("bytes");
+  auto records = j.find("records");
+  if (bytes == j.end() || records == j.end() || !bytes->is_number_unsigned() || !records->is_number_unsigned()) {
+    return std::nullopt;
+  }
+  return JournalMark{bytes->get<std::uint64_t>(), records->get<std::uint64_t>()};
+}
+
+// The summary from the first text line (`{"format":2,"counts":{...},"journal":{...},"line":{...},`),
+// or nullopt when the file does not start with such a header (then the caller parses the whole file).
+std::optional<LineFileSummary> summary_from_header(std::string_view text, const std::filesystem::path& file) {
   auto nl = text.find('\n');
   if (nl == std::string_view::npos || nl == 0 || text[nl - 1] != ',') {
     return std::nullopt;
@@ -106,8 +123,17 @@ std::optional<LineSummary> summary_from_header(std::string_view text, const std:
   std::string header(text.substr(0, nl - 1));
   header += '}';
   json doc = json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object() || doc.size() != 3 || !check_format(doc, file)) {
+  if (!doc.is_object() || !check_format(doc, file)) {
     return std::nullopt;
+  }
+  const bool format1 = doc["format"] == 1;
+  if (doc.size() != (format1 ? 3u : 4u)) {
+    return std::nullopt;
+  }
+  std::optional<JournalMark> mark;
+  if (!format1) {
+    mark = mark_from_json(doc["journal"]);
+    if (!mark) return std::nullopt;
   }
   auto counts = counts_from_json(doc["counts"]);
   auto line_it = doc.find("line");
@@ -118,19 +144,20 @@ std::optional<LineSummary> summary_from_header(std::string_view text, const std:
   if (!line || line->items.size() != LineSummary{Line{}, *counts}.total()) {
     return std::nullopt;
   }
-  return LineSummary{std::move(*line), *counts};
+  return LineFileSummary{LineSummary{std::move(*line), *counts}, mark};
 }
 
 }  // namespace
 
-std::string encode_line_file(const LineRecord& record) {
+std::string encode_line_file(const LineRecord& record, const JournalMark& journal) {
   auto per_state = count_states(record.items);
   json counts = json::object();
   for (auto s : kAllItemStates) {
     counts[std::string(to_string(s))] = per_state[static_cast<std::size_t>(s)];
   }
   // A compact dump never contains a raw newline, so the header stays on the first text line.
-  std::string out = fmt::format("{{\"format\":{},\"counts\":{},\"line\":", kLineFileFormat, counts.dump());
+  std::string out = fmt::format("{{\"format\":{},\"counts\":{},\"journal\":{{\"bytes\":{},\"records\":{}}},\"line\":",
+                                kLineFileFormat, counts.dump(), journal.bytes, journal.records);
   out += to_json(record.line).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   out += ",\n\"items\":[";
   bool first = true;
@@ -143,61 +170,77 @@ std::string encode_line_file(const LineRecord& record) {
   return out;
 }
 
-Status validate_line_record(const LineRecord& record) {
-  const auto& id = record.line.id;
-  auto bad = [&](std::string what) {
-    return fail(Error(fmt::format("line {}: {}", id, what), ErrorKind::user).with_hint(kCorruptHint));
-  };
-  if (!is_line_id(id)) {
-    return bad("the id is not 6 characters [a-z0-9] starting with a letter");
+namespace {
+
+Error rule_broken(const std::string& line_id, const std::string& what) {
+  return Error(fmt::format("line {}: {}", line_id, what), ErrorKind::user).with_hint(kRulesHint);
+}
+
+}  // namespace
+
+Status validate_item(const std::string& id, std::size_t item_count, const Item& item) {
+  if (item.line != id) {
+    return fail(rule_broken(id, fmt::format("item {} says it belongs to line \"{}\"", item.id, item.line)));
   }
-  if (record.line.items.size() != record.items.size()) {
-    return bad(fmt::format("lists {} item ids but holds {} items", record.line.items.size(),
-                           record.items.size()));
-  }
-  std::set<std::string> ids;
-  for (std::size_t i = 0; i < record.items.size(); ++i) {
-    const auto& item = record.items[i];
-    auto expected = make_item_id(id, static_cast<int>(i + 1));
-    if (item.id != expected) {
-      return bad(fmt::format("item {} has id \"{}\", expected \"{}\"", i + 1, item.id, expected));
+  for (const auto& dep : item.depends_on) {
+    auto parts = split_item_id(dep);
+    if (!parts) {
+      return fail(rule_broken(id, fmt::format("item {} depends on \"{}\", which is not an item id", item.id, dep)));
     }
-    if (record.line.items[i] != item.id) {
-      return bad(fmt::format("item list entry {} is \"{}\", expected \"{}\"", i + 1,
-                             record.line.items[i], item.id));
+    if (dep == item.id) {
+      return fail(rule_broken(id, fmt::format("item {} depends on itself", item.id)));
     }
-    if (item.line != id) {
-      return bad(fmt::format("item {} says it belongs to line \"{}\"", item.id, item.line));
-    }
-    ids.insert(item.id);
-  }
-  for (const auto& item : record.items) {
-    for (const auto& dep : item.depends_on) {
-      auto parts = split_item_id(dep);
-      if (!parts) {
-        return bad(fmt::format("item {} depends on \"{}\", which is not an item id", item.id, dep));
-      }
-      if (dep == item.id) {
-        return bad(fmt::format("item {} depends on itself", item.id));
-      }
-      if (parts->line_id == id && ids.count(dep) == 0) {
-        return bad(fmt::format("item {} depends on {}, which does not exist", item.id, dep));
-      }
+    if (parts->line_id == id && (parts->n < 1 || static_cast<std::size_t>(parts->n) > item_count)) {
+      return fail(rule_broken(id, fmt::format("item {} depends on {}, which does not exist", item.id, dep)));
     }
   }
   return {};
 }
 
-Result<LineRecord> decode_line_file(std::string_view text, const std::filesystem::path& file) {
+Status validate_line_record(const LineRecord& record) {
+  const auto& id = record.line.id;
+  if (!is_line_id(id)) {
+    return fail(rule_broken(id, "the id is not 6 characters [a-z0-9] starting with a letter"));
+  }
+  if (record.line.items.size() != record.items.size()) {
+    return fail(rule_broken(id, fmt::format("lists {} item ids but holds {} items", record.line.items.size(),
+                                                record.items.size())));
+  }
+  for (std::size_t i = 0; i < record.items.size(); ++i) {
+    const auto& item = record.items[i];
+    auto expected = make_item_id(id, static_cast<int>(i + 1));
+    if (item.id != expected) {
+      return fail(rule_broken(id, fmt::format("item {} has id \"{}\", expected \"{}\"", i + 1, item.id, expected)));
+    }
+    if (record.line.items[i] != item.id) {
+      return fail(rule_broken(id, fmt::format("item list entry {} is \"{}\", expected \"{}\"", i + 1,
+                                                  record.line.items[i], item.id)));
+    }
+  }
+  for (const auto& item : record.items) {
+    FAB_TRY(validate_item(id, record.items.size(), item));
+  }
+  return {};
+}
+
+Result<LineFile> decode_line_file(std::string_view text, const std::filesystem::path& file) {
   FAB_TRY_ASSIGN(json doc, parse_json(text, file));
   FAB_TRY(check_format(doc, file));
   std::optional<json> counts;
   if (auto it = doc.find("counts"); it != doc.end()) {
     counts = std::move(*it);
   }
+  LineFile out;
+  if (doc["format"] != 1) {
+    out.journal = mark_from_json(doc.value("journal", json()));
+    if (!out.journal) {
+      return fail(Error(fmt::format("{}: \"journal\" must be {{\"bytes\": N, \"records\": N}}", file.string()))
+                      .with_hint(kCorruptHint));
+    }
+  }
   FAB_TRY_ASSIGN(json line, take_member(doc, "line", false, file));
   FAB_TRY_ASSIGN(json items, take_member(doc, "items", true, file));
-  LineRecord record;
+  LineRecord& record = out.record;
   auto line_parsed = line_from_json(std::move(line), file.string() + ": line");
   if (!line_parsed) {
     return tl::unexpected(std::move(line_parsed.error()).with_hint(kCorruptHint));
@@ -212,29 +255,37 @@ Result<LineRecord> decode_line_file(std::string_view text, const std::filesystem
     record.items.push_back(std::move(*item));
   }
   if (auto ok = validate_line_record(record); !ok) {
-    return tl::unexpected(ok.error().context(file.string() + ": inconsistent line file"));
+    return tl::unexpected(ok.error().context(file.string() + ": inconsistent line file").with_hint(kCorruptHint));
   }
   if (counts) {
     auto expected = count_states(record.items);
     auto stored = counts_from_json(*counts);
     if (!stored || *stored != expected) {
-      return fail(Error(fmt::format("{}: \"counts\" do not match the items", file.string()))
-                      .with_hint("the file was edited by hand; fix \"counts\" or delete it (fab "
-                                 "writes it again on the next change)"));
+      return fail(Error(fmt::format("{}: \"counts\" do not match the items", file.string())).with_hint(kCorruptHint));
     }
   }
-  return record;
+  return out;
 }
 
-Result<LineSummary> summarize_line_file(std::string_view text, const std::filesystem::path& file) {
+bool is_newer_line_file(std::string_view text) {
+  constexpr std::string_view kStart = "{\"format\":";
+  if (!text.starts_with(kStart)) return false;
+  int format = 0;
+  auto digits = text.substr(kStart.size());
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), format);
+  return ec == std::errc() && format > kLineFileFormat;
+}
+
+Result<LineFileSummary> summarize_line_file(std::string_view text, const std::filesystem::path& file) {
   if (auto summary = summary_from_header(text, file)) {
     return std::move(*summary);
   }
-  FAB_TRY_ASSIGN(LineRecord record, decode_line_file(text, file));
-  LineSummary summary;
-  summary.line = std::move(record.line);
-  summary.counts = count_states(record.items);
-  return summary;
+  FAB_TRY_ASSIGN(LineFile decoded, decode_line_file(text, file));
+  LineFileSummary out;
+  out.summary.counts = count_states(decoded.record.items);
+  out.summary.line = std::move(decoded.record.line);
+  out.journal = decoded.journal;
+  return out;
 }
 
 }  // namespace fab

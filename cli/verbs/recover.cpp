@@ -1,5 +1,6 @@
-// `fab recover [--to OP]`: repairs what a crash left half done, or rolls repo and work graph back
-// to an operation (engine/recovery.h). Each repair is one line on stdout.
+// `fab recover [--to OP | --accept-trunk NAME]`: repairs what a crash left half done, rolls repo
+// and work graph back to an operation, or lets fab land again on a trunk moved behind its back
+// (engine/recovery.h). Each repair is one line on stdout.
 #include <memory>
 
 #include "cli/verbs/verbs.h"
@@ -13,12 +14,19 @@ Verb make_recover_verb() {
   return {"recover", "Repair the factory after a crash, or roll it back to a jj operation (--to OP)", false,
           [](CLI::App& app, const GlobalOptions& global) {
             auto to = std::make_shared<std::string>();
-            app.add_option("--to", *to, "Restore the repo to this operation (see `fab oplog`) and roll items back");
-            return [to, &global]() -> Status {
+            auto accept = std::make_shared<std::string>();
+            auto* to_opt =
+                app.add_option("--to", *to, "Restore the repo to this operation (see `fab oplog`) and roll items back");
+            app.add_option("--accept-trunk", *accept,
+                           "Land on this trunk again from where it is now (after fab stopped landing on it because "
+                           "it was moved backwards or sideways); merged items it no longer holds are queued again")
+                ->excludes(to_opt);
+            return [to, accept, &global]() -> Status {
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
               FAB_TRY_ASSIGN(auto lock, engine::take_run_lock(factory, "recover"));
-              auto repairs = to->empty() ? engine::repair_after_crash(factory)
-                                         : engine::recover_to_operation(factory, *to);
+              auto repairs = !accept->empty() ? engine::accept_trunk(factory, *accept)
+                             : to->empty()    ? engine::repair_after_crash(factory)
+                                              : engine::recover_to_operation(factory, *to);
               if (!repairs) return fail(repairs.error());
               auto out = global.output();
               for (const auto& r : *repairs) {

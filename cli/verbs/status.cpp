@@ -22,11 +22,21 @@ Verb make_status_verb() {
             return [json, all, &global]() -> Status {
               auto out = global.output();
               FAB_TRY_ASSIGN(auto factory, open_current_factory());
-              FAB_TRY_ASSIGN(auto summaries, factory.store().summaries());
+              FAB_TRY_ASSIGN(auto listing, factory.store().list_lines());
+              auto& summaries = listing.lines;
               std::size_t hidden = 0;
               if (!*all) {
                 hidden = std::erase_if(summaries, [](const LineSummary& s) { return !s.line.dropped.empty(); });
               }
+              // A line that cannot be read is listed too, and makes the command fail once the
+              // others are shown.
+              auto damaged = [&]() -> Status {
+                if (listing.damaged.empty()) return {};
+                const auto& first = listing.damaged.front();
+                Error e = first.error.context(fmt::format("{} line(s) cannot be read; the first, {}:", listing.damaged.size(), first.id));
+                e.hint = "`fab recover` rebuilds a damaged line.json from the line's journal and says what it cannot repair";
+                return fail(std::move(e));
+              };
               if (*json) {
                 std::string text;
                 for (const auto& s : summaries) {
@@ -34,8 +44,11 @@ Verb make_status_verb() {
                   j["counts"] = counts_json(s);
                   text += j.dump() + "\n";
                 }
+                for (const auto& d : listing.damaged) {
+                  text += nlohmann::json{{"id", d.id}, {"error", d.error.message}}.dump() + "\n";
+                }
                 out.data(text);
-                return {};
+                return damaged();
               }
               std::vector<std::string> header{"LINE", "BLUEPRINT", "ITEMS"};
               for (auto state : kAllItemStates) header.emplace_back(to_string(state));
@@ -45,13 +58,18 @@ Verb make_status_verb() {
                 for (auto state : kAllItemStates) row.push_back(std::to_string(s.count(state)));
                 table.add(row);
               }
-              if (summaries.empty() && hidden == 0) {
+              for (const auto& d : listing.damaged) {
+                std::vector<std::string> row{d.id, "(cannot be read)", "?"};
+                for (std::size_t i = 0; i < kItemStateCount; ++i) row.push_back("?");
+                table.add(row);
+              }
+              if (summaries.empty() && listing.damaged.empty() && hidden == 0) {
                 out.data_line("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
               } else {
                 out.data(table.render());
               }
               if (hidden > 0) out.status(fmt::format("({} dropped line(s) not shown: `fab status --all`)", hidden));
-              return {};
+              return damaged();
             };
           }};
 }

@@ -21,6 +21,7 @@ Verb make_run_verb();
 Verb make_stop_verb();
 Verb make_oplog_verb();
 Verb make_recover_verb();
+Verb make_gc_verb();
 Verb make_plugins_verb();
 Verb make_plugin_call_verb();
 Verb make_merge_file_verb();

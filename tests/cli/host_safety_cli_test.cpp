@@ -127,10 +127,11 @@ TEST_CASE("a blueprint asking for a sandbox this machine cannot run is refused a
   CHECK(lines.out.empty());  // nothing stamped
 
   // On an inspector, the inspector's key is named.
-  write_file(bp, "name: demo\nagent: { plugin: shell }\ninspect:\n  - plugin: command\n    sandbox: true\n");
+  write_file(bp, "name: demo\nagent: { plugin: shell, with: { command: \"true\" } }\ninspect:\n  - plugin: command\n"
+                 "    with: { command: \"true\" }\n    sandbox: true\n");
   auto inspector = run_fab(root, {"blueprint", "check", bp}, std::chrono::seconds(120), no_bwrap);
   CHECK(inspector.exit_code == 1);
-  CHECK(inspector.err.find(bp + ":5:5: inspect[0].sandbox: this machine cannot run a sandbox") != std::string::npos);
+  CHECK(inspector.err.find(bp + ":6:5: inspect[0].sandbox: this machine cannot run a sandbox") != std::string::npos);
 
   // Where bubblewrap works, the same blueprint is fine.
   if (fab::plugins::sandbox_available()) {

@@ -1,6 +1,7 @@
 // `fab item show` and `fab item log` read an item's record back: from a real run (transitions,
 // feedback, a resolver's record, the attempt files), and from "step" records as the floor writes
 // them (appended through the store here: usage, wall time, "retry": false, jj operations).
+#include <regex>
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -43,8 +44,11 @@ TEST_CASE("fab item show prints each attempt of a real run: feedback, resolvers,
   CHECK(out.find("    | 1\n") == std::string::npos);  // the head of a long feedback is left to `fab item log`
   CHECK(out.find("\nattempt 2  ") != std::string::npos);
   CHECK(out.find("-> merged") != std::string::npos);
-  CHECK(out.find("  refine  deterministic  ok") != std::string::npos);
-  CHECK(out.find("settled the conflict in shared.txt") != std::string::npos);
+  // (The step table's columns are as wide as the attempt's widest entry.)
+  CHECK(std::regex_search(out, std::regex("\n  refine +deterministic +ok +[0-9]+ ms +shared\\.txt: ")));
+  // (The deterministic phase names the rule and the line of each region it settled.)
+  CHECK(out.find("shared.txt: merged cleanly: 1") != std::string::npos);
+  CHECK(out.find("conflicting region settled (line 1: union)") != std::string::npos);
   CHECK(out.find("  jj ops    ") != std::string::npos);
   CHECK(out.find("  files     " + files + "  attempt-1.agent.txt  attempt-1.inspect.txt") != std::string::npos);
   // The resolver's journal record is a row that says what it did (it used to be blank).

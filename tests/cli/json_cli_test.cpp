@@ -74,8 +74,10 @@ inspect:
   auto run = run_fab(root, {"run", "--until-idle"});
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
-  // What is stored does have a body and feedback: the JSON below leaves them out on purpose.
-  const auto stored = read_file(root / ".factory" / "lines" / line / "line.json");
+  // What is stored (line.json and the journal's changes after it) does have a body and feedback:
+  // the JSON below leaves them out on purpose.
+  const auto stored = read_file(root / ".factory" / "lines" / line / "line.json") +
+                      read_file(root / ".factory" / "lines" / line / "journal.jsonl");
   CHECK(stored.find("\"body\"") != std::string::npos);
   CHECK(stored.find("\"feedback\"") != std::string::npos);
 

@@ -17,7 +17,7 @@ const char* kBlueprint = R"(name: demo
 slots: 2
 agent:
   plugin: shell
-  with: { command: "true" }
+  with: { command: "echo built > \"$FAB_ITEM_ID.txt\"" }
 )";
 
 std::string requirement(int n, const std::string& prefix = "Item") {

@@ -332,9 +332,10 @@ TEST_CASE("a fab run left running keeps no workspace while idle and builds a lin
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
 
-// kill -9 between saving a transition and journaling it (the crash test found this window): the
-// item is merged, its journal does not say so. Made here by cutting that record off the journal.
-TEST_CASE("fab recover journals a transition whose record a kill prevented, once", "[engine][recover]") {
+// kill -9 between moving trunk and journaling the item's merge (the record is the state change:
+// workgraph/store.h): trunk holds the item, its journal says it is still refining. Made here by
+// cutting that record off the journal.
+TEST_CASE("fab recover finishes a merge whose record a kill prevented, once", "[engine][recover]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
   REQUIRE(f.fab({"run", "--until-idle"}).ok());
@@ -361,11 +362,50 @@ TEST_CASE("fab recover journals a transition whose record a kill prevented, once
   auto r = f.fab({"recover"});
   INFO(r.out << r.err);
   REQUIRE(r.ok());
-  CHECK(r.out.find(lost_item + ": refining -> merged: journal record restored") != std::string::npos);
+  CHECK(r.out.find(lost_item + ": refining -> merged: main already contains its change") != std::string::npos);
   for (const auto& item : f.line(line).items) {
     CHECK(item.state == ItemState::merged);
     CHECK(merged_records(item.id) == 1);
   }
   CHECK(f.fab({"recover"}).out == "nothing to repair\n");
   CHECK(merged_records(lost_item) == 1);
+}
+
+TEST_CASE("a trunk moved backwards halts landing until fab recover --accept-trunk, then what it lost lands again",
+          "[engine][trunk]") {
+  FactoryFixture f;
+  // (An agent that writes its file whole: a requeued item's change keeps what it had, and its
+  // agent goes on from there.)
+  const std::string own_file = R"(mkdir -p items && echo "$FAB_ITEM_ID" > "items/$FAB_ITEM_ID.txt")";
+  auto first = f.stamp(blueprint_yaml(own_file), requirement_md(2, {{2, 1}}));
+  REQUIRE(f.fab({"run", "--until-idle"}).ok());
+  const auto item2 = f.line(first).items.at(1);
+  REQUIRE(item2.state == ItemState::merged);
+  // The user moves trunk back one commit, behind fab's back: item 2 is no longer on it.
+  f.jj({"bookmark", "set", "main", "-r", "main-", "--allow-backwards"});
+  auto second = f.stamp(blueprint_yaml(own_file), requirement_md(1));
+  auto halted = f.fab({"run", "--until-idle"});
+  INFO(halted.err);
+  CHECK(halted.err.find("stopped landing on main: 'main' moved backwards since fab last landed on it") != std::string::npos);
+  CHECK(halted.err.find("`fab recover --accept-trunk main`") != std::string::npos);
+  CHECK(f.line(second).items.at(0).state != ItemState::merged);
+  CHECK(f.line(first).items.at(1).state == ItemState::merged);  // (fab changes nothing on a halted trunk)
+
+  auto both = f.fab({"recover", "--accept-trunk", "main", "--to", "@"});
+  CHECK(both.exit_code == 2);  // one or the other
+  auto accepted = f.fab({"recover", "--accept-trunk", "main"});
+  INFO(accepted.out << accepted.err);
+  REQUIRE(accepted.ok());
+  CHECK(accepted.out.find(item2.id + ": merged -> queued") != std::string::npos);
+  CHECK(f.line(first).items.at(1).state == ItemState::queued);
+
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& line : {first, second}) {
+    for (const auto& item : f.line(line).items) {
+      CHECK(item.state == ItemState::merged);
+      CHECK(f.file_on_trunk("items/" + item.id + ".txt") == item.id + "\n");
+    }
+  }
 }

@@ -1,15 +1,17 @@
 #pragma once
-// Shared helpers for the workgraph tests: building lines and capturing spdlog warnings.
+// Shared helpers for the workgraph tests: building lines, opening stores, capturing spdlog warnings.
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "workgraph/ids.h"
 #include "workgraph/item.h"
+#include "workgraph/store.h"
 
 namespace fab::test {
 
@@ -35,6 +37,21 @@ inline std::pair<Line, std::vector<Item>> make_line(const std::string& id, int n
     items.push_back(item);
   }
   return {line, items};
+}
+
+inline Store open_store(const std::filesystem::path& dir, std::uint64_t checkpoint_min_bytes = StoreOptions{}.checkpoint_min_bytes) {
+  auto store = Store::open(dir, {.checkpoint_min_bytes = checkpoint_min_bytes});
+  REQUIRE(store);
+  return std::move(*store);
+}
+
+// Stores make_line(id, n), each body `body_bytes` longer.
+inline void create(Store& store, const std::string& id, int n, std::size_t body_bytes = 0) {
+  auto [line, items] = make_line(id, n);
+  for (auto& item : items) item.body += std::string(body_bytes, 'b');
+  auto ok = store.create_line(line, items);
+  INFO((ok ? "" : ok.error().render()));
+  REQUIRE(ok);
 }
 
 // Sends spdlog's default logger into a string while alive.

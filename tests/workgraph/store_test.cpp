@@ -15,31 +15,21 @@
 #include "tests/workgraph/fixtures.h"
 #include "workgraph/durable_file.h"
 #include "workgraph/ids.h"
+#include "workgraph/line_file.h"
 #include "workgraph/store.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using fab::ItemState;
 using fab::Store;
+using fab::test::create;
 using fab::test::make_line;
+using fab::test::open_store;
 using fab::test::read_file;
 using fab::test::write_file;
 using nlohmann::json;
 
 namespace {
-
-Store open_store(const fs::path& dir) {
-  auto store = Store::open(dir);
-  REQUIRE(store);
-  return std::move(*store);
-}
-
-void create(Store& store, const std::string& id, int n) {
-  auto [line, items] = make_line(id, n);
-  auto ok = store.create_line(line, items);
-  INFO((ok ? "" : ok.error().render()));
-  REQUIRE(ok);
-}
 
 std::set<std::string> entries(const fs::path& dir) {
   std::set<std::string> names;
@@ -205,7 +195,9 @@ TEST_CASE("a transition is validated, persisted and journaled", "[workgraph][sto
   auto after = store.journal("k3x9qa");
   REQUIRE(after);
   REQUIRE(after->size() == 3);
-  CHECK((*after)[2].fields.size() == 4);  // item, from, to, reason
+  CHECK((*after)[2].fields.size() == 5);  // item, from, to, reason, and what changed:
+  CHECK((*after)[2].fields["set"] == json({{"state", "building"}}));
+  CHECK(rec.fields["set"] == json({{"state", "building"}, {"attempts", 1}, {"change_id", fab::test::fake_change("kxyzzyqq").str()}}));
 }
 
 TEST_CASE("a refused transition changes nothing", "[workgraph][store]") {
@@ -278,7 +270,7 @@ TEST_CASE("merged and dropped items go back only through rollback", "[workgraph]
   CHECK((*journal)[7].str("op") == "0p1d");
 }
 
-TEST_CASE("update_item edits fields without a journal record", "[workgraph][store]") {
+TEST_CASE("update_item edits fields and journals what changed", "[workgraph][store]") {
   fab::test::TempDir dir;
   auto store = open_store(dir.path());
   create(store, "k3x9qa", 1);
@@ -287,11 +279,27 @@ TEST_CASE("update_item edits fields without a journal record", "[workgraph][stor
     item.feedback = "tests fail";
   });
   REQUIRE(updated);
-  auto loaded = store.load_line("k3x9qa");
+  auto loaded = open_store(dir.path()).load_line("k3x9qa");
   REQUIRE(loaded);
   CHECK(loaded->items[0].change == fab::test::fake_change("zzzyyyxx"));
   CHECK(loaded->items[0].feedback == "tests fail");
-  CHECK(store.journal("k3x9qa")->size() == 1);
+  auto journal = store.journal("k3x9qa");
+  REQUIRE(journal);
+  REQUIRE(journal->size() == 2);
+  const auto& rec = journal->back();
+  CHECK(rec.kind == "update");
+  CHECK(rec.str("item") == "k3x9qa.1");
+  CHECK_FALSE(rec.fields.contains("from"));
+  CHECK(rec.fields["set"] == json({{"change_id", fab::test::fake_change("zzzyyyxx").str()}, {"feedback", "tests fail"}}));
+
+  // An edit that changes nothing writes nothing; one that clears a field says so.
+  REQUIRE(store.update_item("k3x9qa.1", [](fab::Item& item) { item.feedback = "tests fail"; }));
+  CHECK(store.journal("k3x9qa")->size() == 2);
+  REQUIRE(store.update_item("k3x9qa.1", [](fab::Item& item) { item.feedback.clear(); }));
+  auto after = store.journal("k3x9qa");
+  REQUIRE(after->size() == 3);
+  CHECK(after->back().fields["unset"] == json::array({"feedback"}));
+  CHECK(open_store(dir.path()).find_item("k3x9qa.1")->feedback.empty());
 }
 
 TEST_CASE("saving leaves no temporary files behind", "[workgraph][store]") {
@@ -410,72 +418,172 @@ TEST_CASE("new line ids are well formed and unused", "[workgraph][store]") {
   CHECK(lines->size() == 20);
 }
 
-TEST_CASE("a damaged line file is an error naming file:line:col", "[workgraph][store]") {
+TEST_CASE("a damaged line file is read from the journal, and repair_line rewrites it", "[workgraph][store]") {
   fab::test::TempDir dir;
   auto store = open_store(dir.path());
   create(store, "k3x9qa", 2);
+  create(store, "m7p2zz", 1);
+  REQUIRE(store.transition("k3x9qa.2", ItemState::building, "go", {}, [](fab::Item& i) { i.attempts = 1; }));
   auto file = store.line_dir("k3x9qa") / "line.json";
   auto text = read_file(file);
+  std::string why;  // what the warning and the repair must name
 
   SECTION("JSON syntax") {
     auto second_item = text.find("\n{\"attempts\"", text.find("\n{\"attempts\"") + 1);
     text.insert(second_item + 2, "!");  // line 4 becomes {!"attempts":...
     write_file(file, text);
-    auto r = store.load_line("k3x9qa");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().message == file.string() + ":4:2: invalid JSON");
-    CHECK_FALSE(r.error().hint.empty());
-    CHECK(store.summaries());  // status reads only the header line, which is intact
+    why = file.string() + ":4:2: invalid JSON";
+    CHECK(open_store(dir.path()).summaries());  // status reads only the header line, which is intact
   }
   SECTION("JSON syntax in the header") {
     text.insert(text.find("\"line\":") + 7, "?");
     write_file(file, text);
-    auto s = store.summaries();
-    REQUIRE_FALSE(s);
-    CHECK(s.error().message.rfind(file.string() + ":1:", 0) == 0);
+    why = file.string() + ":1:";
+  }
+  SECTION("truncated") {
+    write_file(file, text.substr(0, text.size() / 2));
+    why = file.string() + ":";
+  }
+  SECTION("empty") {
+    write_file(file, "");
+    why = file.string() + ":1:1: invalid JSON";
+  }
+  SECTION("missing") {
+    fs::remove(file);
+    why = file.string() + " is missing";
   }
   SECTION("counts that do not match the items") {
     text.replace(text.find("\"queued\":2"), 10, "\"queued\":1");
     text.replace(text.find("\"rework\":0"), 10, "\"rework\":1");
     write_file(file, text);
-    auto r = store.load_line("k3x9qa");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().message == file.string() + ": \"counts\" do not match the items");
-  }
-  SECTION("a file without counts still loads and summarizes") {
-    auto at = text.find("\"counts\":");
-    text.erase(at, text.find('}', at) + 2 - at);
-    write_file(file, text);
-    REQUIRE(store.load_line("k3x9qa"));
-    auto s = store.summaries();
-    REQUIRE(s);
-    CHECK(s->at(0).count(ItemState::queued) == 2);
-    REQUIRE(store.transition("k3x9qa.1", ItemState::building, "go"));
-    CHECK(read_file(file).find("\"counts\":") != std::string::npos);
+    why = file.string() + ": \"counts\" do not match the items";
   }
   SECTION("unknown state") {
     auto at = text.find("\"state\":\"queued\"");
     text.replace(at, 16, "\"state\":\"done\"");
     write_file(file, text);
-    auto r = store.load_line("k3x9qa");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().message == file.string() + ": item 1: unknown state \"done\"");
-    CHECK_FALSE(store.transition("k3x9qa.2", ItemState::building, "go"));
+    why = file.string() + ": item 1: unknown state \"done\"";
   }
   SECTION("missing field") {
     auto at = text.find("\"attempts\":0,");
     text.erase(at, 13);
     write_file(file, text);
-    auto r = store.load_line("k3x9qa");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().message == file.string() + ": item 1: \"attempts\" must be a whole number >= 0");
+    why = file.string() + ": item 1: \"attempts\" must be a whole number >= 0";
   }
-  SECTION("newer format") {
-    text.replace(text.find("\"format\":1"), 10, "\"format\":2");
+  SECTION("says it includes more of the journal than there is") {
+    auto at = text.find("\"bytes\":") + 8;
+    text.replace(at, text.find(',', at) - at, "99999999");
     write_file(file, text);
-    auto r = store.load_line("k3x9qa");
+    why = "do not end with a record";
+  }
+  const auto damaged = fs::exists(file) ? read_file(file) : std::string();
+
+  // Every read still gives the line as the journal says it is, and warns naming the damage.
+  for (int fresh = 0; fresh < 2; ++fresh) {
+    fab::test::CaptureLog log;
+    auto reader = open_store(dir.path());
+    auto r = fresh ? reader.load_line("k3x9qa") : reader.find_item("k3x9qa.2").map([&](auto&&) {
+      return *reader.load_line("k3x9qa");
+    });
+    INFO((r ? "" : r.error().render()));
+    REQUIRE(r);
+    CHECK(r->items.size() == 2);
+    CHECK(r->items[0].state == ItemState::queued);
+    CHECK(r->items[1].state == ItemState::building);
+    CHECK(r->items[1].attempts == 1);
+    CHECK(r->items[1].body == "Do step 2.\n");
+    CHECK(log.text().find(why) != std::string::npos);
+    CHECK(log.text().find("read from its journal") != std::string::npos);
+    auto listing = reader.list_lines();
+    REQUIRE(listing);
+    CHECK(listing->damaged.empty());
+    REQUIRE(listing->lines.size() == 2);
+  }
+
+  // The repair says what it did, keeps the damaged file, and leaves a line.json that needs none.
+  auto repaired = open_store(dir.path()).repair_line("k3x9qa");
+  INFO((repaired ? "" : repaired.error().render()));
+  REQUIRE(repaired);
+  REQUIRE(repaired->has_value());
+  CHECK((*repaired)->find("rebuilt line.json from its journal (2 records)") != std::string::npos);
+  CHECK((*repaired)->find(why) != std::string::npos);
+  std::vector<fs::path> kept;
+  for (const auto& e : fs::directory_iterator(store.line_dir("k3x9qa"))) {
+    if (e.path().filename().string().rfind("line.json.damaged-", 0) == 0) kept.push_back(e.path());
+  }
+  if (damaged.empty() && !fs::exists(store.line_dir("k3x9qa") / "line.json.damaged")) {
+    CHECK(kept.size() <= 1);  // (a missing file leaves nothing to keep; an empty one is kept)
+  } else {
+    REQUIRE(kept.size() == 1);
+    CHECK(read_file(kept[0]) == damaged);
+  }
+  {
+    fab::test::CaptureLog log;
+    auto again = open_store(dir.path());
+    REQUIRE(again.load_line("k3x9qa"));
+    CHECK(log.text().empty());
+    auto nothing = again.repair_line("k3x9qa");
+    REQUIRE(nothing);
+    CHECK_FALSE(nothing->has_value());
+    REQUIRE(again.transition("k3x9qa.1", ItemState::building, "go"));
+    CHECK(open_store(dir.path()).load_line("k3x9qa")->items[0].state == ItemState::building);
+  }
+  CHECK(open_store(dir.path()).repair_line("m7p2zz")->has_value() == false);
+}
+
+TEST_CASE("a damaged line file of a line an older fab stamped is an error naming file:line:col",
+          "[workgraph][store]") {
+  fab::test::TempDir dir;
+  auto store = open_store(dir.path());
+  create(store, "k3x9qa", 2);
+  create(store, "m7p2zz", 1);
+  auto line_dir = store.line_dir("k3x9qa");
+  // An older fab's line_created record held no "contents": nothing to rebuild from.
+  auto journal = read_file(line_dir / "journal.jsonl");
+  auto record = fab::Journal::decode(journal.substr(0, journal.size() - 1));
+  REQUIRE(record);
+  record->fields.erase("contents");
+  write_file(line_dir / "journal.jsonl", fab::Journal::encode(*record));
+  auto text = read_file(line_dir / "line.json");
+  auto journal_mark = text.find("\"journal\":");
+  text.erase(journal_mark, text.find('}', journal_mark) + 2 - journal_mark);  // (also an older fab's: format 1)
+  text.replace(text.find("\"format\":2"), 10, "\"format\":1");
+  auto file = line_dir / "line.json";
+
+  SECTION("an intact format-1 file still loads, and is rewritten before the first change") {
+    write_file(file, text);
+    REQUIRE(store.load_line("k3x9qa"));
+    REQUIRE(store.transition("k3x9qa.1", ItemState::building, "go"));
+    auto fresh = open_store(dir.path()).load_line("k3x9qa");
+    REQUIRE(fresh);
+    CHECK(fresh->items[0].state == ItemState::building);
+    CHECK(read_file(file).rfind("{\"format\":2,", 0) == 0);
+  }
+  SECTION("a damaged one cannot be read, and only its own line is affected") {
+    auto second_item = text.find("\n{\"attempts\"", text.find("\n{\"attempts\"") + 1);
+    text.insert(second_item + 2, "!");
+    write_file(file, text);
+    auto r = open_store(dir.path()).load_line("k3x9qa");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message.find("format 2") != std::string::npos);
+    CHECK(r.error().message == "cannot read line k3x9qa");
+    REQUIRE(r.error().causes.size() == 2);
+    CHECK(r.error().causes[0].rfind(file.string() + ":4:2: invalid JSON", 0) == 0);
+    CHECK(r.error().causes[1].find("does not start with a \"line_created\" record that holds the line") !=
+          std::string::npos);
+    CHECK_FALSE(r.error().hint.empty());
+    CHECK_FALSE(store.transition("k3x9qa.2", ItemState::building, "go"));
+    CHECK_FALSE(store.repair_line("k3x9qa"));
+    CHECK(read_file(file) == text);  // nothing was rewritten
+    CHECK(store.transition("m7p2zz.1", ItemState::building, "go"));
+  }
+  SECTION("a newer format is refused, never rebuilt") {
+    text.replace(text.find("\"format\":1"), 10, "\"format\":9");
+    write_file(file, text);
+    auto r = open_store(dir.path()).load_line("k3x9qa");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("format 9") != std::string::npos);
+    CHECK_FALSE(store.repair_line("k3x9qa"));
+    CHECK(read_file(file) == text);
   }
 }
 
@@ -537,13 +645,17 @@ TEST_CASE("two processes hammering one factory lose nothing", "[workgraph][store
 
   auto journal = store.journal("hammer");
   REQUIRE(journal);
-  CHECK(journal->size() == 1 + 4 * 2 * per_worker);
+  // One record per transition, and one per bump of the shared item.
+  CHECK(journal->size() == 1 + 4 * 2 * per_worker + 2 * per_worker);
   std::map<std::string, std::vector<std::string>> path;
+  int bumps = 0;
   for (const auto& rec : *journal) {
     if (rec.kind == "transition") {
       path[rec.str("item")].push_back(rec.str("to"));
     }
+    if (rec.kind == "update" && rec.str("item") == line->items[2 * per_worker].id) ++bumps;
   }
+  CHECK(bumps == 2 * per_worker);
   CHECK(path.size() == 2 * per_worker);
   for (const auto& [item, states] : path) {
     INFO(item);
@@ -580,9 +692,10 @@ TEST_CASE("two Store objects in two threads lose nothing", "[workgraph][store][c
   CHECK(open_store(dir.path()).find_item("shared.1")->attempts == 200);
 }
 
-// A kill between saving a transition and journaling it leaves the state ahead of the journal
-// (made here by cutting the transition's record off the journal's end).
-TEST_CASE("transitions whose journal record a crash lost are journaled by journal_lost_transitions",
+// An older fab saved line.json first and journaled second: a kill in between left the state ahead
+// of the journal. Made here as that fab left it: line.json in its format (1, which says nothing of
+// the journal) and the transition records cut off the journal's end.
+TEST_CASE("transitions an older fab saved but did not journal are journaled by journal_lost_transitions",
           "[workgraph][store]") {
   fab::test::TempDir dir;
   auto store = open_store(dir.path());
@@ -590,12 +703,20 @@ TEST_CASE("transitions whose journal record a crash lost are journaled by journa
   REQUIRE(store.transition("k3x9qa.1", ItemState::building, "go"));
   REQUIRE(store.transition("k3x9qa.1", ItemState::inspecting, "built"));
   REQUIRE(store.transition("k3x9qa.2", ItemState::building, "go"));
+  auto line = open_store(dir.path()).load_line("k3x9qa");
+  REQUIRE(line);
+  auto text = fab::encode_line_file(*line, {});
+  auto journal_mark = text.find("\"journal\":");
+  text.erase(journal_mark, text.find('}', journal_mark) + 2 - journal_mark);
+  text.replace(text.find("\"format\":2"), 10, "\"format\":1");
+  write_file(store.line_dir("k3x9qa") / "line.json", text);
   auto file = store.line_dir("k3x9qa") / "journal.jsonl";
   const auto whole = read_file(file);
   // Lose k3x9qa.2's only record and k3x9qa.1's last one.
   auto cut = whole;
   for (int i = 0; i < 2; ++i) cut = cut.substr(0, cut.rfind('\n', cut.size() - 2) + 1);
   write_file(file, cut);
+  store = open_store(dir.path());
   // (the cut journal ends with k3x9qa.1 -> building)
   auto before = store.journal("k3x9qa");
   REQUIRE(before);
@@ -615,10 +736,33 @@ TEST_CASE("transitions whose journal record a crash lost are journaled by journa
   CHECK(r.str("reason") == "recovered: lost");
   CHECK(r.str("op") == "abc");
   CHECK(r.fields.value("attempts", -1) == 0);
+  CHECK_FALSE(r.fields.contains("set"));  // history only: the state already is so
   CHECK(journal->back().str("item") == "k3x9qa.2");
   // Caught up: a second call finds nothing, and an item never moved (k3x9qa.3) never had anything.
   auto again = store.journal_lost_transitions("k3x9qa", "recovered: lost");
   REQUIRE(again);
   CHECK(again->empty());
   CHECK_FALSE(store.journal_lost_transitions("zzzzzz", "x"));
+  // The states stay what line.json said, for this Store and a fresh one.
+  for (auto* s : {&store}) {
+    auto l = s->load_line("k3x9qa");
+    REQUIRE(l);
+    CHECK(l->items[0].state == ItemState::inspecting);
+    CHECK(l->items[1].state == ItemState::building);
+  }
+  auto fresh = open_store(dir.path()).load_line("k3x9qa");
+  REQUIRE(fresh);
+  CHECK(fresh->items[0].state == ItemState::inspecting);
+  CHECK(fresh->items[1].state == ItemState::building);
+}
+
+TEST_CASE("with this store a transition is never saved without its record", "[workgraph][store]") {
+  fab::test::TempDir dir;
+  auto store = open_store(dir.path());
+  create(store, "k3x9qa", 2);
+  REQUIRE(store.transition("k3x9qa.1", ItemState::building, "go"));
+  REQUIRE(store.transition("k3x9qa.2", ItemState::building, "go"));
+  auto none = store.journal_lost_transitions("k3x9qa", "recovered: lost");
+  REQUIRE(none);
+  CHECK(none->empty());
 }
