@@ -492,6 +492,7 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
   // The recovery plan, on facts from the repo: where each item's change is.
   m_recovering = true;
   std::map<std::string, ItemView> facts;
+  std::vector<std::pair<std::string, std::string>> stacked;  // (line, item)
   for (const auto& id : m_line_order) {
     auto rec = m_records.find(id);
     if (rec == m_records.end()) continue;
@@ -509,6 +510,24 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
       auto in = m_factory.repo().query(fmt::format("({}) & ::bookmarks(exact:{})", set, revset_string(trunk)));
       if (in) {
         for (const auto& c : *in) on_trunk.insert(c.change_id.str());
+      }
+    }
+    // Which commit is whose change: an item that already had an attempt and now waits in the queue
+    // on another item's change (a merge chain cut short, a rollback into its middle) is moved back
+    // onto trunk before it starts again.
+    std::map<std::string, std::string> change_of_commit;
+    for (const auto& c : commits) change_of_commit[c.commit_id] = c.change_id.str();
+    for (const auto& item : rec->second.items) {
+      if (!item.change || item.attempts == 0 || on_trunk.count(item.change->str())) continue;
+      if (item.state != ItemState::queued && item.state != ItemState::rework) continue;
+      for (const auto& c : commits) {
+        if (c.change_id != *item.change) continue;
+        for (const auto& p : c.parents) {
+          auto owner = change_of_commit.find(p);
+          if (owner != change_of_commit.end() && owner->second != c.change_id.str() && !on_trunk.count(owner->second)) {
+            stacked.push_back({id, item.id});
+          }
+        }
       }
     }
     for (const auto& item : rec->second.items) {
@@ -536,6 +555,11 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     }
   }
   for (const auto& a : plan(v)) {
+    std::map<std::string, std::string> was;
+    for (const auto& item : a.items) {
+      if (auto i = find(item)) was[item] = to_string(i->state);
+    }
+    m_repair_reason.clear();
     auto done = recovery_action(a);
     if (!done) {
       note(fmt::format("could not repair {}: {}", a.items.empty() ? a.line : a.items.front(), done.error().message),
@@ -545,8 +569,27 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     if (a.what == Do::resume_inspect || a.what == Do::resume_land) continue;
     for (const auto& item : a.items) {
       auto i = find(item);
-      repairs.push_back({a.line, item, fmt::format("{}{}", to_string(a.what), i ? " -> " + std::string(to_string(i->state)) : "")});
+      const std::string now = i ? std::string(to_string(i->state)) : "?";
+      repairs.push_back({a.line, item,
+                         was[item] == now && !m_repair_reason.empty()
+                             ? m_repair_reason
+                             : fmt::format("{} -> {}: {}", was[item], now,
+                                           m_repair_reason.empty() ? std::string(to_string(a.what)) : m_repair_reason)});
     }
+  }
+  for (const auto& [line, id] : stacked) {
+    auto item = find(id);
+    if (!item || !item->change) continue;
+    const auto trunk = trunk_of(line);
+    const auto& seen = m_trunks.state(trunk).seen;
+    if (seen.empty()) continue;  // (a halted trunk: left as it is)
+    Repo repo = m_factory.repo().with_cause(format_cause(line, {id}, "queued (recovered: move back onto trunk)"));
+    auto moved = own([&] { return repo.rebase_revision(item->change->str(), seen); });
+    if (!moved) {
+      note(fmt::format("could not move {} back onto {}: {}", id, trunk, moved.error().message), line);
+      continue;
+    }
+    repairs.push_back({line, id, fmt::format("moved back onto {} (it sat on another item's change)", trunk)});
   }
   m_recovering = false;
   // Repairs go into each line's journal.
@@ -578,9 +621,11 @@ Status Executor::recovery_action(const Action& a) {
   const auto state = std::string(to_string(item.state));
   switch (a.what) {
     case Do::requeue:
-      return requeue(id, fmt::format("recovered: interrupted while {} (attempt {} not counted)", state, item.attempts));
+      m_repair_reason = fmt::format("interrupted while {} (attempt {} not counted)", state, item.attempts);
+      return requeue(id, "recovered: " + m_repair_reason);
     case Do::drop_vanished: {
       auto reason = fmt::format("recovered: its change {} is no longer in the repo", short_change(item));
+      m_repair_reason = reason.substr(11);
       if (item.state == ItemState::merged) {
         FAB_TRY(m_factory.store().rollback(id, reason, {}));
         FAB_TRY(reload_line(item.line));
@@ -616,12 +661,14 @@ Status Executor::recovery_action(const Action& a) {
       r.fields = {{"item", id},
                   {"text", fmt::format("recovered: its change was divergent; kept {}, abandoned {}", short_hex(kept->commit_id),
                                        others.size())}};
+      m_repair_reason = r.str("text").substr(11);
       return m_factory.store().append_journal(item.line, r);
     }
     case Do::mark_merged:
-      return store_transition(id, ItemState::merged, fmt::format("recovered: {} already contains its change", trunk_of(item.line)), {})
-          .map([](auto&&) {});
+      m_repair_reason = fmt::format("{} already contains its change", trunk_of(item.line));
+      return store_transition(id, ItemState::merged, "recovered: " + m_repair_reason, {}).map([](auto&&) {});
     case Do::drop:
+      m_repair_reason = a.reason;
       return store_transition(id, ItemState::dropped, "recovered: " + a.reason, {},
                               [&](Item& i) { i.drop_reason = a.reason; }, TransitionKind::normal)
           .map([](auto&&) {});

@@ -158,6 +158,7 @@ class Executor {
   // The flight ends and its item goes back to the queue, its attempt not counted, saying why.
   Status requeue_flight(const std::string& id, const std::string& why);
   int m_merged_at_gc = 0;
+  std::string m_repair_reason;  // what the last recovery action did, for its repair line
   Status revert_harm(const std::vector<ForeignOp>& fresh);
 
   Factory& m_factory;
