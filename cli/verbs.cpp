@@ -18,6 +18,7 @@ std::vector<Verb> all_verbs() {
       make_trace_verb(),
       make_serve_verb(),
       make_recover_verb(),
+      make_merge_file_verb(),
       make_gc_verb(),
       make_version_verb(),
       make_plugins_verb(),

@@ -956,6 +956,7 @@ Status Executor::begin_attempt(Flight& f) {
   auto request = work_request(item, f, file);
   request["feedback"] = feedback;
   f.feedback.clear();
+  f.resolved_by.clear();  // what the agent hands in is its own, whoever wrote a file before it
   f.stage = Stage::agent_running;
   const PluginStep agent = with_paths(setup.agent, f);
   spawn(f, [agent, request](Flight& fl) { fl.result = run_agent(agent, request); });
@@ -1091,7 +1092,8 @@ Status Executor::take_agent(Flight& f) {
                    "resolve them):\n" + joined_lines(paths));
     return {};
   }
-  if (auto marked = added_conflict_markers(diff); !marked.empty()) {
+  FAB_TRY_ASSIGN(auto marked, added_conflict_markers(m_factory.repo(), commit.commit_id, diff));
+  if (!marked.empty()) {
     fail_flight(f, conflict_marker_feedback(marked));
     return {};
   }
@@ -1182,8 +1184,9 @@ Status Executor::land_one(Flight& f, const std::string& trunk) {
   if (in_place && (f.inspected.empty() || c.commit_id == f.inspected || m_setups.at(f.line).inspectors.empty())) {
     if (c.commit_id != f.checked) {
       FAB_TRY_ASSIGN(auto diffs, m_factory.repo().git_diffs({f.change}));
-      if (auto marked = added_conflict_markers(diffs[f.change.str()]); !marked.empty()) {
-        fail_flight(f, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+      FAB_TRY_ASSIGN(auto marked, added_conflict_markers(m_factory.repo(), c.commit_id, diffs[f.change.str()]));
+      if (!marked.empty()) {
+        fail_flight(f, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked, f.resolved_by));
         return {};
       }
     }
@@ -1242,7 +1245,7 @@ Status Executor::land_chain(const std::vector<std::string>& items, const std::st
     if (it == by_change.end()) return fail(fmt::format("change {} is not in the repo", ids[clean].short_id()));
     const Commit& c = *it->second;
     if (c.parents != std::vector<std::string>{prev} || c.conflict) break;
-    marked = added_conflict_markers(c.diff.value_or(""));
+    FAB_TRY_ASSIGN(marked, added_conflict_markers(m_factory.repo(), c.commit_id, c.diff.value_or("")));
     if (!marked.empty()) break;
     prev = c.commit_id;
   }
@@ -1271,7 +1274,7 @@ Status Executor::land_chain(const std::vector<std::string>& items, const std::st
   // did not put where asked) to the resolvers. The ones after it land in a later chain.
   Flight& f = m_flights.at(items[clean]);
   if (!marked.empty()) {
-    fail_flight(f, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked));
+    fail_flight(f, "after rebasing onto " + trunk + ", " + conflict_marker_feedback(marked, f.resolved_by));
     return {};
   }
   const Commit& c = *by_change[f.change.str()];
@@ -1323,6 +1326,7 @@ Status Executor::take_refine(Flight& f) {
     Repo repo = repo_for(f, fmt::format("{} (resolve {} by {})", f.prestart ? "building" : "refining", file.path,
                                         file.settled_by));
     FAB_TRY(own([&] { return repo.write_resolution(f.change, file.path, file.content); }));
+    f.resolved_by[file.path] = file.settled_by;
     note(fmt::format("refining: settled the conflict in {} ({})", file.path, file.settled_by), f.line, f.item);
     JournalRecord note;
     note.kind = "resolved";

@@ -52,6 +52,7 @@ struct Flight {
   std::string known;        // its commit as fab last made or saw it
   std::string inspected;    // the commit the inspectors judged
   std::string checked;      // the commit found free of conflict markers
+  std::map<std::string, std::string> resolved_by;  // path -> the resolver that wrote it since the agent ran
   std::string feedback;
   bool permanent = false;
   bool conflicted = false;  // landing found a conflict: to the resolvers

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "plugins/resolve/conflict_markers.h"
+
 namespace fab::engine {
 namespace {
 
@@ -190,11 +192,24 @@ RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector
       const auto message = r->response.value("message", std::string{});
       out.log += fmt::format("{}: refinery {}: {}\n", file.path, resolver.use.plugin, message);
       step.summary = first_line(message);
-      const bool resolved = r->ok && r->response.value("resolved", false);
+      bool resolved = r->ok && r->response.value("resolved", false);
+      if (!r->ok) {
+        out.steps.push_back(std::move(step));
+        continue;
+      }
+      content = r->response.value("content", std::string{});
+      // A resolver is trusted no more than an agent: an answer that still has markers is no answer.
+      if (auto left = resolve::added_marker_lines(*content, {file.ours, file.theirs}); resolved && !left.empty()) {
+        const auto why = fmt::format("said it settled the file, but its answer has conflict markers (line {}); not taken",
+                                     left.front().index + 1);
+        out.log += fmt::format("{}: refinery {} {}\n", file.path, resolver.use.plugin, why);
+        step.summary = why;
+        resolved = false;
+        content.reset();
+      }
       step.ok = resolved;
       out.steps.push_back(std::move(step));
-      if (!r->ok) continue;
-      content = r->response.value("content", std::string{});
+      if (!content) continue;
       if (resolved) {
         file.resolved = true;
         file.content = *content;

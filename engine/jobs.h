@@ -83,7 +83,8 @@ class Job {
 JobResult run_agent(const PluginStep& agent, nlohmann::json request);
 // The inspectors in order; the first that fails (or gives no answer) ends the sequence.
 JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::json request);
-// Each file through the resolvers in order, until one settles it.
+// Each file through the resolvers in order, until one settles it. An answer that says it settled
+// the file but adds conflict markers its sides did not have is not taken (the log says so).
 RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector<ConflictFile> files);
 
 std::string first_line(const std::string& s);

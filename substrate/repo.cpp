@@ -191,6 +191,13 @@ Result<std::vector<Commit>> Repo::query_with_diffs(const std::string& revset, co
   return parse_commits(o.out);
 }
 
+Result<std::optional<std::string>> Repo::file_content(const std::string& revision, const std::string& path) const {
+  FAB_TRY_ASSIGN(auto o, run({"file", "show", "-r", revision, root_file(path)}, {.allow_failure = true}));
+  if (o.exit_code == 0) return std::optional<std::string>(std::move(o.out));
+  if (o.err.find("No such path") != std::string::npos) return std::optional<std::string>();
+  return fail(Error(fmt::format("cannot read '{}' at {}", path, revision)).caused_by(o.err));
+}
+
 Result<Commit> Repo::commit(const ChangeId& id) const {
   FAB_TRY_ASSIGN(auto commits, query(id.str()));
   if (commits.size() != 1) {

@@ -72,6 +72,9 @@ class Repo {
   // Each change's diff against its parent in git's format (as `jj diff --git -r <id>` prints it),
   // keyed by full change id; one jj call for all of them.
   Result<std::map<std::string, std::string>> git_diffs(const std::vector<ChangeId>& ids) const;
+  // The bytes of `path` in the commit `revision` names (a revset of one commit), binary files
+  // too; nothing when that commit has no such file.
+  Result<std::optional<std::string>> file_content(const std::string& revision, const std::string& path) const;
 
   // --- changes ---
   // Creates one empty change per description, all children of `parent` (a revset naming exactly

@@ -26,6 +26,7 @@ Verb make_recover_verb();
 Verb make_gc_verb();
 Verb make_plugins_verb();
 Verb make_plugin_call_verb();
+Verb make_merge_file_verb();
 Verb make_doctor_verb();
 Verb make_help_verb();
 Verb make_completion_verb();

@@ -7,8 +7,9 @@
 
 namespace fab::builtin {
 
-// Blocks look like merge3's: "<<<<<<< ours" / ours / ["||||||| base" / base /] "=======" / theirs /
-// ">>>>>>> theirs". Throws std::runtime_error naming the line of an unterminated block.
+// Blocks as merge3 writes them, at any marker length (plugins/resolve/conflict_markers.h):
+// "<<<<<<< ours" / ours / ["||||||| base" / base /] "=======" / theirs / ">>>>>>> theirs".
+// Throws std::runtime_error naming the line of a block that is not complete.
 resolve::MergeOutcome outcome_from_markers(const std::string& content, int context_lines = 3);
 
 }  // namespace fab::builtin

@@ -1,6 +1,9 @@
-// Built-in refinery `deterministic`: a classic 3-way merge (plugins/resolve/merge3.h) that settles
-// what is safe to settle mechanically and leaves diff3 markers for the rest. It never guesses.
-// with.union: true also settles "both sides added different lines here" as ours-then-theirs.
+// Built-in refinery `deterministic`: the whole deterministic phase (plugins/resolve/merge3.h): a
+// 3-way line merge that never lets two edits that could meet pass for separate ones, then the
+// region rules in a fixed order. It settles what a rule proves (or, for raised versions, what
+// maintainers nearly always did) and leaves diff3 blocks for the rest;
+// its message says which rule settled which region. with.union: true also settles "both sides
+// added different lines here" as ours-then-theirs (a guess at the order, so off by default).
 #include <fab/plugin.h>
 
 #include <string>
@@ -14,12 +17,10 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   fab::RefineryResult resolve(const fab::RefineryRequest& request) override {
     fab::resolve::MergeOptions options;
     options.allow_union = request.with.value("union", false);
+    options.path = request.path;
     auto merged = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
-    std::string rules;
-    for (const auto& r : merged.rules_applied) rules += (rules.empty() ? "" : ", ") + r;
-    std::string message = merged.clean() ? "merged cleanly" : std::to_string(merged.unresolved.size()) +
-                                                                  " conflict hunk(s) left for the next resolver";
-    if (!rules.empty()) message += " (settled by: " + rules + ")";
+    std::string message = merged.clean() ? "merged cleanly" : "not settled";
+    if (auto summary = merged.summary(); !summary.empty()) message += ": " + summary;
     return {true, merged.content, merged.clean(), static_cast<int>(merged.unresolved.size()), message};
   }
   static std::vector<fab::Setting> settings() {
@@ -27,7 +28,10 @@ class DeterministicRefinery : public fab::RefineryPlugin {
              "also settle \"both sides only added lines here\" as ours, then theirs (default false)"}};
   }
   std::string describe() const override {
-    return "3-way line merge; settles only what is safe (with.union: true adds union of pure additions)";
+    return "3-way line merge, then rules that settle a region only when they prove it (common lines, "
+           "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar) "
+           "or when real merges nearly always went that way (the higher of two raised versions), each settlement "
+           "checked to parse; with.union: true adds ours-then-theirs for pure additions";
   }
 };
 

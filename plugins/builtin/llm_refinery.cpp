@@ -33,6 +33,7 @@ class LlmRefinery : public fab::RefineryPlugin {
     } else {
       fab::resolve::MergeOptions options;
       options.allow_union = request.with.value("union", false);
+      options.path = request.path;
       partial = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
     }
     const int left = static_cast<int>(partial.unresolved.size());

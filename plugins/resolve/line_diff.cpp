@@ -14,6 +14,18 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+std::string_view without_eol(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+std::string_view join_lines(const std::vector<std::string_view>& lines, std::size_t from, std::size_t to) {
+  if (from >= to) return {};
+  const char* begin = lines[from].data();
+  return {begin, static_cast<std::size_t>(lines[to - 1].data() + lines[to - 1].size() - begin)};
+}
+
 namespace {
 
 using Matches = std::vector<std::pair<std::size_t, std::size_t>>;

@@ -12,6 +12,12 @@ namespace fab::resolve {
 // The lines of `text`, each including its "\n" (or "\r\n"); the last one may have no terminator.
 std::vector<std::string_view> split_lines(std::string_view text);
 
+// `line` without its "\n" or "\r\n".
+std::string_view without_eol(std::string_view line);
+
+// Lines [from, to) of `lines` (views into one text) as one view.
+std::string_view join_lines(const std::vector<std::string_view>& lines, std::size_t from, std::size_t to);
+
 // Pairs (i, j) with a[i] == b[j], strictly increasing in both i and j, forming a longest common
 // subsequence of `a` and `b`. Lines are given as ids (equal lines, equal ids).
 std::vector<std::pair<std::size_t, std::size_t>> common_lines(const std::vector<int>& a,

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,7 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "plugins/resolve/agreed_lines.h"
+#include "plugins/resolve/conflict_markers.h"
 #include "plugins/resolve/line_diff.h"
+#include "plugins/resolve/syntax.h"
 
 namespace fab::resolve {
 
@@ -24,6 +26,8 @@ namespace {
 using nlohmann::json;
 
 // Why one attempt failed, and whether another attempt may do better.
+// Texts are kept whole here (the provider's words may hold the key); they are redacted, then
+// shortened, only where they leave the resolver (outgoing()).
 struct Failure {
   std::string reason;
   std::string detail;  // extra cause line (provider's words), may be empty
@@ -58,6 +62,12 @@ std::string redact(std::string text, const std::string& secret) {
     text.replace(at, secret.size(), "[redacted]");
   }
   return text;
+}
+
+// The one place a text leaves the resolver (errors, logs): the key removed, then shortened, so no
+// piece of it can survive a cut.
+std::string outgoing(const std::string& text, const std::string& key, std::size_t max = 200) {
+  return shorten(redact(text, key), max);
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------
@@ -203,10 +213,9 @@ std::string request_body(const LlmConfig& config, const std::string& prompt) {
 }
 
 // The assistant's text from a chat-completions reply.
-Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url, const LlmConfig& config,
-                                 const std::string& key) {
+Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url, const LlmConfig& config) {
   if (reply.status == 429 || reply.status >= 500) {
-    Failure f{fmt::format("provider returned HTTP {}", reply.status), redact(shorten(reply.body), key),
+    Failure f{fmt::format("provider returned HTTP {}", reply.status), reply.body,
               reply.status == 429 ? "the provider is rate limiting; try again later" : "the provider failed; try again later",
               true, reply.retry_after_s};
     return tl::unexpected<Failure>(std::move(f));
@@ -217,14 +226,14 @@ Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url,
       hint = config.api_key_env.empty() ? "the provider wants an API key; set api_key_env to the variable that holds it"
                                         : "check the API key in $" + config.api_key_env;
     }
-    return failure(fmt::format("provider returned HTTP {}", reply.status), false, hint, redact(shorten(reply.body), key));
+    return failure(fmt::format("provider returned HTTP {}", reply.status), false, hint, reply.body);
   }
   json doc;
   try {
     doc = json::parse(reply.body);
   } catch (const json::parse_error& e) {
     return failure(fmt::format("invalid JSON from provider at offset {}", e.byte), true,
-                   "the endpoint must speak the OpenAI chat-completions protocol", redact(shorten(reply.body), key));
+                   "the endpoint must speak the OpenAI chat-completions protocol", reply.body);
   }
   const json* choice = nullptr;
   if (doc.is_object() && doc.contains("choices") && doc["choices"].is_array() && !doc["choices"].empty() &&
@@ -233,7 +242,7 @@ Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url,
   }
   if (choice == nullptr || !choice->contains("message") || !(*choice)["message"].is_object()) {
     return failure("provider reply has no choices[0].message", true,
-                   "the endpoint must speak the OpenAI chat-completions protocol", redact(shorten(reply.body), key));
+                   "the endpoint must speak the OpenAI chat-completions protocol", reply.body);
   }
   const json& message = (*choice)["message"];
   const std::string hint = "resolve this file by hand";
@@ -241,7 +250,7 @@ Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url,
     return failure("the model refused (finish_reason content_filter)", false, hint);
   }
   if (message.contains("refusal") && message["refusal"].is_string() && !message["refusal"].get<std::string>().empty()) {
-    return failure("the model refused", false, hint, "the model said: " + shorten(message["refusal"].get<std::string>()));
+    return failure("the model refused", false, hint, "the model said: " + message["refusal"].get<std::string>());
   }
   if (!message.contains("content") || !message["content"].is_string() || message["content"].get<std::string>().empty()) {
     return failure("the model refused (empty answer)", false, hint);
@@ -281,10 +290,10 @@ Attempt<std::vector<std::string>> parse_answer(std::string_view answer, std::siz
     doc = json::parse(inner);
   } catch (const json::parse_error& e) {
     return failure(fmt::format("model answer is not valid JSON at offset {}", e.byte), true, {},
-                   "the answer began: " + shorten(answer, 120));
+                   "the answer began: " + std::string(answer.substr(0, 120)));
   }
   if (!doc.is_object() || !doc.contains("hunks") || !doc["hunks"].is_array()) {
-    return failure("model answer has no \"hunks\" list", true, {}, "the answer began: " + shorten(answer, 120));
+    return failure("model answer has no \"hunks\" list", true, {}, "the answer began: " + std::string(answer.substr(0, 120)));
   }
   std::vector<std::optional<std::string>> found(hunks);
   for (const json& entry : doc["hunks"]) {
@@ -314,61 +323,20 @@ Attempt<std::vector<std::string>> parse_answer(std::string_view answer, std::siz
 
 // ---- validation and substitution ----------------------------------------------------------------
 
-std::string_view without_eol(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
-    line.remove_suffix(1);
+// Checks one hunk's resolution: not the API key, no conflict marker a side did not already have,
+// and every line both sides agree on kept (agreed_lines.h).
+std::optional<Failure> check_resolution(std::size_t id, const Hunk& h, std::string_view resolution, const std::string& key) {
+  if (!key.empty() && resolution.find(key) != std::string_view::npos) {
+    return Failure{fmt::format("answer for hunk {} at line {} contains the API key; refused", id, h.line), {}, {}, true};
   }
-  return line;
-}
-
-std::string_view rtrim(std::string_view line) {
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
-    line.remove_suffix(1);
+  if (auto markers = added_marker_lines(resolution, {h.ours, h.theirs}); !markers.empty()) {
+    return Failure{fmt::format("answer still has conflict markers (hunk {} at line {}, line {} of its resolution)", id,
+                               h.line, markers.front().index + 1),
+                   {}, {}, true};
   }
-  return line;
-}
-
-bool looks_like_marker(std::string_view line) {
-  line = without_eol(line);
-  return line.starts_with("<<<<<<<") || line.starts_with(">>>>>>>") || line.starts_with("|||||||") ||
-         line == "=======";
-}
-
-// Checks one hunk's resolution: no conflict markers (unless that very line is in ours or theirs) and
-// every non-blank line present in both ours and theirs kept (as often as both have it).
-std::optional<Failure> check_resolution(std::size_t id, const Hunk& h, std::string_view resolution) {
-  const auto ours = split_lines(h.ours), theirs = split_lines(h.theirs), res = split_lines(resolution);
-  auto present_in_sides = [&](std::string_view line) {
-    auto same = [&](std::string_view l) { return without_eol(l) == without_eol(line); };
-    return std::any_of(ours.begin(), ours.end(), same) || std::any_of(theirs.begin(), theirs.end(), same);
-  };
-  for (std::size_t i = 0; i < res.size(); ++i) {
-    if (looks_like_marker(res[i]) && !present_in_sides(res[i])) {
-      return Failure{fmt::format("answer still has conflict markers (hunk {} at line {}, line {} of its resolution)", id, h.line, i + 1),
-                     {}, {}, true};
-    }
-  }
-  auto count = [](const std::vector<std::string_view>& lines) {
-    std::map<std::string_view, int> counts;
-    for (auto l : lines) {
-      auto key = rtrim(l);
-      if (!key.empty()) {
-        ++counts[key];
-      }
-    }
-    return counts;
-  };
-  const auto in_ours = count(ours), in_theirs = count(theirs), in_res = count(res);
-  for (const auto& [line, n] : in_ours) {
-    auto t = in_theirs.find(line);
-    if (t == in_theirs.end()) {
-      continue;
-    }
-    auto r = in_res.find(line);
-    if (r == in_res.end() || r->second < std::min(n, t->second)) {
-      return Failure{fmt::format("answer for hunk {} at line {} drops a line both sides agree on: \"{}\"", id, h.line, shorten(line, 80)),
-                     {}, {}, true};
-    }
+  if (auto line = dropped_agreed_line(h.ours, h.theirs, resolution)) {
+    return Failure{fmt::format("answer for hunk {} at line {} drops a line both sides agree on: \"{}\"", id, h.line, *line),
+                   {}, {}, true};
   }
   return std::nullopt;
 }
@@ -429,12 +397,12 @@ Attempt<std::string> substitute(const MergeOutcome& partial, const std::vector<s
 }
 
 Attempt<std::string> attempt_once(const LlmConfig& config, const std::string& url, const std::string& body,
-                                  const std::string& key, const MergeOutcome& partial) {
+                                  const std::string& key, const MergeOutcome& partial, const SyntaxCheck& syntax) {
   auto reply = post_json(url, body, key, config.timeout_ms);
   if (!reply) {
     return tl::unexpected(std::move(reply).error());
   }
-  auto text = answer_text(*reply, url, config, key);
+  auto text = answer_text(*reply, url, config);
   if (!text) {
     return tl::unexpected(std::move(text).error());
   }
@@ -443,12 +411,17 @@ Attempt<std::string> attempt_once(const LlmConfig& config, const std::string& ur
     return tl::unexpected(std::move(resolutions).error());
   }
   for (std::size_t i = 0; i < resolutions->size(); ++i) {
-    if (auto bad = check_resolution(i + 1, partial.unresolved[i], (*resolutions)[i])) {
-      bad->detail = redact(std::move(bad->detail), key);
+    if (auto bad = check_resolution(i + 1, partial.unresolved[i], (*resolutions)[i], key)) {
       return tl::unexpected(std::move(*bad));
     }
   }
-  return substitute(partial, *resolutions);
+  auto merged = substitute(partial, *resolutions);
+  if (!merged) return merged;
+  // Where the file's grammar parses both sides, the answer must parse too (syntax.h).
+  if (auto why = syntax.objection(*merged); !why.empty()) {
+    return tl::unexpected(Failure{"the answer was refused: " + why, {}, {}, true});
+  }
+  return merged;
 }
 
 }  // namespace
@@ -479,28 +452,30 @@ Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& pa
   url += "/chat/completions";
   const std::string body = request_body(config, user_prompt(path, partial, base, ours, theirs));
 
+  const SyntaxCheck syntax(language_for_path(path), ours, theirs);
   const int max_attempts = std::max(1, config.max_attempts);
   Failure last;
   int attempt = 1;
   for (;; ++attempt) {
-    auto content = attempt_once(config, url, body, key, partial);
+    auto content = attempt_once(config, url, body, key, partial, syntax);
     if (content) {
       return LlmResolution{std::move(*content), attempt};
     }
     last = std::move(content).error();
-    spdlog::debug("LLM resolution of {}: attempt {} of {} failed: {}", path, attempt, max_attempts, last.reason);
+    spdlog::debug("LLM resolution of {}: attempt {} of {} failed: {}", path, attempt, max_attempts,
+                  outgoing(last.reason, key));
     if (!last.retry || attempt >= max_attempts) {
       break;
     }
     long long wait_ms = std::min(10000LL, static_cast<long long>(std::max(0, config.backoff_ms)) << (attempt - 1));
     if (last.retry_after_s >= 0) {
-      wait_ms = std::min(2000LL, last.retry_after_s * 1000LL);
+      wait_ms = std::min(static_cast<long long>(std::max(0, config.max_retry_after_s)), 1LL * last.retry_after_s) * 1000;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
   }
-  Error e("cannot resolve " + path + " with the LLM: " + last.reason);
+  Error e("cannot resolve " + path + " with the LLM: " + outgoing(last.reason, key, 400));
   if (!last.detail.empty()) {
-    e.caused_by(last.detail);
+    e.caused_by(outgoing(last.detail, key));
   }
   e.caused_by(attempt == 1 ? "gave up after 1 attempt" : fmt::format("gave up after {} attempts", attempt));
   e.with_hint(last.hint.empty() ? "try again, use another model, or resolve the conflict by hand" : last.hint);

@@ -1,7 +1,11 @@
 #pragma once
 // Asks an OpenAI-compatible chat-completions endpoint to settle the hunks the deterministic merge
-// left, substitutes its answers into the partial merge and validates the result (every hunk
-// answered, no conflict markers, no line both sides agree on dropped). Bounded retries with backoff.
+// left, substitutes its answers into the partial merge and validates the result: every hunk
+// answered, no conflict marker a side did not already have (plugins/resolve/conflict_markers.h),
+// no line both sides agree on dropped, not the API key, and, where the file's grammar parses both
+// sides (syntax.h), a merged file that parses and defines no name more often than a side does.
+// Bounded retries with backoff; a provider's Retry-After is honoured up to max_retry_after_s. The key is never written anywhere:
+// every message leaves the resolver through one place, which removes it before shortening.
 #include <string>
 #include <string_view>
 
@@ -17,6 +21,7 @@ struct LlmConfig {
   int timeout_ms = 60000;   // per request
   int max_attempts = 3;
   int backoff_ms = 500;     // doubled after each failed attempt
+  int max_retry_after_s = 60;  // a provider's Retry-After is honoured up to this
 };
 
 struct LlmResolution {

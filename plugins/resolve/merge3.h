@@ -1,7 +1,14 @@
 #pragma once
-// Deterministic line-based 3-way merge (classic diff3) for the refinery: settles every conflicted
-// region that is safe to settle mechanically and leaves the rest as git-style diff3 marker blocks,
-// described as Hunks for a later resolver. It never guesses.
+// The refinery's deterministic phase: a 3-way line merge (sequence_merge.h, which never lets two
+// edits that could meet pass for separate ones) whose conflict regions then go through the
+// region rules (region_rules.h) in a fixed order:
+//   common-lines, whitespace-only, token-merge, sorted-insert, sorted-declarations,
+//   [union, only when asked]
+// Where the file's name selects a grammar and both sides parse (syntax.h), every settlement must
+// parse too and define no top-level name more often than a side does: a region rule's answer that
+// does not is refused (the next rule tries), and a merged file that does not is left as one
+// conflict for the next resolver. A region no rule settles is left as a git-style diff3 block,
+// described as a Hunk for the next resolver. It never guesses.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -10,29 +17,51 @@
 namespace fab::resolve {
 
 struct MergeOptions {
+  // The file's name (its extension selects the grammar, syntax.h); empty: text rules only.
+  std::string path;
   // Both sides only added different lines at the same place: take ours' lines, then theirs'.
+  // A guess (the order is not known), so only when asked for.
   bool allow_union = false;
   // Lines of merged content given as context around each unresolved hunk.
   int context_lines = 3;
+  // Marker length; 0: 7, or longer when the texts have marker-like lines of their own.
+  std::size_t marker_length = 0;
+  // The labels after the opening, base and closing markers.
+  std::string ours_label = "ours", base_label = "base", theirs_label = "theirs";
 };
 
 // One region the merge could not settle. Texts keep their line terminators.
 struct Hunk {
-  std::size_t line = 0;  // 1-based line in MergeOutcome::content where "<<<<<<< ours" is
+  std::size_t line = 0;  // 1-based line in MergeOutcome::content where the block's opening marker is
   std::string base, ours, theirs;
   std::string context_before, context_after;  // merged lines around the marker block
 };
 
+// A conflicting region a rule settled.
+struct Settlement {
+  std::size_t line = 0;  // 1-based line in MergeOutcome::content where its text starts
+  std::string rule;
+};
+
 struct MergeOutcome {
-  // Merged text; each unresolved hunk is rendered as
+  // Merged text; each unresolved hunk is rendered as (markers `marker_length` long, 7 unless the
+  // file has marker-like lines of its own)
   //   <<<<<<< ours / (ours) / ||||||| base / (base) / ======= / (theirs) / >>>>>>> theirs
   std::string content;
   std::vector<Hunk> unresolved;
-  // Names of the rules that settled conflicting regions, each once, in first-use order:
-  // "same-change", "one-side", "whitespace-only", "union".
+  std::vector<Settlement> settled;
+  // Settlements the syntax check refused, and why ("sorted-insert at line 12 refused: it does not
+  // parse as c (line 14)").
+  std::vector<std::string> refused;
+  // Names of the rules that merged or settled anything, each once, in first-use order: the line
+  // merge's "one-side", "same-change", "separate-edits", and the region rules'.
   std::vector<std::string> rules_applied;
+  std::size_t marker_length = 7;
 
   bool clean() const { return unresolved.empty(); }
+  // "2 regions settled (line 12: token-merge, line 40: common-lines); 1 left (line 80)", then any
+  // refusals.
+  std::string summary() const;
 };
 
 // Merges `ours` (trunk's side) and `theirs` (the item's side), both derived from `base`.

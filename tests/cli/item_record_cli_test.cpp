@@ -46,7 +46,9 @@ TEST_CASE("fab item show prints each attempt of a real run: feedback, resolvers,
   CHECK(out.find("-> merged") != std::string::npos);
   // (The step table's columns are as wide as the attempt's widest entry.)
   CHECK(std::regex_search(out, std::regex("\n  refine +deterministic +ok +[0-9]+ ms +shared\\.txt: ")));
-  CHECK(out.find("shared.txt: merged cleanly (settled by: union)") != std::string::npos);
+  // (The deterministic phase names the rule and the line of each region it settled.)
+  CHECK(out.find("shared.txt: merged cleanly: 1") != std::string::npos);
+  CHECK(out.find("conflicting region settled (line 1: union)") != std::string::npos);
   CHECK(out.find("  jj ops    ") != std::string::npos);
   CHECK(out.find("  files     " + files + "  attempt-1.agent.txt  attempt-1.inspect.txt") != std::string::npos);
   // The resolver's journal record is a row that says what it did (it used to be blank).

@@ -334,6 +334,65 @@ TEST_CASE("an agent that writes conflict markers is sent back naming the file", 
   check_invariants(f, line);
 }
 
+TEST_CASE("conflict markers after a NUL byte (a file git calls binary) never land", "[engine][floor][markers]") {
+  // Attempt 1 writes a binary file (a NUL byte) with a conflict marker in it; attempt 2 a clean one.
+  const std::string agent =
+      R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'a\000b\n<<<<<<< ours\n' > blob.bin; else printf 'a\000b\n' > blob.bin; fi)";
+  for (const std::string inspect : {"true", ""}) {  // checked after the agent; and on the chain, before trunk moves
+    INFO("inspector: '" << inspect << "'");
+    FactoryFixture f;
+    auto line = f.stamp(blueprint_yaml(agent, inspect, 1, 3), requirement_md(1));
+    auto run = f.fab({"run", "--until-idle"});
+    INFO(run.err);
+    REQUIRE(run.ok());
+    auto item = f.line(line).items.at(0);
+    CHECK(item.state == ItemState::merged);
+    CHECK(item.attempts == 2);
+    const auto journal = f.journal(line);
+    auto rework = find_transition(journal, item.id, "rework");
+    REQUIRE(rework);
+    CHECK(rework->str("feedback").find("blob.bin (1 marker line, first: <<<<<<< ours)") != std::string::npos);
+    CHECK(f.file_on_trunk("blob.bin") == std::string("a\0b\n", 4));
+    check_invariants(f, line);
+  }
+}
+
+TEST_CASE("a refinery that answers with conflict markers is not taken, and says so", "[engine][floor][markers][conflict]") {
+  FactoryFixture f;
+  // Items 2 and 3 (both after item 1) rewrite the same line their own way: whichever lands second conflicts.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'alpha\nbeta\ngamma\n' > shared.txt ;;
+  *) sed -i "s/^beta\$/beta from $FAB_ITEM_ID/" shared.txt ;;
+esac)";
+  const std::string refine = std::string("refine:\n  - plugin: ") + FAB_TEST_PLUGIN_DIR + "/fab-plugin-markers.so\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  int merged = 0, dropped = 0;
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    merged += item.state == ItemState::merged;
+    dropped += item.state == ItemState::dropped;
+  }
+  CHECK(merged == 2);
+  CHECK(dropped == 1);  // rework_limit 1: the refinery's answer was its only chance
+  for (const auto& [path, text] : f.files_on_trunk()) {
+    INFO(path << ":\n" << text);
+    CHECK(marker_lines(text).empty());
+    CHECK(text.find("<<<<<<<<<") == std::string::npos);
+  }
+  std::string refine_log;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
+    if (e.path().filename().string().ends_with(".refine.txt")) refine_log += read_file(e.path());
+  }
+  INFO(refine_log);
+  CHECK(refine_log.find("shared.txt: refinery " + std::string(FAB_TEST_PLUGIN_DIR) +
+                        "/fab-plugin-markers.so said it settled the file, but its answer has conflict markers "
+                        "(line 1); not taken") != std::string::npos);
+  for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");  // nothing was written back
+}
+
 TEST_CASE("an agent that half-resolves a conflict (jj no longer sees it) never lands markers on trunk",
           "[engine][floor][markers][conflict]") {
   FactoryFixture f;

@@ -82,7 +82,7 @@ TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm re
   }
   REQUIRE(refine_logs.size() == 1);
   INFO(refine_logs[0]);
-  CHECK(refine_logs[0].find("shared.txt: refinery deterministic: 1 conflict hunk(s) left for the next resolver") !=
+  CHECK(refine_logs[0].find("shared.txt: refinery deterministic: not settled: 1 left for the next resolver (line 2)") !=
         std::string::npos);
   CHECK(refine_logs[0].find("shared.txt: refinery llm: model test-model settled 1 hunk(s) in 1 request(s)") !=
         std::string::npos);

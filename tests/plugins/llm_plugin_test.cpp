@@ -71,8 +71,8 @@ std::string message_of(const PluginCallResult& r) { return r.response["message"]
 
 // What the deterministic refinery leaves: the partial merge with one diff3 block.
 const std::string kPartial =
-    "int main() {\n<<<<<<< ours\n  int x = 2;\n  log(x);\n||||||| base\n  int x = 1;\n=======\n  int x = 3;\n"
-    "  log(x);\n>>>>>>> theirs\n  return x;\n}\n";
+    "int main() {\n<<<<<<< ours\n  int x = 2;\n  log(x);\n  y = 2;\n||||||| base\n  int x = 1;\n=======\n"
+    "  int x = 3;\n  log(x);\n  y = 3;\n>>>>>>> theirs\n  return x;\n}\n";
 
 // The answer was not used: the file goes on to the next resolver as it came, markers and all.
 void check_unresolved(const PluginCallResult& r) {
@@ -108,8 +108,8 @@ TEST_CASE("the llm plugin settles a conflict through the host", "[llm][plugins]"
   CHECK(seen.authorization == std::string("Bearer ") + kKey);  // the key went where it belongs, only there
   const auto prompt = json::parse(seen.body)["messages"][1]["content"].get<std::string>();
   CHECK(prompt.find("src/main.cpp") != std::string::npos);
-  CHECK(prompt.find("  int x = 2;\n  log(x);\n") != std::string::npos);
-  CHECK(prompt.find("  int x = 3;\n  log(x);\n") != std::string::npos);
+  CHECK(prompt.find("  int x = 2;\n  log(x);\n  y = 2;\n") != std::string::npos);
+  CHECK(prompt.find("  int x = 3;\n  log(x);\n  y = 3;\n") != std::string::npos);
 }
 
 TEST_CASE("the llm plugin gives up on a provider that keeps failing, after max_attempts requests", "[llm][plugins]") {

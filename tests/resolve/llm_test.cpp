@@ -175,10 +175,15 @@ TEST_CASE("llm_resolve caps a long Retry-After", "[llm]") {
       reply_ok(res, hunks_answer({{1, kGood}}));
     }
   });
+  LlmConfig c = config_for(p);
+  CHECK(c.max_retry_after_s == 60);  // the cap fab uses
+  c.max_retry_after_s = 1;           // (a test cannot wait 60 s)
   auto start = std::chrono::steady_clock::now();
-  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
+  auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
   REQUIRE(r);
-  CHECK(std::chrono::steady_clock::now() - start < 30s);  // did not wait an hour
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= 1s);   // waited up to the cap
+  CHECK(waited < 30s);   // not an hour
 }
 
 TEST_CASE("llm_resolve gives up on a persistent HTTP 500", "[llm]") {
@@ -261,6 +266,43 @@ TEST_CASE("llm_resolve rejects an answer that still has conflict markers", "[llm
   CHECK(p.requests() == 3);
 }
 
+TEST_CASE("llm_resolve refuses jj's lengthened markers and a lone separator", "[llm]") {
+  Env env;
+  for (std::string bad : {"<<<<<<<<<<< conflict 1 of 1\n" + kGood + ">>>>>>>>>>> conflict 1 of 1 ends\n",
+                          "%%%%%%% diff from: base\n" + kGood, kGood + "\n=======\n"}) {
+    INFO(bad);
+    FakeProvider p([bad](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, bad}})); });
+    auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
+    rendered_error(r);
+    CHECK(contains(r.error().message, "answer still has conflict markers"));
+  }
+}
+
+TEST_CASE("llm_resolve refuses an answer that contains the API key", "[llm]") {
+  Env env;
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
+    reply_ok(res, hunks_answer({{1, kGood + "  const char* key = \"" + std::string(k_key) + "\";\n"}}));
+  });
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
+  rendered_error(r);  // and the key is not in the error
+  CHECK(contains(r.error().message, "contains the API key"));
+  CHECK(p.requests() == 3);
+}
+
+TEST_CASE("llm_resolve removes the key before it shortens a provider's words", "[llm]") {
+  Env env;
+  // The key straddles the point where the provider's body is cut for the error message: cut first,
+  // the key's first characters would survive it.
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 500;
+    res.set_content(std::string(190, 'x') + k_key + " trailing words", "text/plain");
+  });
+  auto r = llm_resolve(config_for(p), "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
+  std::string text = rendered_error(r);
+  CHECK(text.find(std::string(k_key).substr(0, 8)) == std::string::npos);
+  CHECK(contains(text, "[redact"));
+}
+
 TEST_CASE("llm_resolve recovers when a later answer is usable", "[llm]") {
   Env env;
   FakeProvider p([](const httplib::Request&, httplib::Response& res, int n) {
@@ -274,7 +316,7 @@ TEST_CASE("llm_resolve recovers when a later answer is usable", "[llm]") {
 
 TEST_CASE("llm_resolve rejects an answer that drops a line both sides agree on", "[llm]") {
   Env env;
-  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, "  int x = 5;\n"}})); });
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int) { reply_ok(res, hunks_answer({{1, "  int x = 5;\n  y = 5;\n"}})); });
   LlmConfig c = config_for(p);
   c.max_attempts = 2;
   auto r = llm_resolve(c, "src/main.cpp", merge3(kBase, kOurs, kTheirs), kBase, kOurs, kTheirs);
@@ -340,4 +382,37 @@ TEST_CASE("llm_resolve needs the key variable it was told to use", "[llm]") {
   CHECK(contains(r.error().message, "FAB_TEST_LLM_NO_SUCH_KEY is not set"));
   CHECK(contains(r.error().hint, "FAB_TEST_LLM_NO_SUCH_KEY"));
   CHECK(p.requests() == 0);
+}
+
+TEST_CASE("llm_resolve refuses an answer that does not parse where the file's grammar parses both sides", "[llm]") {
+  Env env;
+  // The answer drops a ';' (n == 1), then gets it right.
+  FakeProvider p([](const httplib::Request&, httplib::Response& res, int n) {
+    reply_ok(res, hunks_answer({{1, n == 1 ? "  int x = 5;\n  log(x);\n  y = 5\n" : kGood}}));
+  });
+  auto partial = merge3(kBase, kOurs, kTheirs);
+  auto r = llm_resolve(config_for(p), "src/main.cpp", partial, kBase, kOurs, kTheirs);
+  REQUIRE(r);
+  CHECK(r->content == kResolved);
+  CHECK(r->attempts == 2);
+
+  SECTION("every answer fails: the reason is in the error, with the line") {
+    FakeProvider bad([](const httplib::Request&, httplib::Response& res, int) {
+      reply_ok(res, hunks_answer({{1, "  int x = 5;\n  log(x);\n  y = 5\n"}}));
+    });
+    LlmConfig c = config_for(bad);
+    c.max_attempts = 2;
+    auto failed = llm_resolve(c, "src/main.cpp", partial, kBase, kOurs, kTheirs);
+    rendered_error(failed);
+    CHECK(contains(failed.error().message, "the answer was refused: it does not parse as cpp (line"));
+    CHECK(bad.requests() == 2);
+  }
+  SECTION("a file with no grammar is not parse-checked") {
+    FakeProvider any([](const httplib::Request&, httplib::Response& res, int) {
+      reply_ok(res, hunks_answer({{1, "  int x = 5;\n  log(x);\n  y = 5\n"}}));
+    });
+    auto taken = llm_resolve(config_for(any), "notes.txt", partial, kBase, kOurs, kTheirs);
+    REQUIRE(taken);
+    CHECK(taken->attempts == 1);
+  }
 }

@@ -5,6 +5,8 @@
 
 #include "plugins/resolve/line_diff.h"
 #include "plugins/resolve/merge3.h"
+#include "substrate/process.h"
+#include "tests/support/temp_dir.h"
 
 using fab::resolve::merge3;
 using fab::resolve::MergeOptions;
@@ -38,10 +40,16 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
       {"only theirs appended", "a\nb\n", "a\nb\n", "a\nb\nc\nd\n", "a\nb\nc\nd\n", true, "one-side"},
       {"adjacent-but-separate edits", "a\nb\nc\nd\n", "A\nb\nc\nd\n", "a\nb\nc\nD\n", "A\nb\nc\nD\n", true, "one-side"},
       {"edits around an insertion", "a\nb\nc\n", "a\nx\nb\nc\n", "a\nb\nC\n", "a\nx\nb\nC\n", true, "one-side"},
-      {"whitespace only: indent vs tab", "if (x) {\n  foo(a,b);\n}\n", "if (x) {\n    foo(a, b);\n}\n",
-       "if (x) {\n\tfoo(a,b);\n}\n", "if (x) {\n    foo(a, b);\n}\n", true, "whitespace-only"},
-      {"whitespace only: re-wrapped line", "call(a, b, c);\n", "call(a,\n     b, c);\n", "call(a, b,\n  c);\n",
-       "call(a,\n     b, c);\n", true, "whitespace-only"},
+      {"whitespace only: blanks at line ends", "a\nb\n", "a\nB \n", "a\nB\t\t\n", "a\nB \n", true, "whitespace-only"},
+      {"both edit one line in different places", "f(a, b);\n", "f(x, b);\n", "f(a, y);\n", "f(x, y);\n", true,
+       "token-merge"},
+      {"both make the same edit and more, common lines", "a\nq\nz\n", "a\nP\nQ\nz\n", "a\nP\nq\nz\n",
+       "a\nP\nQ\nz\n", true, "common-lines"},
+      {"both add entries to a sorted list", "#include <a.h>\n#include <c.h>\n#include <e.h>\n#include <g.h>\n",
+       "#include <a.h>\n#include <c.h>\n#include <d.h>\n#include <e.h>\n#include <g.h>\n",
+       "#include <a.h>\n#include <c.h>\n#include <cc.h>\n#include <e.h>\n#include <g.h>\n",
+       "#include <a.h>\n#include <c.h>\n#include <cc.h>\n#include <d.h>\n#include <e.h>\n#include <g.h>\n", true,
+       "sorted-insert"},
       {"both add at end of file, union", "a\n", "a\nb\n", "a\nc\n", "a\nb\nc\n", true, "union", true},
       {"both add in the middle, union", "a\nz\n", "a\nb1\nz\n", "a\nb2\nb3\nz\n", "a\nb1\nb2\nb3\nz\n", true, "union",
        true},
@@ -61,6 +69,23 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
       {"modify vs delete", "a\nb\nc\n", "a\nB\nc\n", "a\nc\n", "a\n" + conflict("B\n", "b\n", "") + "c\n", false, ""},
       {"directly adjacent lines edited", "a\nb\nc\n", "A\nb\nc\n", "a\nB\nc\n",
        conflict("A\nb\n", "a\nb\n", "a\nB\n") + "c\n", false, ""},
+      {"whitespace change vs re-wrap (people keep one)", "call(a, b, c);\n", "call(a,\n     b, c);\n",
+       "call(a, b,\n  c);\n", conflict("call(a,\n     b, c);\n", "call(a, b, c);\n", "call(a, b,\n  c);\n"), false, ""},
+      {"indentation differs (it means something in Python)", "if x:\n  foo()\n", "if x:\n    foo()\n",
+       "if x:\n\tfoo()\n", "if x:\n" + conflict("    foo()\n", "  foo()\n", "\tfoo()\n"), false, ""},
+      {"a blank line more or less is not whitespace-only", "a\nb\n", "a\nB\n\n", "a\nB\n",
+       "a\nB\n" + conflict("\n", "b\n", ""), false, ""},
+      {"both raised a version, to different ones: the higher", "name = \"tokio\"\nversion = \"1.0.2\"\n",
+       "name = \"tokio\"\nversion = \"1.1.0\"\n", "name = \"tokio\"\nversion = \"1.0.3\"\n",
+       "name = \"tokio\"\nversion = \"1.1.0\"\n", true, "newer-version"},
+      {"both raised versions, theirs higher in every one", "MODULE_VERSION = 5.12.4\nQT = 5.12\n",
+       "MODULE_VERSION = 5.12.5\nQT = 5.12\n", "MODULE_VERSION = 5.15.0\nQT = 5.15\n",
+       "MODULE_VERSION = 5.15.0\nQT = 5.15\n", true, "newer-version"},
+      {"edits kept apart only by a brace meet", "f() {\n  a;\n}\nz\n", "f() {\n  A;\n}\nz\n",
+       "f() {\n  a;\n}\nY\nz\n", "f() {\n" + conflict("  A;\n}\n", "  a;\n}\n", "  a;\n}\nY\n") + "z\n", false, ""},
+      {"a sorted-looking list with one name twice is two versions", "m a 1\nm b 1\nm d 1\nm e 1\n",
+       "m a 1\nm b 1\nm c 2\nm d 1\nm e 1\n", "m a 1\nm b 1\nm c 3\nm d 1\nm e 1\n",
+       "m a 1\nm b 1\n" + conflict("m c 2\n", "", "m c 3\n") + "m d 1\nm e 1\n", false, ""},
       {"whitespace change vs content change", "  foo();\n", "    foo();\n", "  bar();\n",
        conflict("    foo();\n", "  foo();\n", "  bar();\n"), false, ""},
       {"whitespace that separates words matters", "int a;\n", "int x;\n", "intx;\n",
@@ -70,6 +95,19 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
       {"no trailing newline, both change last line", "a\nb", "a\nB", "a\nC", "a\n" + conflict("B\n", "b\n", "C\n"), false,
        ""},
       {"ours deleted everything, theirs edited", "a\nb\n", "", "a\nB\n", conflict("", "a\nb\n", "a\nB\n"), false, ""},
+      {"a pre-release of a higher version is higher", "  \"version\": \"0.1.18\",\n  \"main\": \"index.js\",\n",
+       "  \"version\": \"0.2.0-alpha.40\",\n  \"main\": \"index.js\",\n", "  \"version\": \"0.1.19\",\n  \"main\": \"index.js\",\n",
+       "  \"version\": \"0.2.0-alpha.40\",\n  \"main\": \"index.js\",\n", true, "newer-version"},
+      {"two pre-releases of one release are no order", "v = 1.0.0-rc.1\n", "v = 1.0.0\n", "v = 1.0.0-rc.2\n",
+       conflict("v = 1.0.0\n", "v = 1.0.0-rc.1\n", "v = 1.0.0-rc.2\n"), false, ""},
+      {"a line number is not a version", "error at line 12\n", "error at line 14\n", "error at line 13\n",
+       conflict("error at line 14\n", "error at line 12\n", "error at line 13\n"), false, ""},
+      {"a side that lowered a version is not outdone", "v = 1.4.0\n", "v = 1.3.0\n", "v = 1.4.1\n",
+       conflict("v = 1.3.0\n", "v = 1.4.0\n", "v = 1.4.1\n"), false, ""},
+      {"each side higher in one version is no order", "a 1.2.0 b 2.0.0\n", "a 1.3.0 b 2.0.0\n", "a 1.2.1 b 2.1.0\n",
+       conflict("a 1.3.0 b 2.0.0\n", "a 1.2.0 b 2.0.0\n", "a 1.2.1 b 2.1.0\n"), false, ""},
+      {"versions with other text changed too", "dep = 1.2.0 # x\n", "dep = 1.3.0 # y\n", "dep = 1.2.5 # x\n",
+       conflict("dep = 1.3.0 # y\n", "dep = 1.2.0 # x\n", "dep = 1.2.5 # x\n"), false, ""},
       {"CRLF conflict keeps CRLF markers", "a\r\nb\r\nc\r\n", "a\r\nX\r\nc\r\n", "a\r\nY\r\nc\r\n",
        "a\r\n" + conflict("X\r\n", "b\r\n", "Y\r\n", "\r\n") + "c\r\n", false, ""},
   };
@@ -91,6 +129,51 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
       }
     }
   }
+}
+
+TEST_CASE("merge3: two insertions at one place never pass for two separate ones (issue 12)", "[merge3]") {
+  // git merge-file reports a conflict; a line diff aligns ours' insertion before the closing brace
+  // (it can slide) and theirs' after it. Settled, the file would define f twice.
+  const std::string base = "int g(void)\n{\n\tif (a &&\n\t    b)\n\t\tx = 1;\n\treturn 1;\n}\n";
+  const std::string ours =
+      "int g(void)\n{\n\tif (a)\n\t\tx |= 1;\n\tif (b)\n\t\tx |= 2;\n\treturn 1;\n}\n\nint f(void)\n{\n\treturn A;\n}\n";
+  const std::string theirs =
+      "int g(void)\n{\n\tif (a &&\n\t    b)\n\t\tx = 1;\n\treturn 1;\n}\n\nint f(void)\n{\n\treturn B;\n}\n";
+  for (bool allow_union : {false, true}) {
+    MergeOptions opts;
+    opts.allow_union = allow_union;
+    auto out = merge3(base, ours, theirs, opts);
+    INFO(out.content);
+    REQUIRE_FALSE(out.clean());
+    REQUIRE(out.unresolved.size() == 1);
+    CHECK(out.unresolved[0].ours.find("return A;") != std::string::npos);
+    CHECK(out.unresolved[0].theirs.find("return B;") != std::string::npos);
+    // ours' own edit of g, apart from the conflict, is merged.
+    CHECK(out.content.find("\tif (b)\n\t\tx |= 2;\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("merge3 says which rule settled which region", "[merge3]") {
+  const std::string base = "a\nf(a, b);\nk\nl\nm\nq\nz\n";
+  const std::string ours = "a\nf(x, b);\nk\nl\nm\nP\nQ\nz\n";
+  const std::string theirs = "a\nf(a, y);\nk\nl\nm\nP\nq\nz\n";
+  auto out = merge3(base, ours, theirs);
+  REQUIRE(out.clean());
+  CHECK(out.content == "a\nf(x, y);\nk\nl\nm\nP\nQ\nz\n");
+  REQUIRE(out.settled.size() == 2);
+  CHECK(out.settled[0].line == 2);
+  CHECK(out.settled[0].rule == "token-merge");
+  CHECK(out.settled[1].line == 6);
+  CHECK(out.settled[1].rule == "common-lines");
+  CHECK(out.summary() == "2 conflicting regions settled (line 2: token-merge, line 6: common-lines)");
+}
+
+TEST_CASE("merge3 writes longer markers when the file has marker-like lines", "[merge3]") {
+  const std::string base = "Title\n=======\nx\n";
+  auto out = merge3(base, "Title\n=======\nX\n", "Title\n=======\nY\n");
+  REQUIRE(out.unresolved.size() == 1);
+  CHECK(out.marker_length == 8);
+  CHECK(out.content == "Title\n=======\n<<<<<<<< ours\nX\n|||||||| base\nx\n========\nY\n>>>>>>>> theirs\n");
 }
 
 TEST_CASE("merge3 describes each unresolved hunk with its place and context", "[merge3]") {
@@ -236,6 +319,44 @@ TEST_CASE("merge3: marker blocks have exactly the layout their Hunks describe", 
     REQUIRE(rebuilt.find("<<<<<<<") == std::string::npos);
     REQUIRE(out.clean() == (out.content.find("<<<<<<<") == std::string::npos));
   }
+}
+
+namespace {
+
+// What `git merge-file` says of a merge: true when it reports a conflict.
+bool git_conflicts(const fab::test::TempDir& dir, const std::string& base, const std::string& ours,
+                   const std::string& theirs) {
+  fab::test::write_file(dir.path() / "base", base);
+  fab::test::write_file(dir.path() / "ours", ours);
+  fab::test::write_file(dir.path() / "theirs", theirs);
+  fab::ProcessSpec spec;
+  spec.argv = {"git", "merge-file", "-p", (dir.path() / "ours").string(), (dir.path() / "base").string(),
+               (dir.path() / "theirs").string()};
+  auto run = fab::run_process(spec);
+  REQUIRE(run);
+  REQUIRE(run->exit_code >= 0);
+  REQUIRE(run->exit_code < 128);
+  return run->exit_code != 0;
+}
+
+}  // namespace
+
+TEST_CASE("merge3: what git merge-file finds conflicting, the line merge never settles alone", "[merge3][property]") {
+  // Whatever git's 3-way merge reports as a conflict is settled, if at all, by a region rule that
+  // says so (MergeOutcome::settled), never by the line merge aligning the diffs its own way.
+  fab::test::TempDir dir;
+  std::mt19937 rng(12);
+  int git_conflicted = 0;
+  for (int round = 0; round < 250; ++round) {
+    std::string base = random_file(rng, static_cast<int>(rng() % 12));
+    std::string ours = random_edit(rng, base), theirs = random_edit(rng, base);
+    if (!git_conflicts(dir, base, ours, theirs)) continue;
+    ++git_conflicted;
+    auto out = merge3(base, ours, theirs);
+    INFO("round " << round << "\nbase:\n" << base << "ours:\n" << ours << "theirs:\n" << theirs << "merged:\n" << out.content);
+    if (out.clean()) REQUIRE_FALSE(out.settled.empty());
+  }
+  CHECK(git_conflicted > 50);  // the property was exercised
 }
 
 TEST_CASE("merge3 is fast on a 5000-line file with a few hunks", "[merge3][perf]") {

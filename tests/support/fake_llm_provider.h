@@ -101,13 +101,13 @@ inline std::string completion(const nlohmann::json& content, const std::string& 
       .dump();
 }
 
-// The conflict the llm tests resolve: both sides changed `x` and both added the log line; `kGood`
-// is the answer for its one hunk, `kResolved` the file with that answer in place.
+// The conflict the llm tests resolve: both sides changed `x` and `y` and both added the log line
+// between them; `kGood` is the answer for its one hunk, `kResolved` the file with that answer in place.
 inline const std::string kBase = "int main() {\n  int x = 1;\n  return x;\n}\n";
-inline const std::string kOurs = "int main() {\n  int x = 2;\n  log(x);\n  return x;\n}\n";
-inline const std::string kTheirs = "int main() {\n  int x = 3;\n  log(x);\n  return x;\n}\n";
-inline const std::string kGood = "  int x = 5;\n  log(x);\n";
-inline const std::string kResolved = "int main() {\n  int x = 5;\n  log(x);\n  return x;\n}\n";
+inline const std::string kOurs = "int main() {\n  int x = 2;\n  log(x);\n  y = 2;\n  return x;\n}\n";
+inline const std::string kTheirs = "int main() {\n  int x = 3;\n  log(x);\n  y = 3;\n  return x;\n}\n";
+inline const std::string kGood = "  int x = 5;\n  log(x);\n  y = 5;\n";
+inline const std::string kResolved = "int main() {\n  int x = 5;\n  log(x);\n  y = 5;\n  return x;\n}\n";
 
 // The answer the llm resolver asks for: {"hunks": [{"id": N, "resolution": TEXT}, ...]}.
 inline std::string hunks_answer(const std::vector<std::pair<int, std::string>>& hunks) {
