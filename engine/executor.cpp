@@ -637,17 +637,8 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
     repairs.push_back({line, id, fmt::format("moved back onto {} (it sat on another item's change)", trunk)});
   }
   m_recovering = false;
-  // Repairs go into each line's journal.
-  std::map<std::string, std::vector<std::string>> by_line;
-  for (const auto& r : repairs) {
-    if (!r.line.empty()) by_line[r.line].push_back(r.item + " " + r.what);
-  }
-  for (const auto& [line, whats] : by_line) {
-    JournalRecord rec;
-    rec.kind = "recovery";
-    rec.fields = {{"line", line}, {"context", "crash repair"}, {"repairs", whats}};
-    (void)m_factory.store().append_journal(line, rec);
-  }
+  // Repairs go into each line's journal (a record that cannot be written costs the record only).
+  (void)journal_repairs(m_factory.store(), repairs, "crash repair");
   FAB_TRY_ASSIGN(auto now, m_factory.repo().current_operation());
   m_ledger.reset(now);
   return repairs;

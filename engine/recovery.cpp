@@ -40,6 +40,9 @@ Status catch_up_journal(Store& store, const std::string& line, const std::string
   return {};
 }
 
+
+}  // namespace
+
 Status journal_repairs(Store& store, const std::vector<Repair>& repairs, const std::string& context) {
   std::map<std::string, std::vector<std::string>> by_line;
   for (const auto& r : repairs) {
@@ -53,8 +56,6 @@ Status journal_repairs(Store& store, const std::vector<Repair>& repairs, const s
   }
   return {};
 }
-
-}  // namespace
 
 Result<std::vector<Repair>> repair_after_crash(Factory& factory) {
   RunOptions options;

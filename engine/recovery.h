@@ -25,6 +25,9 @@ struct Repair {
   std::string what;  // "refining -> merged: trunk already contains its change", ...
 };
 
+// Each line's repairs as one "recovery" record in its journal, with `context` ("crash repair", ...).
+Status journal_repairs(Store& store, const std::vector<Repair>& repairs, const std::string& context);
+
 // Checks the repo against the work graph and repairs what a crash left half done.
 Result<std::vector<Repair>> repair_after_crash(Factory& factory);
 

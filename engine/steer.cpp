@@ -7,7 +7,9 @@
 
 #include "engine/cause.h"
 #include "engine/item_files.h"
+#include "engine/recovery.h"
 #include "engine/run_control.h"
+#include "engine/trunk.h"
 #include "workgraph/durable_file.h"
 #include "workgraph/timestamp.h"
 
@@ -157,6 +159,31 @@ Result<std::vector<Retried>> retry_items(Factory& factory, const std::vector<std
       }
     }
     done.push_back(std::move(r));
+  }
+  // A merged item is retried because its trunk no longer holds it: the operator moved that trunk
+  // (backwards or sideways), and fab would not land on it again. Retrying says the trunk is where
+  // it should be: it is accepted as it is now (when no run holds the factory; else a note says how).
+  std::set<std::string> moved_trunks;
+  for (const auto& item : items) {
+    if (item.state != ItemState::merged) continue;
+    FAB_TRY_ASSIGN(auto line, factory.store().load_line(item.line));
+    moved_trunks.insert(steered_trunk(factory, line.line));
+  }
+  for (const auto& trunk : moved_trunks) {
+    OpLedger ledger;
+    TrunkKeeper keeper(factory, ledger);
+    FAB_TRY_ASSIGN(auto state, keeper.start(trunk));
+    if (!state.halted) continue;
+    auto lock = take_run_lock(factory, "accept trunk " + trunk);
+    if (!lock) {
+      if (notes) notes->push_back(fmt::format("{} stays halted while this run goes on ({}): `fab recover --accept-trunk {}` "
+                                              "once it ends", trunk, state.why, trunk));
+      continue;
+    }
+    FAB_TRY_ASSIGN(auto repairs, accept_trunk(factory, trunk));
+    if (notes) {
+      for (const auto& rep : repairs) notes->push_back((rep.item.empty() ? "" : rep.item + ": ") + rep.what);
+    }
   }
   return done;
 }

@@ -28,6 +28,7 @@ struct MergeFileArgs {
   std::string output;  // -o: write here instead of OURS
   bool to_stdout = false;
   bool allow_union = false;
+  bool allow_newer_version = false;
   std::size_t marker_size = 0;
   std::vector<std::string> labels;
 };
@@ -75,6 +76,7 @@ Result<int> merge_file(const MergeFileArgs& a, bool quiet) {
   FAB_TRY_ASSIGN(auto theirs, read_input(a.theirs));
   resolve::MergeOptions options;
   options.allow_union = a.allow_union;
+  options.allow_newer_version = a.allow_newer_version;
   options.marker_length = a.marker_size;
   options.path = a.path.empty() ? a.ours : a.path;  // its extension selects the grammar
   std::string* labels[] = {&options.ours_label, &options.base_label, &options.theirs_label};
@@ -112,6 +114,8 @@ Verb make_merge_file_verb() {
                 ->check(CLI::Range(7, 1000));
             app.add_flag("--union", a->allow_union,
                          "Also settle \"both sides only added lines here\" as ours, then theirs (a guess)");
+            app.add_flag("--newer-version", a->allow_newer_version,
+                         "Also settle \"both sides raised the same versions\" as the higher (what merges nearly always did)");
             app.footer(
                 "Exit status: the number of conflicts left (at most 127), 0 when the merge is clean, 255 on error.\n"
                 "As a git merge driver: git config merge.fab.driver 'fab merge-file --path %P %A %O %B'\n"

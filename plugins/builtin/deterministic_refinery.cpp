@@ -17,6 +17,7 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   fab::RefineryResult resolve(const fab::RefineryRequest& request) override {
     fab::resolve::MergeOptions options;
     options.allow_union = request.with.value("union", false);
+    options.allow_newer_version = request.with.value("newer_version", false);
     options.path = request.path;
     auto merged = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
     std::string message = merged.clean() ? "merged cleanly" : "not settled";
@@ -25,13 +26,15 @@ class DeterministicRefinery : public fab::RefineryPlugin {
   }
   static std::vector<fab::Setting> settings() {
     return {{"union", fab::SettingType::boolean, false,
-             "also settle \"both sides only added lines here\" as ours, then theirs (default false)"}};
+             "also settle \"both sides only added lines here\" as ours, then theirs (default false)"},
+            {"newer_version", fab::SettingType::boolean, false,
+             "also settle \"both sides raised the same versions\" as the higher (default false)"}};
   }
   std::string describe() const override {
     return "3-way line merge, then rules that settle a region only when they prove it (common lines, "
            "whitespace at line ends, token by token, sorted lists, sorted declarations by the file's grammar) "
-           "or when real merges nearly always went that way (the higher of two raised versions), each settlement "
-           "checked to parse; with.union: true adds ours-then-theirs for pure additions";
+           "each settlement checked to parse; with.union: true adds ours-then-theirs for pure additions, "
+           "with.newer_version: true the higher of two raised versions (what real merges nearly always did)";
   }
 };
 

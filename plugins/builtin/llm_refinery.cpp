@@ -33,6 +33,7 @@ class LlmRefinery : public fab::RefineryPlugin {
     } else {
       fab::resolve::MergeOptions options;
       options.allow_union = request.with.value("union", false);
+      options.allow_newer_version = request.with.value("newer_version", false);
       options.path = request.path;
       partial = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
     }
@@ -51,7 +52,8 @@ class LlmRefinery : public fab::RefineryPlugin {
             {"api_key_env", T::string, false, "the environment variable holding the API key (never logged)"},
             {"timeout_s", T::integer, false, "seconds per request (default 60)"},
             {"max_attempts", T::integer, false, "requests per file before giving up (default 3)"},
-            {"union", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"}};
+            {"union", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"},
+            {"newer_version", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"}};
   }
   std::string describe() const override {
     return "asks an OpenAI-compatible model (with.endpoint, with.model) to settle the conflict hunks left";

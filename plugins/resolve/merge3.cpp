@@ -83,7 +83,7 @@ class Merger {
       rules.push_back({"token-merge", &settle_tokens});
       rules.push_back({"sorted-insert", &settle_sorted_insert});
       rules.push_back({"sorted-declarations", &settle_sorted_declarations});
-      rules.push_back({"newer-version", &settle_newer_version});
+      if (m_opts.allow_newer_version) rules.push_back({"newer-version", &settle_newer_version});
       // A guess, so only where both sides purely added lines: never inside lines both changed.
       if (m_opts.allow_union) rules.push_back({"union", &settle_union, true});
     }

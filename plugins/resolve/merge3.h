@@ -22,6 +22,10 @@ struct MergeOptions {
   // Both sides only added different lines at the same place: take ours' lines, then theirs'.
   // A guess (the order is not known), so only when asked for.
   bool allow_union = false;
+  // Both sides raised the same version numbers to different ones: take the higher. What real
+  // merges nearly always did, not a proof (a merge that keeps an older version on purpose gets
+  // the wrong side), so only when asked for.
+  bool allow_newer_version = false;
   // Lines of merged content given as context around each unresolved hunk.
   int context_lines = 3;
   // Marker length; 0: 7, or longer when the texts have marker-like lines of their own.

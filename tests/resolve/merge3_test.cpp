@@ -115,6 +115,7 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
     SECTION(s.name) {
       MergeOptions opts;
       opts.allow_union = s.allow_union;
+      opts.allow_newer_version = true;  // (asked for: the shapes below check where it must not settle)
       auto out = merge3(s.base, s.ours, s.theirs, opts);
       CHECK(out.content == s.expected);
       CHECK(out.clean() == s.clean);
@@ -380,4 +381,17 @@ TEST_CASE("merge3 is fast on a 5000-line file with a few hunks", "[merge3][perf]
   auto rewritten = merge3(base, other, base);
   CHECK(rewritten.content == other);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("merge3: newer-version settles only when asked for", "[resolve][merge3]") {
+  const std::string base = "name = \"tokio\"\nversion = \"1.0.2\"\n";
+  const std::string ours = "name = \"tokio\"\nversion = \"1.1.0\"\n";
+  const std::string theirs = "name = \"tokio\"\nversion = \"1.0.3\"\n";
+  auto by_default = merge3(base, ours, theirs, {});
+  CHECK_FALSE(by_default.clean());
+  MergeOptions asked;
+  asked.allow_newer_version = true;
+  auto settled = merge3(base, ours, theirs, asked);
+  CHECK(settled.clean());
+  CHECK(settled.content == ours);
 }

@@ -245,13 +245,15 @@ TEST_CASE("a kill at any instant of a checkpoint loses nothing and duplicates no
 TEST_CASE("killed at random instants, a writer loses nothing it was told was done and does nothing twice",
           "[workgraph][wal][concurrency]") {
   fab::test::TempDir dir;
-  const int items = 40;
+  // Enough items that a whole walk takes longer than most of the delays below, also on a fast disk
+  // (a transition is one fsynced record: ~0.3 ms where fsync is cheap).
+  const int items = 160;
   {
     auto store = open_store(dir.path());
     create(store, "walkrs", items, 150);
   }
   std::mt19937 rng(20261201);
-  std::uniform_int_distribution<int> delay_ms(5, 60);
+  std::uniform_int_distribution<int> delay_ms(5, 40);
   std::map<std::string, int> confirmed;  // item -> attempts the store confirmed
   int kills = 0;
   for (int run = 0; run < 200; ++run) {
