@@ -47,6 +47,25 @@ CallStep step_of(const std::string& step, const PluginStep& plugin, Clock::time_
   return r;
 }
 
+// One agent or inspector call: the step's settings in `request`, what the call prints kept as it
+// arrives (its tail, for when it gives no answer), and the step's record begun.
+struct StepCall {
+  Result<plugins::PluginCallResult> r;
+  CallStep step;
+  Printed printed;
+};
+StepCall call_step(const std::string& kind, const PluginStep& plugin, nlohmann::json& request) {
+  request["with"] = plugin.use.with;
+  request["timeout_s"] = plugin.use.timeout_s;
+  const auto started = Clock::now();
+  StepCall c{fail_internal("not called"), {}, {}};
+  auto options = plugin.options;
+  options.on_output = [&c](std::string_view piece) { c.printed.add(piece); };
+  c.r = plugins::call_plugin(plugin.ref, request, timeout_of(plugin.use), options);
+  c.step = step_of(kind, plugin, started);
+  return c;
+}
+
 }  // namespace
 
 Job::Job(std::function<void()> work, std::function<void()> notify) : m_started(Clock::now()) {
@@ -97,15 +116,8 @@ std::string summary_of(const std::string& feedback) {
 }
 
 JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
-  request["with"] = agent.use.with;
-  request["timeout_s"] = agent.use.timeout_s;
-  const auto started = Clock::now();
-  Printed printed;
-  auto options = agent.options;
-  options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
-  auto r = plugins::call_plugin(agent.ref, request, timeout_of(agent.use), options);
+  auto [r, step, printed] = call_step("agent", agent, request);
   JobResult out;
-  CallStep step = step_of("agent", agent, started);
   if (!r) {
     const auto text = r.error().render();
     out.feedback = "the agent gave no answer:\n" + text;
@@ -132,14 +144,7 @@ JobResult run_agent(const PluginStep& agent, nlohmann::json request) {
 JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::json request) {
   JobResult out{true, false, "", "", "", {}};
   for (const auto& inspector : inspectors) {
-    request["with"] = inspector.use.with;
-    request["timeout_s"] = inspector.use.timeout_s;
-    const auto started = Clock::now();
-    Printed printed;
-    auto options = inspector.options;
-    options.on_output = [&printed](std::string_view piece) { printed.add(piece); };
-    auto r = plugins::call_plugin(inspector.ref, request, timeout_of(inspector.use), options);
-    CallStep step = step_of("inspect", inspector, started);
+    auto [r, step, printed] = call_step("inspect", inspector, request);
     if (!r) {
       const auto text = r.error().render();
       out.log += fmt::format("--- inspector {}: no answer ---\n{}\n--- what it printed ---\n{}\n", inspector.use.plugin,
