@@ -4,11 +4,12 @@
 // MODULE_VERSION, a README's dependency line) is merged with the later version: on real merges
 // (BENCHMARKS.md) the maintainers nearly always kept the side whose versions are the higher ones,
 // and otherwise wrote a version neither side had. Only dotted numbers count as versions (`1.20.3`,
-// `v0.31`, `0.2.0-alpha.46`): a line number, a size or a checksum that differs leaves the region
+// `v0.31`, `0.2.0-alpha.46`, PEP 440's `7.1.0.dev0`): a line number, a size or a checksum that differs leaves the region
 // alone, and so does a side that lowered a version, sides that are each higher somewhere, and two
 // pre-release tags of one release.
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,8 @@ bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0;
 
 // A text split into what is not a number, and its numbers: "v1.2.3 (4)" is "v\x01 (\x01)" with
 // 1.2.3 and 4. A number is a run of digits, with more runs after single dots; a dotted one may end
-// in a pre-release tag (semver's "-alpha.46", "-rc.0"), which belongs to it.
+// in a pre-release tag (semver's "-alpha.46", "-rc.0"; PEP 440's "rc1", ".post1", ".dev0"), which
+// belongs to it.
 struct Number {
   std::string_view release;  // the dotted digits
   std::string_view text;     // with the tag
@@ -33,6 +35,28 @@ struct Numbers {
   std::string skeleton;
   std::vector<Number> numbers;
 };
+
+// The length of a PEP 440 pre-, post- and development-release suffix at the start of `text`
+// ("rc1", "b2", ".post1", ".dev0", "a1.dev3"; 0 when there is none): like a semver tag, it belongs
+// to the version before it ("7.1.0.dev0" is release 7.1.0).
+std::size_t pep440_suffix(std::string_view text) {
+  std::size_t i = 0;
+  // A word and its number, ending the version there (not "rc1x").
+  auto part = [&](std::initializer_list<std::string_view> words) {
+    for (auto w : words) {
+      if (text.substr(i, w.size()) != w) continue;
+      std::size_t j = i + w.size();
+      while (j < text.size() && is_digit(text[j])) ++j;
+      if (j == i + w.size() || (j < text.size() && is_alnum(text[j]))) continue;
+      i = j;
+      return;
+    }
+  };
+  part({"rc", "a", "b"});
+  part({".post"});
+  part({".dev"});
+  return i;
+}
 
 Numbers numbers_of(std::string_view text) {
   Numbers n;
@@ -53,6 +77,8 @@ Numbers numbers_of(std::string_view text) {
     if (dotted && i + 1 < text.size() && text[i] == '-' && std::isalpha(static_cast<unsigned char>(text[i + 1]))) {
       ++i;
       while (i < text.size() && (is_alnum(text[i]) || (text[i] == '.' && i + 1 < text.size() && is_alnum(text[i + 1])))) ++i;
+    } else if (dotted) {
+      i += pep440_suffix(text.substr(i));
     }
     n.skeleton += '\x01';
     n.numbers.push_back({text.substr(begin, release_end - begin), text.substr(begin, i - begin)});
