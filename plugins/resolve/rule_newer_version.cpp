@@ -5,8 +5,9 @@
 // (BENCHMARKS.md) the maintainers nearly always kept the side whose versions are the higher ones,
 // and otherwise wrote a version neither side had. Only dotted numbers count as versions (`1.20.3`,
 // `v0.31`, `0.2.0-alpha.46`, PEP 440's `7.1.0.dev0`): a line number, a size or a checksum that differs leaves the region
-// alone, and so does a side that lowered a version, sides that are each higher somewhere, and two
-// pre-release tags of one release.
+// alone, and so does a side that lowered a version, sides that are each higher somewhere, two
+// pre-release tags of one release, and a lower side that only changed the base release's tag
+// (1.4.dev1 to 1.4rc1: a release branch releasing it, which keeps its version).
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
@@ -129,6 +130,11 @@ std::optional<std::string> settle_newer_version(const Region& region) {
     // are left to the next resolver.
     const int c = compare_versions(vo, vt);
     if (c == 0 && o.numbers[i].text != t.numbers[i].text) return std::nullopt;
+    // The lower side moved the base's own release on by its tag alone (1.4.dev1 to 1.4rc1): it is
+    // releasing that version while the other went on to the next one. That is a release branch,
+    // which keeps its version (pip 0115), not a release bumped on two branches.
+    const auto& lower = c > 0 ? t.numbers[i] : o.numbers[i];
+    if (c != 0 && lower.text != b.numbers[i].text && compare_versions(c > 0 ? vt : vo, vb) == 0) return std::nullopt;
     ours_higher = ours_higher || c > 0;
     theirs_higher = theirs_higher || c < 0;
   }
