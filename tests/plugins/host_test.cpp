@@ -344,6 +344,29 @@ TEST_CASE("the deterministic refinery merges through the host and leaves markers
   }
 }
 
+TEST_CASE("the deterministic refinery takes the higher of two raised versions unless told not to") {
+  auto ref = ref_to(bin_dir() / "fab-plugin-deterministic.so", PluginKind::refinery);
+  const std::string base = "[package]\nname = \"x\"\nversion = \"1.0.2\"\n";
+  const std::string ours = "[package]\nname = \"x\"\nversion = \"1.1.0\"\n";
+  const std::string theirs = "[package]\nname = \"x\"\nversion = \"1.0.3\"\n";
+  SECTION("by default") {
+    json req = {{"path", "Cargo.toml"}, {"base", base}, {"ours", ours}, {"theirs", theirs}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->response["resolved"] == true);
+    CHECK(r->response["content"] == ours);
+    CHECK(r->response["message"].get<std::string>().find("newer-version") != std::string::npos);
+  }
+  SECTION("with newer_version: false") {
+    json req = {{"path", "Cargo.toml"}, {"base", base}, {"ours", ours}, {"theirs", theirs},
+                {"with", {{"newer_version", false}}}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->response["resolved"] == false);
+    CHECK(r->response["unresolved"] == 1);
+  }
+}
+
 TEST_CASE("the llm refinery without an endpoint says what to configure") {
   auto ref = ref_to(bin_dir() / "fab-plugin-llm.so", PluginKind::refinery);
   json req = {{"path", "a.txt"}, {"base", "a\n"}, {"ours", "b\n"}, {"theirs", "c\n"}};
