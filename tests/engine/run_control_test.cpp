@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "tests/engine/engine_fixture.h"
@@ -66,6 +67,10 @@ TEST_CASE("a second SIGINT stops at once, and the next run repairs and finishes"
   auto line = f.stamp(blueprint_yaml(agent), requirement_md(1));
   RunThread runner(f, {"run", "--grace", "30"});
   CHECK(wait_for([&] { return f.line(line).items.at(0).state == ItemState::building; }));
+  // The agent is hanging (not merely about to start: on a loaded machine "building" is journaled
+  // well before its shell runs, and an agent stopped before it made the marker would hang in the
+  // next run instead).
+  REQUIRE(wait_for([&] { return std::filesystem::exists(marker); }));
   const long pid = f.run_lock_pid();
   REQUIRE(alive(pid));
   ::kill(static_cast<pid_t>(pid), SIGINT);
