@@ -4,10 +4,10 @@
 // MODULE_VERSION, a README's dependency line) is merged with the later version: on real merges
 // (BENCHMARKS.md) the maintainers nearly always kept the side whose versions are the higher ones,
 // and otherwise wrote a version neither side had. Only dotted numbers count as versions (`1.20.3`,
-// `v0.31`, `0.2.0-alpha.46`, PEP 440's `7.1.0.dev0`): a line number, a size or a checksum that differs leaves the region
-// alone, and so does a side that lowered a version, sides that are each higher somewhere, two
-// pre-release tags of one release, and a lower side that only changed the base release's tag
-// (1.4.dev1 to 1.4rc1: a release branch releasing it, which keeps its version).
+// `v0.31`, `0.2.0-alpha.46`, PEP 440's `7.1.0.dev0`): a line number, a size or a checksum that
+// differs leaves the region alone, and so does a side that lowered a version, sides that are each
+// higher somewhere, two pre-release tags of one release, and a lower side that only changed the
+// base release's tag (1.4.dev1 to 1.4rc1: a release branch releasing it, which keeps its version).
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
