@@ -541,20 +541,28 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
   for (const auto& id : m_line_order) {
     auto rec = m_records.find(id);
     if (rec == m_records.end()) continue;
-    std::string set;
+    std::vector<std::string> terms;
     for (const auto& item : rec->second.items) {
-      if (item.change) set += (set.empty() ? "" : " | ") + fmt::format("change_id({})", item.change->str());
+      if (item.change) terms.push_back(fmt::format("change_id({})", item.change->str()));
     }
-    if (set.empty()) continue;
-    FAB_TRY_ASSIGN(auto commits, m_factory.repo().query(set));
+    if (terms.empty()) continue;
+    // In pieces: a big line's set does not fit one command-line argument.
+    const auto sets = revset_unions(terms);
+    std::vector<Commit> commits;
+    for (const auto& set : sets) {
+      FAB_TRY_ASSIGN(auto some, m_factory.repo().query(set));
+      std::move(some.begin(), some.end(), std::back_inserter(commits));
+    }
     std::map<std::string, int> count;
     for (const auto& c : commits) ++count[c.change_id.str()];
     const auto& trunk = trunk_of(id);
     std::set<std::string> on_trunk;
     if (!trunk.empty()) {
-      auto in = m_factory.repo().query(fmt::format("({}) & ::bookmarks(exact:{})", set, revset_string(trunk)));
-      if (in) {
-        for (const auto& c : *in) on_trunk.insert(c.change_id.str());
+      for (const auto& set : sets) {
+        auto in = m_factory.repo().query(fmt::format("({}) & ::bookmarks(exact:{})", set, revset_string(trunk)));
+        if (in) {
+          for (const auto& c : *in) on_trunk.insert(c.change_id.str());
+        }
       }
     }
     // Which commit is whose change: an item that already had an attempt and now waits in the queue

@@ -80,9 +80,13 @@ Result<std::vector<Repair>> accept_trunk(Factory& factory, const std::string& tr
       if (item.state == ItemState::merged && item.change) merged.push_back(item.change->str());
     }
     if (merged.empty()) continue;
-    FAB_TRY_ASSIGN(auto held, factory.repo().query(fmt::format("({}) & ::{}", present_set(merged), state.seen)));
+    std::vector<std::string> terms;
+    for (const auto& id : merged) terms.push_back(fmt::format("present({})", id));
     std::set<std::string> on_trunk;
-    for (const auto& c : held) on_trunk.insert(c.change_id.str());
+    for (const auto& set : revset_unions(terms)) {  // in pieces: a big line's set outgrows one argument
+      FAB_TRY_ASSIGN(auto held, factory.repo().query(fmt::format("({}) & ::{}", set, state.seen)));
+      for (const auto& c : held) on_trunk.insert(c.change_id.str());
+    }
     for (const auto& item : record.items) {
       if (item.state != ItemState::merged || !item.change || on_trunk.count(item.change->str())) continue;
       auto reason = fmt::format("recovered: {} was moved and no longer holds it; it lands again on the new {}", trunk, trunk);

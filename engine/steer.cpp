@@ -1,6 +1,7 @@
 #include "engine/steer.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -244,27 +245,33 @@ Result<LineDrop> drop_line(Factory& factory, const std::string& line_id, const s
                                        [&](Item& i) { i.drop_reason = why; }));
     out.dropped.push_back(item.id);
   }
-  // The changes of every item not merged, those still there and not on trunk (one operation).
-  std::vector<std::string> present;
+  // The changes of every item not merged, those still there and not on trunk: one operation, or
+  // one per 2,000 items for a big line, so that each revset and each operation's cause (its items'
+  // IDs) fits one command-line argument (Linux refuses one over 128 KiB).
+  std::vector<const Item*> candidates;
   for (const auto& item : line.items) {
-    if (item.state != ItemState::merged && item.change) present.push_back(fmt::format("present({})", item.change->str()));
+    if (item.state != ItemState::merged && item.change) candidates.push_back(&item);
   }
-  if (!present.empty()) {
+  const std::string trunk = steered_trunk(factory, line.line);
+  constexpr std::size_t k_piece = 2000;
+  for (std::size_t at = 0; at < candidates.size(); at += k_piece) {
     std::string set;
-    for (const auto& p : present) set += (set.empty() ? "" : " | ") + p;
-    const std::string trunk = steered_trunk(factory, line.line);
+    std::map<std::string, std::string> owner;  // change ID -> item ID
+    for (std::size_t i = at; i < std::min(candidates.size(), at + k_piece); ++i) {
+      set += (set.empty() ? "" : " | ") + fmt::format("present({})", candidates[i]->change->str());
+      owner[candidates[i]->change->str()] = candidates[i]->id;
+    }
     FAB_TRY_ASSIGN(auto left, factory.repo().query(fmt::format("({}) ~ ::bookmarks(exact:{})", set, revset_string(trunk))));
+    std::vector<ChangeId> abandon;
     std::vector<std::string> owners;  // the items whose changes these are, for the operation's cause
     for (const auto& c : left) {
-      out.abandoned.push_back(c.change_id);
-      for (const auto& item : line.items) {
-        if (item.change == c.change_id) owners.push_back(item.id);
-      }
+      abandon.push_back(c.change_id);
+      if (auto o = owner.find(c.change_id.str()); o != owner.end()) owners.push_back(o->second);
     }
-    if (!out.abandoned.empty()) {
-      FAB_TRY(factory.repo().with_cause(format_cause(line_id, owners, "dropped (line dropped: abandon)")).abandon(out.abandoned));
-      FAB_TRY_ASSIGN(out.operation, factory.repo().current_operation());
-    }
+    if (abandon.empty()) continue;
+    FAB_TRY(factory.repo().with_cause(format_cause(line_id, owners, "dropped (line dropped: abandon)")).abandon(abandon));
+    FAB_TRY_ASSIGN(out.operation, factory.repo().current_operation());
+    out.abandoned.insert(out.abandoned.end(), abandon.begin(), abandon.end());
   }
   if (out.already && out.dropped.empty() && out.abandoned.empty()) return out;
   JournalRecord record;

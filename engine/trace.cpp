@@ -1,13 +1,13 @@
 #include "engine/trace.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
+
+#include "substrate/http.h"
 
 namespace fab::engine {
 namespace {
@@ -162,11 +162,6 @@ void add_attempt_spans(const ItemRecord& rec, const AttemptRecord& a, json& span
   spans.push_back(std::move(span));
 }
 
-size_t on_body(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 }  // namespace
 
 Result<std::vector<ItemRecord>> trace_records(Factory& factory, const std::string& line_or_item) {
@@ -208,36 +203,16 @@ std::string otlp_traces_url(const std::string& endpoint) {
 }
 
 Status post_otlp(const std::string& url, const std::string& body, long timeout_ms) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) return fail_internal("could not create an HTTP client (curl_easy_init failed)");
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
-      curl_slist_append(nullptr, "Content-Type: application/json"), &curl_slist_free_all);
-  std::string answer;
-  char error[CURL_ERROR_SIZE] = {0};
-  CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
   const std::string hint =
       "check OTEL_EXPORTER_OTLP_ENDPOINT (the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318), "
       "or write the spans to a file with -o FILE";
-  if (CURLcode rc = curl_easy_perform(h); rc != CURLE_OK) {
-    return fail(Error(fmt::format("could not send the spans to {}", url))
-                    .caused_by(error[0] ? std::string(error) : std::string(curl_easy_strerror(rc))),
-                hint);
+  FAB_TRY_ASSIGN(auto reply, http::post_json(url, body, {}, timeout_ms));
+  if (!reply.answered()) {
+    return fail(Error(fmt::format("could not send the spans to {}", url)).caused_by(reply.transport_error), hint);
   }
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status >= 300) {
-    Error e(fmt::format("the collector at {} answered HTTP {}", url, status));
-    if (!answer.empty()) e.caused_by(answer.substr(0, 2000));
+  if (reply.status < 200 || reply.status >= 300) {
+    Error e(fmt::format("the collector at {} answered HTTP {}", url, reply.status));
+    if (!reply.body.empty()) e.caused_by(reply.body.substr(0, 2000));
     return fail(std::move(e), hint);
   }
   return {};

@@ -1,6 +1,7 @@
 #include "substrate/jj_runner.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -246,7 +247,17 @@ Result<JjOutput> JjRunner::run(const std::vector<std::string>& args, const JjCal
     spec.env = {{"JJ_USER", id.name}, {"JJ_EMAIL", id.email}};
   }
   auto r = run_process(spec);
-  if (!r) return fail(r.error().context("cannot run jj").with_hint(kBootstrapHint));
+  if (!r) {
+    // jj was found and checked when this runner was made: E2BIG is fab's own command line.
+    const bool too_long = r.error().render().find(std::strerror(E2BIG)) != std::string::npos;
+    if (too_long) {
+      std::size_t bytes = 0;
+      for (const auto& a : spec.argv) bytes += a.size() + 1;
+      return fail_internal(fmt::format("cannot run jj {}: its command line ({} bytes) is too long for the system",
+                                       args.empty() ? "" : args[0], bytes));
+    }
+    return fail(r.error().context("cannot run jj").with_hint(kBootstrapHint));
+  }
   JjOutput o{r->exit_code, std::move(r->out), std::move(r->err), r->duration};
   spdlog::debug("jj {} -> {} in {:.1f} ms", fmt::join(args, " "), r->signal ? -r->signal : o.exit_code,
                 static_cast<double>(o.duration.count()) / 1000.0);

@@ -135,6 +135,24 @@ std::string revset_of(const std::vector<ChangeId>& ids) {
   return out.empty() ? "none()" : out;
 }
 
+std::vector<std::string> revset_unions(const std::vector<std::string>& terms, std::size_t max_bytes) {
+  std::vector<std::string> out;
+  std::string piece;
+  for (const auto& t : terms) {
+    if (!piece.empty() && piece.size() + 1 + t.size() > max_bytes) out.push_back(std::exchange(piece, {}));
+    piece += (piece.empty() ? "" : "|") + t;
+  }
+  if (!piece.empty()) out.push_back(std::move(piece));
+  return out;
+}
+
+std::vector<std::string> revset_unions(const std::vector<ChangeId>& ids, std::size_t max_bytes) {
+  std::vector<std::string> terms;
+  terms.reserve(ids.size());
+  for (const auto& id : ids) terms.push_back(id.str());
+  return revset_unions(terms, max_bytes);
+}
+
 Result<Repo> Repo::init(const fs::path& dir, JjRunner jj, Backing backing) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -253,8 +271,10 @@ Result<std::string> Repo::current_operation() const {
 Result<std::map<std::string, std::string>> Repo::git_diffs(const std::vector<ChangeId>& ids) const {
   std::map<std::string, std::string> diffs;
   if (ids.empty()) return diffs;
-  FAB_TRY_ASSIGN(auto commits, query_with_diffs(revset_of(ids), revset_of(ids)));
-  for (auto& c : commits) diffs[c.change_id.str()] = std::move(c.diff).value_or("");
+  for (const auto& set : revset_unions(ids)) {
+    FAB_TRY_ASSIGN(auto commits, query_with_diffs(set, set));
+    for (auto& c : commits) diffs[c.change_id.str()] = std::move(c.diff).value_or("");
+  }
   return diffs;
 }
 
@@ -603,7 +623,7 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
   // From here on jj may know the commits: a failure abandons them (all or nothing).
   const std::string ours = fmt::format("bookmarks(glob:{})", revset_string(bookmark_prefix + "*"));
   auto undo = [&](Error e, const std::vector<ChangeId>& ids) -> tl::unexpected<Error> {
-    auto abandoned = run({"abandon", ids.empty() ? ours : revset_of(ids)});
+    auto abandoned = ids.empty() ? run({"abandon", ours}).map([](auto&&) {}) : abandon(ids);
     if (!abandoned) return fail(e.caused_by("and abandoning its new changes failed too: " + abandoned.error().message));
     if (auto cleaned = clean_import_leftovers(git, git_dir); !cleaned) {
       e.caused_by("its new changes were abandoned, but removing its temporary bookmarks failed: " +
@@ -657,8 +677,9 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
 }
 
 Status Repo::abandon(const std::vector<ChangeId>& ids) const {
-  if (ids.empty()) return {};
-  return run({"abandon", revset_of(ids)}).map([](auto&&) {});
+  // A line of thousands of items takes one operation per piece of the revset.
+  for (const auto& set : revset_unions(ids)) FAB_TRY(run({"abandon", set}));
+  return {};
 }
 
 Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const {
@@ -676,9 +697,11 @@ Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::strin
 Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, const std::string& destination) const {
   if (ids.empty()) return std::vector<ChangeId>{};
   FAB_TRY(rebase_revisions(ids, destination));
-  FAB_TRY_ASSIGN(auto commits, query(fmt::format("({}) & conflicts()", revset_of(ids))));
   std::vector<ChangeId> conflicted;
-  for (auto& c : commits) conflicted.push_back(c.change_id);
+  for (const auto& set : revset_unions(ids)) {
+    FAB_TRY_ASSIGN(auto commits, query(fmt::format("({}) & conflicts()", set)));
+    for (auto& c : commits) conflicted.push_back(c.change_id);
+  }
   return conflicted;
 }
 

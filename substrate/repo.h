@@ -242,7 +242,12 @@ class Repo {
 
 // A jj revset string literal: "..." with escapes.
 std::string revset_string(std::string_view s);
-// `change_id | change_id | ...`
+// `change_id | change_id | ...`; only for a bounded set (a batch of items), see revset_unions.
 std::string revset_of(const std::vector<ChangeId>& ids);
+// `a | b | ...` cut into pieces that each fit one command-line argument (Linux refuses an argument
+// over 128 KiB with E2BIG; a line of 10,000 items' change IDs is ~250 KB). Every term is in
+// exactly one piece; none for no terms.
+std::vector<std::string> revset_unions(const std::vector<std::string>& terms, std::size_t max_bytes = 64 * 1024);
+std::vector<std::string> revset_unions(const std::vector<ChangeId>& ids, std::size_t max_bytes = 64 * 1024);
 
 }  // namespace fab

@@ -5,11 +5,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -18,6 +16,7 @@
 #include "plugins/resolve/conflict_markers.h"
 #include "plugins/resolve/line_diff.h"
 #include "plugins/resolve/syntax.h"
+#include "substrate/http.h"
 
 namespace fab::resolve {
 
@@ -72,78 +71,24 @@ std::string outgoing(const std::string& text, const std::string& key, std::size_
 
 // ---- HTTP ------------------------------------------------------------------------------------
 
-struct HttpReply {
-  long status = 0;
-  std::string body;
-  int retry_after_s = -1;
-};
-
-std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  std::string_view line(data, size * n);
-  constexpr std::string_view name = "retry-after:";
-  if (line.size() > name.size() &&
-      std::equal(name.begin(), name.end(), line.begin(), [](char x, char y) { return x == std::tolower(static_cast<unsigned char>(y)); })) {
-    std::string value(line.substr(name.size()));
-    char* end = nullptr;
-    long seconds = std::strtol(value.c_str(), &end, 10);
-    if (end != value.c_str() && seconds >= 0) {
-      static_cast<HttpReply*>(user)->retry_after_s = static_cast<int>(std::min(seconds, 3600L));
-    }
-  }
-  return size * n;
-}
-
 std::string seconds_text(int ms) { return fmt::format("{:g} s", ms / 1000.0); }
 
-Attempt<HttpReply> post_json(const std::string& url, const std::string& body, const std::string& key, int timeout_ms) {
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) {
-    return failure("could not create an HTTP client (curl_easy_init failed)", false);
+Attempt<http::Reply> post_json(const std::string& url, const std::string& body, const std::string& key,
+                                int timeout_ms) {
+  std::vector<std::string> headers;
+  if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
+  auto reply = http::post_json(url, body, headers, std::max(1, timeout_ms));
+  if (!reply) return failure(reply.error().message, false);
+  switch (reply->outcome) {
+    case http::Reply::Outcome::timed_out:
+      return failure("timed out after " + seconds_text(timeout_ms), true,
+                     "the provider is slow or overloaded; raise the resolver's timeout_ms or try again later");
+    case http::Reply::Outcome::unreachable:
+      return failure("could not reach the provider at " + url + ": " + reply->transport_error, true,
+                     "check that the endpoint is right and the provider is running");
+    case http::Reply::Outcome::answered: break;
   }
-  curl_slist* raw_headers = nullptr;
-  raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
-  raw_headers = curl_slist_append(raw_headers, "Expect:");
-  if (!key.empty()) {
-    raw_headers = curl_slist_append(raw_headers, ("Authorization: Bearer " + key).c_str());
-  }
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw_headers, &curl_slist_free_all);
-
-  HttpReply reply;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1, timeout_ms)));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-
-  CURLcode rc = curl_easy_perform(h);
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return failure("timed out after " + seconds_text(timeout_ms), true,
-                   "the provider is slow or overloaded; raise the resolver's timeout_ms or try again later");
-  }
-  if (rc != CURLE_OK) {
-    std::string what = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-    return failure("could not reach the provider at " + url + ": " + what, true,
-                   "check that the endpoint is right and the provider is running");
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  return reply;
+  return std::move(*reply);
 }
 
 // ---- the conversation ------------------------------------------------------------------------
@@ -213,7 +158,7 @@ std::string request_body(const LlmConfig& config, const std::string& prompt) {
 }
 
 // The assistant's text from a chat-completions reply.
-Attempt<std::string> answer_text(const HttpReply& reply, const std::string& url, const LlmConfig& config) {
+Attempt<std::string> answer_text(const http::Reply& reply, const std::string& url, const LlmConfig& config) {
   if (reply.status == 429 || reply.status >= 500) {
     Failure f{fmt::format("provider returned HTTP {}", reply.status), reply.body,
               reply.status == 429 ? "the provider is rate limiting; try again later" : "the provider failed; try again later",

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <thread>
@@ -47,6 +48,32 @@ TEST_CASE("a failing jj call names the command and carries jj's stderr", "[subst
   auto rendered = r.error().render();
   CHECK(rendered.find("no_such_revision_xyz") != std::string::npos);
   CHECK(rendered.find("Caused by:") != std::string::npos);
+}
+
+TEST_CASE("revsets of thousands of changes are cut in pieces that each fit one argument", "[substrate][runner]") {
+  std::vector<std::string> terms;
+  for (int i = 0; i < 10000; ++i) terms.push_back("present(" + std::string(32, "kmnopqrstuvwxyz"[i % 15]) + ")");
+  const auto pieces = fab::revset_unions(terms);
+  REQUIRE(pieces.size() > 1);
+  std::size_t count = 0;
+  for (const auto& p : pieces) {
+    CHECK(p.size() <= 64 * 1024);
+    count += static_cast<std::size_t>(std::count(p.begin(), p.end(), '|')) + 1;
+  }
+  CHECK(count == terms.size());
+  CHECK(fab::revset_unions(std::vector<std::string>{}).empty());
+
+  // What the pieces avoid: Linux refuses one argument over 128 KiB, and fab says so plainly
+  // (not "run scripts/bootstrap", as if jj were missing).
+  TempDir dir;
+  auto repo = make_repo(dir);
+  std::string all;
+  for (const auto& t : terms) all += (all.empty() ? "" : "|") + t;
+  auto r = repo.run({"log", "-r", all});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("command line") != std::string::npos);
+  CHECK(r.error().message.find("too long") != std::string::npos);
+  CHECK(r.error().hint.find("bootstrap") == std::string::npos);
 }
 
 TEST_CASE("batch creation makes distinct changes with their own descriptions", "[substrate][changes]") {
