@@ -139,6 +139,17 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
       out.undone.push_back(fmt::format("moved its change back onto {} (the call had rebased it)", short_hex(in.base)));
     }
   } else {
+    // The commits under the files that are neither trunk's nor a fab change came from no jj
+    // operation of the call: git made them in the workspace's worktree (`git commit`, which jj
+    // took in as the workspace's new parent). They are the call's too: folded below.
+    FAB_TRY_ASSIGN(auto under, repo.query(fmt::format("::{} ~ ::{} ~ change_id({}) ~ description(substring:\"fab-item: \")",
+                                                      f.commit_id, in.trunk_now, c)));
+    // (The files' own commit among them, unless it is trunk's or another change of fab's.)
+    std::size_t by_git = 0;
+    for (const auto& u : under) {
+      if (made.insert(u.commit_id).second && u.commit_id != f.commit_id) ++by_git;
+    }
+    if (by_git > 0) out.undone.push_back(fmt::format("took the {} commit(s) it made with git into its change", by_git));
     // The files are in another commit: they become the change's tree, relative to the trunk commit
     // they were built on, and the change goes back onto its base.
     FAB_TRY_ASSIGN(auto bases, repo.query(fmt::format("heads(::{} & ::{})", f.commit_id, in.trunk_now)));

@@ -36,21 +36,20 @@ MachineCheck check_git() {
     c.detail += "; fab works without it, but agents in a workspace cannot use git";
     return c;
   }
-  const std::string found = fmt::format("{} ({})", git->text, git->path.string());
-  // fab does not make colocated workspaces yet (it has been built and tested only with git 2.39):
-  // say what happens, whatever the version.
-  if (git_supports_worktrees()) {
-    return {"git", CheckStatus::warn,
-            found + ": new enough for a git worktree per workspace (`jj workspace add --colocate`), but this fab "
-                    "does not make them yet: `git` run in a workspace says \"not a git repository\"; jj works there",
-            "agents should use jj in their workspace (fab folds what they do into their item's change)"};
+  const std::string found =
+      fmt::format("{} ({}{})", git->text, git->path.string(), git->from_env ? ", FAB_GIT" : "");
+  const auto worktrees = git_worktrees();
+  if (worktrees.yes) {
+    return {"git", CheckStatus::ok,
+            fmt::format("git {}: each workspace gets its own git worktree, so git works in it ({}; in a colocated "
+                        "factory)",
+                        git->short_version(), found),
+            ""};
   }
   return {"git", CheckStatus::warn,
-          found + ": older than 2.42, so a workspace gets no git worktree of its own (`git` run in one says "
-                  "\"not a git repository\"); jj works there",
-          "agents should use jj in their workspace; a git worktree per workspace would need git >= 2.42 "
-          "(`jj workspace add --colocate` needs `git worktree add --orphan`; Debian 12 ships 2.39), and this fab "
-          "does not make them yet"};
+          fmt::format("{}: git run in a workspace says \"not a git repository\"; jj works there ({})", worktrees.why_not,
+                      found),
+          "agents should use jj in their workspace (fab folds what they do into their item's change); " + worktrees.hint};
 }
 
 MachineCheck check_bubblewrap() {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <fstream>
@@ -310,6 +311,18 @@ nlohmann::json Executor::work_request(const Item& item, const Flight& f, const f
 PluginStep Executor::with_paths(PluginStep step, const Flight& f) const {
   const CallPlaces places{f.slot ? f.slot->dir : fs::path{}, m_factory.root(), m_factory.workspaces_dir()};
   step.options = call_options_for(m_setups.at(f.line).blueprint, step.use, step.ref.kind, places);
+  if (f.slot && step.ref.kind == plugins::PluginKind::agent) {
+    // In a workspace that is a git worktree, git records the refs it changes (they are the user's
+    // too): after the call they are put back (restore_git_refs). The GIT_CONFIG_* entries follow
+    // those of fab's environment the call inherits.
+    int first = 0;
+    const auto& only = step.options.env.only;
+    if (const char* n = std::getenv("GIT_CONFIG_COUNT");
+        n != nullptr && (!only || std::find(only->begin(), only->end(), "GIT_CONFIG_COUNT") != only->end())) {
+      first = std::max(0, std::atoi(n));
+    }
+    step.options.env.set = m_factory.repo().git_ref_log_env(f.slot->dir, first);
+  }
   return step;
 }
 
@@ -477,6 +490,8 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
         fs::remove_all(it->path(), rm);
       }
     }
+    // Their git worktrees too (colocated, git >= 2.42), so none is left in the user's .git/worktrees/.
+    FAB_TRY(m_factory.repo().remove_git_worktrees(m_factory.workspaces_dir()));
   }
 
   // A damaged line.json is rebuilt from its line's journal (Store::repair_line), and said so. A
@@ -1030,6 +1045,18 @@ Status Executor::take_agent(Flight& f) {
   std::size_t copies = 0;
   for (std::size_t i = 1; i < snapped->commits.size(); ++i) copies += snapped->commits[i].change_id == f.change;
   if (wc.change_id == f.change) copies = std::max<std::size_t>(copies, 1);
+
+  // What it did with git's refs in its worktree (branches, tags, the stash: shared with the user's
+  // repository) is put back, and jj told, before the fold: the commits it made are the working
+  // copy's ancestors now (the snapshot took git's HEAD in), and a tag would make them immutable.
+  {
+    FAB_TRY_ASSIGN(auto refs, m_factory.repo().restore_git_refs(f.slot->dir));
+    if (!refs.empty()) {
+      f.abnormal = true;
+      f.undone.insert(f.undone.end(), refs.begin(), refs.end());
+      FAB_TRY(own([&] { return repo_for(f, "building (put back git's refs)").git_import_keeping_commits(); }));
+    }
+  }
 
   // 3. What it did with jj: folded back into its change, the rest put back.
   FAB_TRY(observe());

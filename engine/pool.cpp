@@ -77,7 +77,8 @@ Result<Slot*> WorkspacePool::acquire(const Repo& repo, const ChangeId& change) {
     // (A workspace of this name left by a run that died is forgotten first.)
     (void)repo.forget_workspace(slot->name, {});
     FAB_TRY_ASSIGN(slot->commit, repo.add_workspace(slot->name, slot->dir, change));
-    FAB_TRY(write_git_guard(slot->dir));
+    // (A workspace that is a git worktree has git's own `.git` file.)
+    if (!repo.workspaces_get_git()) FAB_TRY(write_git_guard(slot->dir));
     m_slots.push_back(std::move(slot));
     pick = m_slots.back().get();
   }
@@ -113,7 +114,8 @@ Status WorkspacePool::forget_all(const Repo& repo) {
     if (ec) return fail(fmt::format("cannot remove '{}': {}", s->home.string(), ec.message()));
   }
   m_slots.clear();
-  return {};
+  // jj removes the git worktree of a workspace it forgets; one whose directory had gone is left to this.
+  return repo.remove_git_worktrees(m_factory.workspaces_dir());
 }
 
 std::vector<std::string> WorkspacePool::strays(const Slot& slot) {

@@ -3,10 +3,11 @@
 // workspaces_dir()): slot n is the workspace `fab-pool-<n>` in <pool>/<n>/ws, alone in <pool>/<n>/
 // so that anything an agent writes into `..` is caught (strays()) instead of landing in another
 // item's workspace. A workspace is handed from item to item with one `jj edit`; one that held an
-// attempt gone wrong is recycled (forgotten and removed) instead. Without a git worktree of its own
-// (git < 2.42), each workspace holds a `.git` file pointing nowhere, so git run inside says "not a
-// git repository" instead of finding a repository above it. All are forgotten when the run ends
-// or has nothing in flight.
+// attempt gone wrong is recycled (forgotten and removed) instead. In a colocated repo whose git
+// allows it (Repo::workspaces_get_git(): git >= 2.42), each workspace is a git worktree of the
+// user's repository, so git works inside it; without one, each holds a `.git` file pointing
+// nowhere, so git run inside says "not a git repository" instead of finding a repository above
+// it. All are forgotten (with their worktrees) when the run ends or has nothing in flight.
 #include <filesystem>
 #include <optional>
 #include <string>

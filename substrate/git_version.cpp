@@ -1,6 +1,7 @@
 #include "substrate/git_version.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 
@@ -9,35 +10,88 @@
 #include "substrate/process.h"
 
 namespace fab {
+namespace {
+
+Result<GitVersion> probe(std::filesystem::path path, bool from_env) {
+  GitVersion v;
+  v.path = std::move(path);
+  v.from_env = from_env;
+  v.exec = exec_argv_of(v.path);
+  std::vector<std::string> argv = v.exec;
+  argv.push_back("--version");
+  auto run = run_process({.argv = argv, .timeout = std::chrono::seconds(20)});
+  if (!run || !run->ok()) {
+    return fail(Error(fmt::format("git at {} does not run", v.path.string()))
+                    .caused_by(!run ? run.error().message : run->describe() + " " + run->err)
+                    .with_hint(from_env ? "set FAB_GIT to a git that runs, or unset it" : "reinstall git"));
+  }
+  v.text = run->out.substr(0, run->out.find('\n'));
+  // "git version 2.39.5" (some builds add " (Apple Git-143)" or ".windows.1")
+  if (std::sscanf(v.text.c_str(), "git version %d.%d.%d", &v.major, &v.minor, &v.patch) < 2) {
+    return fail(fmt::format("cannot read git's version from '{}'", v.text), "check `git --version`");
+  }
+  return v;
+}
+
+Result<GitVersion> on_path() {
+  auto p = find_on_path("git");
+  if (p.empty()) return fail("git was not found on PATH", "install git (Debian/Ubuntu: apt-get install git)");
+  return probe(p, false);
+}
+
+}  // namespace
+
+std::string GitVersion::short_version() const { return fmt::format("{}.{}", major, minor); }
+
+Result<GitVersion> path_git_version() {
+  static std::mutex mu;
+  static std::optional<Result<GitVersion>> cached;
+  std::lock_guard lock(mu);
+  if (!cached) cached = on_path();
+  return *cached;
+}
 
 Result<GitVersion> git_version() {
   static std::mutex mu;
   static std::optional<Result<GitVersion>> cached;
   std::lock_guard lock(mu);
   if (cached) return *cached;
-  cached = []() -> Result<GitVersion> {
-    GitVersion v;
-    v.path = find_on_path("git");
-    if (v.path.empty()) return fail("git was not found on PATH", "install git (Debian/Ubuntu: apt-get install git)");
-    auto run = run_process({.argv = {v.path.string(), "--version"}, .timeout = std::chrono::seconds(20)});
-    if (!run || !run->ok()) {
-      return fail(Error(fmt::format("git at {} does not run", v.path.string()))
-                      .caused_by(!run ? run.error().message : run->describe() + " " + run->err)
-                      .with_hint("reinstall git"));
+  if (const char* env = std::getenv("FAB_GIT"); env != nullptr && *env != '\0') {
+    std::error_code ec;
+    if (!std::filesystem::exists(env, ec)) {
+      cached = fail(fmt::format("FAB_GIT is set to '{}', which does not exist", env),
+                    "set FAB_GIT to a git binary (scripts/bootstrap installs one as .deps/bin/git), or unset it");
+    } else {
+      cached = probe(env, true);
     }
-    v.text = run->out.substr(0, run->out.find('\n'));
-    // "git version 2.39.5" (some builds add " (Apple Git-143)" or ".windows.1")
-    if (std::sscanf(v.text.c_str(), "git version %d.%d.%d", &v.major, &v.minor, &v.patch) < 2) {
-      return fail(fmt::format("cannot read git's version from '{}'", v.text), "check `git --version`");
-    }
-    return v;
-  }();
+  } else {
+    cached = path_git_version();
+  }
   return *cached;
 }
 
-bool git_supports_worktrees() {
-  auto v = git_version();
-  return v && v->at_least(2, 42);
+GitWorktrees git_worktrees() {
+  auto git = git_version();
+  if (!git) return {false, git.error().message, git.error().hint};
+  if (!git->at_least(2, 42)) {
+    return {false, fmt::format("git {} is older than 2.42", git->short_version()),
+            "a git worktree per workspace needs git >= 2.42 (`jj workspace add --colocate` needs `git worktree add "
+            "--orphan`; Debian 12 ships 2.39): scripts/bootstrap installs one as .deps/bin/git; set FAB_GIT to it, "
+            "or put it first on PATH"};
+  }
+  if (git->at_least(2, 48) && git->from_env) {
+    auto user = path_git_version();
+    if (user && !user->at_least(2, 48)) {
+      return {false,
+              fmt::format("git {} (FAB_GIT) would mark the repository with extensions.relativeWorktrees, which git {} "
+                          "on PATH cannot read",
+                          git->short_version(), user->short_version()),
+              "put the newer git first on PATH too (agents and you then run it), or set FAB_GIT to a git 2.42-2.47"};
+    }
+  }
+  return {true, "", ""};
 }
+
+bool git_supports_worktrees() { return git_worktrees().yes; }
 
 }  // namespace fab

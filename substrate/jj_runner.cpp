@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "substrate/git_version.h"
 #include "substrate/process.h"
 
 #ifndef FAB_BOOTSTRAP_JJ
@@ -37,25 +38,10 @@ std::optional<Version> parse_version(const std::string& text) {  // "jj 0.46.0" 
   return v;
 }
 
-// scripts/bootstrap's wrapper runs jj through its prefix's own glibc loader, and says so in a line
-// "# fab-exec: <loader>\t--library-path\t<lib dir>\t<jj>". Running that argv directly saves starting
-// a shell for every jj call (~2 ms of ~15). Anything else (a real jj binary, another script) runs as is.
-std::vector<std::string> exec_argv(const std::filesystem::path& jj) {
-  std::ifstream f(jj, std::ios::binary);
-  char head[2] = {0, 0};
-  if (!f.read(head, 2) || head[0] != '#' || head[1] != '!') return {jj.string()};
-  constexpr std::string_view kMarker = "# fab-exec: ";
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind(kMarker, 0) != 0) continue;
-    std::vector<std::string> argv;
-    std::istringstream fields(line.substr(kMarker.size()));
-    for (std::string field; std::getline(fields, field, '\t');) argv.push_back(field);
-    std::error_code ec;
-    if (argv.size() != 4 || !std::filesystem::exists(argv[0], ec) || !std::filesystem::exists(argv[3], ec)) break;
-    return argv;
-  }
-  return {jj.string()};
-}
+// scripts/bootstrap's wrapper runs jj through its prefix's own glibc loader, and says so in its
+// `# fab-exec:` line (exec_argv_of). Running that argv directly saves starting a shell for every jj
+// call (~2 ms of ~15). Anything else (a real jj binary, another script) runs as is.
+std::vector<std::string> exec_argv(const std::filesystem::path& jj) { return exec_argv_of(jj); }
 
 // Version checks are cached per binary: one `jj --version` per process.
 Result<std::string> checked_version(const std::filesystem::path& jj, const std::vector<std::string>& exec) {
@@ -153,10 +139,10 @@ JjIdentity user_identity(const std::vector<std::string>& jj_exec, const std::fil
     }
   }
   if (!jj["user.name"].empty() && !jj["user.email"].empty()) return {jj["user.name"], jj["user.email"]};
-  if (auto git = find_on_path("git"); !git.empty()) {
+  if (auto git = git_version()) {
     const bool dir = std::filesystem::is_directory(repo, ec);
     auto get = [&](const char* key) {
-      std::vector<std::string> args{git.string()};
+      std::vector<std::string> args = git->exec;
       if (dir) args.insert(args.end(), {"-C", repo.string()});
       args.insert(args.end(), {"config", "--get", key});
       auto r = run_process({.argv = args, .timeout = std::chrono::seconds(30)});

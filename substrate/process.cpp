@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -99,6 +101,23 @@ std::string ProcessResult::describe() const {
 std::filesystem::path find_on_path(const std::string& name) {
   auto p = bp::search_path(name);
   return p.empty() ? std::filesystem::path{} : std::filesystem::path(p.string());
+}
+
+std::vector<std::string> exec_argv_of(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  char head[2] = {0, 0};
+  if (!f.read(head, 2) || head[0] != '#' || head[1] != '!') return {path.string()};
+  constexpr std::string_view kMarker = "# fab-exec: ";
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind(kMarker, 0) != 0) continue;
+    std::vector<std::string> argv;
+    std::istringstream fields(line.substr(kMarker.size()));
+    for (std::string field; std::getline(fields, field, '\t');) argv.push_back(field);
+    std::error_code ec;
+    if (argv.size() < 4 || !std::filesystem::exists(argv[0], ec) || !std::filesystem::exists(argv[3], ec)) break;
+    return argv;
+  }
+  return {path.string()};
 }
 
 namespace {

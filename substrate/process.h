@@ -82,6 +82,12 @@ Result<ProcessResult> run_process(const ProcessSpec& spec);
 // Where an executable named `name` is on PATH (or empty).
 std::filesystem::path find_on_path(const std::string& name);
 
+// scripts/bootstrap's wrappers (.deps/bin/jj, .deps/bin/git) run their program through a private
+// glibc loader, and say so in a line "# fab-exec: <loader>\t--library-path\t<lib dir>\t<program>[\t<arg>...]".
+// That argv, to run the program directly (saving a shell per call); for anything else (a real
+// binary, another script, a wrapper whose loader or program is gone), {path}.
+std::vector<std::string> exec_argv_of(const std::filesystem::path& path);
+
 // Stops every process group started by run_process that is still running, and what runs in them:
 // SIGTERM to each group, up to `grace` for the processes started to end (the plugin child uses that
 // time to stop what it started in process groups of its own), then SIGKILL to each group. Returns

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "substrate/git_version.h"
 #include "substrate/process.h"
 
 namespace fab {
@@ -444,7 +445,8 @@ Error git_failure(const std::vector<std::string>& argv, const ProcessResult& r) 
 
 Result<ProcessResult> run_git(const fs::path& git, const fs::path& git_dir, const std::vector<std::string>& args,
                               std::optional<std::string> stdin_data = std::nullopt) {
-  std::vector<std::string> argv{git.string(), "--git-dir=" + git_dir.string()};
+  std::vector<std::string> argv = exec_argv_of(git);
+  argv.push_back("--git-dir=" + git_dir.string());
   argv.insert(argv.end(), args.begin(), args.end());
   // Nothing from a surrounding git invocation (a hook, say) may redirect this one.
   auto r = run_process({.argv = argv,
@@ -454,7 +456,11 @@ Result<ProcessResult> run_git(const fs::path& git, const fs::path& git_dir, cons
   if (!r) return fail(r.error().context("cannot run git"));
   spdlog::debug("git {} -> {} in {:.1f} ms", fmt::join(args, " "), r->signal ? -r->signal : r->exit_code,
                 static_cast<double>(r->duration.count()) / 1000.0);
-  if (!r->ok()) return fail(git_failure(argv, *r));
+  if (!r->ok()) {
+    std::vector<std::string> shown{"git", "--git-dir=" + git_dir.string()};
+    shown.insert(shown.end(), args.begin(), args.end());
+    return fail(git_failure(shown, *r));
+  }
   return *r;
 }
 
@@ -525,7 +531,10 @@ Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
   }
   const auto repo_dir = jj_repo_dir(m_root);
   const auto git_dir = backing_git_dir(repo_dir);
-  const auto git = git_dir.empty() ? fs::path{} : find_on_path("git");
+  fs::path git;
+  if (!git_dir.empty()) {
+    if (auto v = git_version()) git = v->path;
+  }
   if (git.empty()) return create_changes_by_duplicate(parent, descriptions);
 
   // `parent` as exactly one commit (jj new's rule for a single revision).
@@ -787,10 +796,11 @@ Result<std::string> Repo::add_workspace(const std::string& name, const fs::path&
 
   std::error_code ec;
   fs::create_directories(dir.parent_path(), ec);
-  // (jj must update the new working copy, so this call cannot use --ignore-working-copy.) Never a
-  // git worktree, even in a repo colocated with the user's git (which needs git >= 2.42 and would
-  // list fab's workspaces in `git worktree list`).
-  FAB_TRY(run({"workspace", "add", "--no-colocate", "--name", name, "-r", at.str(), dir.string()}, {.snapshot = true}));
+  // (jj must update the new working copy, so this call cannot use --ignore-working-copy.) A git
+  // worktree only where git allows one (`git worktree list` then lists it while the run lasts).
+  const bool worktree = workspaces_get_git();
+  FAB_TRY(run({"workspace", "add", worktree ? "--colocate" : "--no-colocate", "--name", name, "-r", at.str(), dir.string()},
+              {.snapshot = true, .config = git_config()}));
   // `workspace add` puts a new empty change on top of `at`; editing `at` itself makes the agent's
   // edits land in the item's change (jj abandons the empty one).
   return edit_in_workspace(dir, at);
@@ -812,8 +822,18 @@ Result<std::vector<Workspace>> Repo::workspaces() const {
   return list;
 }
 
+bool Repo::workspaces_get_git() const { return colocated() && git_supports_worktrees(); }
+
+std::vector<std::string> Repo::git_config() const {
+  // The git jj runs to make and remove worktrees: fab's (FAB_GIT, else PATH's).
+  if (!colocated()) return {};
+  auto git = git_version();
+  if (!git) return {};
+  return {"git.executable-path=" + toml_string(git->path.string())};
+}
+
 Status Repo::forget_workspace(const std::string& name, const fs::path& dir) const {
-  auto o = run({"workspace", "forget", name}, {.allow_failure = true});
+  auto o = run({"workspace", "forget", name}, {.config = git_config(), .allow_failure = true});
   if (!o) return fail(o.error());
   if (o->exit_code != 0 && o->err.find("No such workspace") == std::string::npos) {
     return fail(Error(fmt::format("cannot forget workspace '{}'", name)).caused_by(o->err));
@@ -822,6 +842,133 @@ Status Repo::forget_workspace(const std::string& name, const fs::path& dir) cons
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec) return fail(fmt::format("cannot remove '{}': {}", dir.string(), ec.message()));
+  return remove_git_worktrees(dir);
+}
+
+fs::path Repo::worktree_git_dir(const fs::path& workspace) const {
+  std::error_code ec;
+  if (!fs::is_regular_file(workspace / ".git", ec)) return {};
+  const auto text = trimmed(read_text(workspace / ".git"));
+  if (text.rfind("gitdir: ", 0) != 0) return {};
+  fs::path dir = text.substr(8);
+  if (dir.is_relative()) dir = workspace / dir;
+  dir = dir.lexically_normal();
+  return fs::is_directory(dir, ec) ? dir : fs::path{};
+}
+
+std::map<std::string, std::string> Repo::git_ref_log_env(const fs::path& workspace, int first_index) const {
+  const auto admin = worktree_git_dir(workspace);
+  auto git = git_version();
+  if (admin.empty() || !git || !git->at_least(2, 54)) return {};
+  // git runs `sh -c '<command> "$@"'` with the hook's arguments: "committed" once the refs moved,
+  // their old and new values and names on stdin.
+  const std::string log = (admin / "fab-refs").string();
+  std::string quoted = "'";
+  for (char ch : log) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  quoted += "'";
+  const std::string command =
+      "fab_refs() { [ \"$1\" = committed ] || return 0; cat >> " + quoted + "; }; fab_refs";
+  const int n = std::max(first_index, 0);
+  return {{"GIT_CONFIG_COUNT", std::to_string(n + 2)},
+          {fmt::format("GIT_CONFIG_KEY_{}", n), "hook.fab-refs.event"},
+          {fmt::format("GIT_CONFIG_VALUE_{}", n), "reference-transaction"},
+          {fmt::format("GIT_CONFIG_KEY_{}", n + 1), "hook.fab-refs.command"},
+          {fmt::format("GIT_CONFIG_VALUE_{}", n + 1), command}};
+}
+
+Result<std::vector<std::string>> Repo::restore_git_refs(const fs::path& workspace) const {
+  std::vector<std::string> undone;
+  const auto admin = worktree_git_dir(workspace);
+  if (admin.empty()) return undone;
+  const auto log_file = admin / "fab-refs";
+  std::error_code ec;
+  if (!fs::exists(log_file, ec)) return undone;
+  const std::string text = read_text(log_file);
+  fs::remove(log_file, ec);
+  auto git = git_version();
+  if (!git) return fail(git.error().context("cannot put back the refs git changed in " + workspace.string()));
+  const fs::path git_dir = m_root / ".git";
+  // Per ref: its value before the first change, and after the last.
+  struct Change {
+    std::string first_old, last_new;
+  };
+  std::map<std::string, Change> refs;
+  std::vector<std::string> order;
+  for (const auto& line : lines_of(text)) {
+    std::istringstream fields(line);
+    std::string old_value, new_value, name;
+    if (!(fields >> old_value >> new_value >> name)) continue;
+    // Only what the worktree shares with the user's repository (not HEAD, refs/bisect/, refs/worktree/, ...).
+    const bool shared = name.rfind("refs/heads/", 0) == 0 || name.rfind("refs/tags/", 0) == 0 || name == "refs/stash" ||
+                        name.rfind("refs/notes/", 0) == 0 || name.rfind("refs/remotes/", 0) == 0;
+    if (!shared) continue;
+    auto [it, fresh] = refs.try_emplace(name);
+    if (fresh) {
+      it->second.first_old = old_value;
+      order.push_back(name);
+    }
+    it->second.last_new = new_value;
+  }
+  const auto zero = [](const std::string& v) { return v.find_first_not_of('0') == std::string::npos; };
+  // A HEAD left on a branch (`git checkout -b`) is detached where it is first, so that no ref put
+  // back leaves the worktree on a branch that is gone (jj would read that as a new HEAD).
+  if (!order.empty() && trimmed(read_text(admin / "HEAD")).rfind("ref: ", 0) == 0) {
+    if (auto head = run_git(git->path, admin, {"rev-parse", "-q", "--verify", "HEAD"})) {
+      FAB_TRY(run_git(git->path, admin, {"update-ref", "--no-deref", "HEAD", trimmed(head->out)}));
+    }
+  }
+  for (const auto& name : order) {
+    const auto& c = refs[name];
+    auto now = run_git(git->path, git_dir, {"rev-parse", "-q", "--verify", name});
+    const std::string current = now ? trimmed(now->out) : std::string{};
+    const std::string want = zero(c.first_old) ? std::string{} : c.first_old;
+    const std::string shown = name.rfind("refs/heads/", 0) == 0 ? "branch " + name.substr(11)
+                              : name.rfind("refs/tags/", 0) == 0 ? "tag " + name.substr(10)
+                                                                 : name;
+    if (current == want) continue;  // (jj removed it already, with the commits it was on)
+    const std::string after = zero(c.last_new) ? std::string{} : c.last_new;
+    if (current != after) {
+      undone.push_back(fmt::format("left git's {} as it is: it moved again after the call changed it", shown));
+      continue;
+    }
+    Result<ProcessResult> put = want.empty() ? run_git(git->path, git_dir, {"update-ref", "-d", name, current})
+                                : current.empty()
+                                    ? run_git(git->path, git_dir, {"update-ref", name, want, std::string(40, '0')})
+                                    : run_git(git->path, git_dir, {"update-ref", name, want, current});
+    if (!put) {
+      undone.push_back(fmt::format("could not put back git's {}: {}", shown, put.error().render()));
+    } else if (want.empty()) {
+      undone.push_back(fmt::format("deleted git's {}, which the call created", shown));
+    } else {
+      undone.push_back(fmt::format("moved git's {} back to {}", shown, want.substr(0, 12)));
+    }
+  }
+  return undone;
+}
+
+Status Repo::remove_git_worktrees(const fs::path& under) const {
+  if (!colocated()) return {};
+  const fs::path git_dir = m_root / ".git";
+  std::error_code ec;
+  if (!fs::is_directory(git_dir / "worktrees", ec)) return {};
+  auto git = git_version();
+  if (!git) return {};
+  FAB_TRY_ASSIGN(auto listed, run_git(git->path, git_dir, {"worktree", "list", "--porcelain", "-z"}));
+  const auto prefix = fs::weakly_canonical(under, ec).lexically_normal();
+  std::size_t at = 0;
+  const std::string& out = listed.out;
+  while (at < out.size()) {
+    auto end = out.find('\0', at);
+    if (end == std::string::npos) end = out.size();
+    const std::string field = out.substr(at, end - at);
+    at = end + 1;
+    if (field.rfind("worktree ", 0) != 0) continue;
+    const fs::path path = fs::path(field.substr(9)).lexically_normal();
+    auto rel = path.lexically_relative(prefix);
+    if (rel.empty() || *rel.begin() == ".." || fs::exists(path, ec)) continue;
+    // (Twice --force: also when it is locked, or holds changes nothing will ever look at again.)
+    FAB_TRY(run_git(git->path, git_dir, {"worktree", "remove", "--force", "--force", path.string()}));
+  }
   return {};
 }
 
@@ -829,7 +976,7 @@ Status Repo::forget_workspaces(const std::vector<std::string>& names) const {
   if (names.empty()) return {};
   std::vector<std::string> args{"workspace", "forget"};
   args.insert(args.end(), names.begin(), names.end());
-  FAB_TRY_ASSIGN(auto o, run(args, {.allow_failure = true}));
+  FAB_TRY_ASSIGN(auto o, run(args, {.config = git_config(), .allow_failure = true}));
   if (o.exit_code == 0) return {};
   // jj refuses the whole call when one name is unknown: forget them one at a time.
   for (const auto& name : names) FAB_TRY(forget_workspace(name, {}));

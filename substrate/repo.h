@@ -55,6 +55,9 @@ class Repo {
   // --- git (a colocated repo) ---
   // Imports what git's refs say (a user's `git commit` on a branch) into jj.
   Status git_import() const;
+  // The same, abandoning no commit whose refs went (`git.abandon-unreachable-commits=false`): after
+  // restore_git_refs, whose commits the working copy is still built on until they are folded.
+  Status git_import_keeping_commits() const;
   // Exports jj's bookmarks to git's refs; returns the bookmarks jj could not export (a ref git moved
   // meanwhile), empty when all went out.
   Result<std::vector<std::string>> git_export() const;
@@ -146,11 +149,37 @@ class Repo {
   // --- workspaces ---
   // Adds a workspace in `dir` whose working copy is the change `at` itself (so edits land in it).
   // Serialized across threads and processes (concurrent `jj workspace add` breaks, jj #9314).
-  // Returns the working copy's commit ID (as edit_in_workspace does).
+  // Returns the working copy's commit ID (as edit_in_workspace does). In a colocated repo whose
+  // git allows it (workspaces_get_git()), the workspace is a git worktree of the user's repository
+  // too (`jj workspace add --colocate`), so git works inside it; else it has no git of its own.
   Result<std::string> add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
-  // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty).
+  // Whether add_workspace gives a workspace its own git worktree: the repo is colocated and its
+  // git (git_worktrees(): >= 2.42) allows it.
+  bool workspaces_get_git() const;
+  // --- a workspace's git worktree (workspaces_get_git()) ---
+  // Its git directory (<repo>/.git/worktrees/<name>), from its `.git` file; empty if it has none.
+  std::filesystem::path worktree_git_dir(const std::filesystem::path& workspace) const;
+  // The environment that makes git record every ref it changes in `workspace` (a
+  // reference-transaction hook defined in git's config, GIT_CONFIG_KEY_<n>/VALUE_<n> from
+  // `first_index` on; git >= 2.54) into <its git directory>/fab-refs; empty when the workspace has
+  // no worktree or its git cannot.
+  std::map<std::string, std::string> git_ref_log_env(const std::filesystem::path& workspace, int first_index) const;
+  // Puts back what git recorded there (git_ref_log_env) and forgets the record: the branches and
+  // tags it created go, those it moved go back, and the same for the stash (all shared with the
+  // user's repository; HEAD and the worktree's own refs stay). A ref moved again since is left as it
+  // is. One line per ref for the attempt's record; the caller imports git's refs into jj after.
+  Result<std::vector<std::string>> restore_git_refs(const std::filesystem::path& workspace) const;
+
+  // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty). A git
+  // worktree of it goes too, and in a colocated repo git forgets worktrees whose directory is gone
+  // (jj runs `git worktree prune`), so none pile up in the user's .git/worktrees/.
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
+  // Removes the git worktrees of the repo whose directories were `under` (fab's pool) and are gone:
+  // what a workspace whose directory went before jj forgot it (a run that died, an agent that
+  // deleted its workspace) leaves in the user's .git/worktrees/. Nothing to do (and no git run)
+  // when the repo has no worktrees.
+  Status remove_git_worktrees(const std::filesystem::path& under) const;
   // Forgets several in one call (one by one if some are already gone). Directories are left.
   Status forget_workspaces(const std::vector<std::string>& names) const;
   // Makes `id` the working copy of the workspace in `dir` (one operation). A stale workspace (its
@@ -218,6 +247,8 @@ class Repo {
   Result<JjOutput> run(const std::vector<std::string>& args, JjCall call = {}) const;
 
  private:
+  // --config for the jj calls that run git (worktrees): git.executable-path, in a colocated repo.
+  std::vector<std::string> git_config() const;
   Repo(std::filesystem::path root, JjRunner jj) : m_root(std::move(root)), m_jj(std::move(jj)) {}
 
   // create_changes' two ways (see there); `parent` is resolved to one commit first for the import.

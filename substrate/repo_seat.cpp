@@ -80,6 +80,10 @@ bool Repo::colocated() const {
 
 Status Repo::git_import() const { return run({"git", "import"}).map([](auto&&) {}); }
 
+Status Repo::git_import_keeping_commits() const {
+  return run({"git", "import"}, {.config = {"git.abandon-unreachable-commits=false"}}).map([](auto&&) {});
+}
+
 Result<std::vector<std::string>> Repo::git_export() const {
   FAB_TRY_ASSIGN(auto o, run({"git", "export"}));
   // "Warning: Failed to export some bookmarks:\n  main: ..." (one indented line per bookmark)

@@ -80,6 +80,7 @@ Result<ProcessSpec> child_spec(const std::string& who, const fs::path& fab_exe, 
   if (o != nullptr) {
     spec.env_keep = o->env.only;
     spec.env_remove = o->env.remove;
+    for (const auto& [k, v] : o->env.set) spec.env[k] = v;
     if (o->on_output) spec.on_output = [sink = o->on_output](Stream s, std::string_view text) {
       if (s == Stream::err) sink(text);  // stdout is the envelope
     };

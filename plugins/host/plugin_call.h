@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@ namespace fab::plugins {
 struct EnvPolicy {
   std::optional<std::vector<std::string>> only;  // nullopt: all of them; else only these
   std::vector<std::string> remove;               // never these (the line's secrets)
+  std::map<std::string, std::string> set;        // and these, set by fab (whatever `only` says)
 };
 
 struct CallOptions {

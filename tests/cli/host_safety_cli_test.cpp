@@ -47,10 +47,18 @@ TEST_CASE("fab doctor checks jj, git, bubblewrap and every plugin", "[cli][docto
   CHECK((*row(rows, "jj"))["detail"].get<std::string>().rfind("jj 0.", 0) == 0);
   REQUIRE(row(rows, "git"));
   const auto& git = *row(rows, "git");
-  // (fab makes no git worktree per workspace yet, whatever git's version: a warning either way.)
-  CHECK(git["status"] == "warn");
-  CHECK(git["detail"].get<std::string>().find("not a git repository") != std::string::npos);
-  if (!fab::git_supports_worktrees()) CHECK(git["detail"].get<std::string>().find("older than 2.42") != std::string::npos);
+  // Which way workspaces go with the git on PATH (Debian 12's 2.39: no worktree of their own).
+  if (fab::git_supports_worktrees()) {
+    CHECK(git["status"] == "ok");
+    CHECK(git["detail"].get<std::string>().find("each workspace gets its own git worktree") != std::string::npos);
+  } else {
+    CHECK(git["status"] == "warn");
+    CHECK(git["detail"].get<std::string>().find("not a git repository") != std::string::npos);
+    auto v = fab::git_version();
+    if (v && !v->at_least(2, 42)) {
+      CHECK(git["detail"].get<std::string>().rfind("git " + v->short_version() + " is older than 2.42", 0) == 0);
+    }
+  }
   REQUIRE(row(rows, "bubblewrap"));
   CHECK((*row(rows, "bubblewrap"))["status"] == (fab::plugins::sandbox_available() ? "ok" : "warn"));
   for (const auto* name : {"plugin shell", "plugin command", "plugin deterministic", "plugin llm"}) {
@@ -65,6 +73,38 @@ TEST_CASE("fab doctor checks jj, git, bubblewrap and every plugin", "[cli][docto
   CHECK(table.exit_code == 0);
   CHECK(table.out.rfind("ok    jj ", 0) == 0);
   CHECK(table.out.find("\nok    plugin shell ") != std::string::npos);
+}
+
+TEST_CASE("fab doctor says each workspace gets its own git worktree with scripts/bootstrap's git", "[cli][doctor]") {
+  TempDir dir;
+  const auto git = jj_for_tests().parent_path() / "git";
+  INFO("scripts/bootstrap installs git >= 2.42 as " << git.string());
+  REQUIRE(fs::exists(git));
+  const std::string path = git.parent_path().string() + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "");
+  // First on PATH (as the agents' and the user's git too).
+  auto run = run_fab(dir.path(), {"doctor", "--json"}, std::chrono::seconds(120), {{"FAB_PLUGIN_PATH", ""}, {"PATH", path}});
+  INFO(run.out << run.err);
+  auto rows = rows_of(run.out);
+  REQUIRE(row(rows, "git"));
+  CHECK((*row(rows, "git"))["status"] == "ok");
+  const auto detail = (*row(rows, "git"))["detail"].get<std::string>();
+  CHECK(detail.rfind("git 2.", 0) == 0);
+  CHECK(detail.find(": each workspace gets its own git worktree") != std::string::npos);
+  CHECK(detail.find(git.string()) != std::string::npos);
+
+  // Named by FAB_GIT while an older git is first on PATH: a git >= 2.48 would make the user's
+  // repository unreadable to that one (extensions.relativeWorktrees), so no worktree.
+  auto old = fab::path_git_version();
+  if (old && !old->at_least(2, 48)) {
+    auto env_run = run_fab(dir.path(), {"doctor", "--json"}, std::chrono::seconds(120),
+                           {{"FAB_PLUGIN_PATH", ""}, {"FAB_GIT", git.string()}});
+    INFO(env_run.out << env_run.err);
+    rows = rows_of(env_run.out);
+    REQUIRE(row(rows, "git"));
+    CHECK((*row(rows, "git"))["status"] == "warn");
+    CHECK((*row(rows, "git"))["detail"].get<std::string>().find("relativeWorktrees") != std::string::npos);
+    CHECK((*row(rows, "git"))["detail"].get<std::string>().find("not a git repository") != std::string::npos);
+  }
 }
 
 TEST_CASE("fab doctor fails on a broken plugin or an unsafe plugin dir, and warns of a missing one",

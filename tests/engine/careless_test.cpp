@@ -10,12 +10,15 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "substrate/git_version.h"
 #include "substrate/process.h"
 #include "tests/engine/engine_fixture.h"
 #include "workgraph/factory.h"
@@ -254,17 +257,153 @@ std::string jj_call(const std::string& args) {
 }  // namespace
 
 // --- git in the workspace: there is none (git < 2.42), and the user's is never reached ------------
+// (These run with the machine's git on PATH; on Debian 12 that is 2.39. The same rows run again
+// below with scripts/bootstrap's newer git, where each workspace is a git worktree.)
 
 TEST_CASE("careless: git add -A && git commit in the workspace never reaches the user's repository", "[engine][careless]") {
+  if (fab::git_supports_worktrees()) {
+    WARN("the git on PATH gives workspaces a worktree: the rows below test that");
+    return;
+  }
   run_case({.careless = "echo mine > careless.txt\ngit add -A && git commit -qm x\ngit status 2> git-said.txt; true",
             .lands = {{"careless.txt", "mine\n"}},
-            .check = [](const fs::path&, const std::string&, const ProcessResult&) {}});
+            .check = [](const fs::path& root, const std::string&, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              auto said = f->repo().run({"file", "show", "-r", "main", "root-file:\"git-said.txt\""});
+              REQUIRE(said);
+              CHECK(said->out.find("not a git repository") != std::string::npos);
+            }});
 }
 
 TEST_CASE("careless: git checkout, reset --hard, stash and branch in the workspace touch nothing of the user's",
           "[engine][careless]") {
+  if (fab::git_supports_worktrees()) {
+    WARN("the git on PATH gives workspaces a worktree: the rows below test that");
+    return;
+  }
   run_case({.careless = "echo mine > careless.txt\ngit checkout -b evil; git reset --hard; git stash; git branch evil2; true",
             .lands = {{"careless.txt", "mine\n"}}});
+}
+
+// --- git in the workspace, with a git that makes it a worktree (scripts/bootstrap's .deps/bin/git) --
+// The newer git first on PATH: fab's, jj's, the agents' and the user's (this test's) git alike (a
+// git >= 2.48 marks the repository with extensions.relativeWorktrees, which older git cannot read).
+// CI always runs scripts/bootstrap: without its git these fail, they do not skip.
+
+namespace {
+
+class NewGitOnPath {
+ public:
+  NewGitOnPath() {
+    const auto git = jj_for_tests().parent_path() / "git";
+    INFO("scripts/bootstrap installs git >= 2.42 as " << git.string());
+    REQUIRE(fs::exists(git));
+    const char* path = std::getenv("PATH");
+    m_old = path ? path : "";
+    ::setenv("PATH", (git.parent_path().string() + ":" + m_old).c_str(), 1);
+    auto v = run_process({.argv = {"git", "--version"}});
+    REQUIRE(v);
+    REQUIRE(v->ok());
+    int major = 0, minor = 0;
+    REQUIRE(std::sscanf(v->out.c_str(), "git version %d.%d", &major, &minor) == 2);
+    INFO(v->out);
+    REQUIRE((major > 2 || (major == 2 && minor >= 42)));
+  }
+  ~NewGitOnPath() { ::setenv("PATH", m_old.c_str(), 1); }
+
+ private:
+  std::string m_old;
+};
+
+// No git worktree of a pool workspace is left in the user's repository.
+void check_no_worktree_left(const fs::path& root) {
+  const auto list = git(root, {"worktree", "list", "--porcelain"});
+  INFO(list);
+  std::size_t worktrees = 0;
+  for (std::size_t at = list.find("worktree "); at != std::string::npos; at = list.find("\nworktree ", at + 1)) ++worktrees;
+  CHECK(worktrees == 1);  // the user's own checkout
+  CHECK(list.find("/pool/") == std::string::npos);
+  std::error_code ec;
+  CHECK((!fs::exists(root / ".git" / "worktrees", ec) || fs::is_empty(root / ".git" / "worktrees", ec)));
+}
+
+// A git call of the agent's: it must work (the workspace is a worktree), or the agent stops.
+std::string git_call(const std::string& args) {
+  return "git -c user.name=agent -c user.email=agent@example.com " + args + " || { echo 'the agent: git " + args +
+         " failed'; exit 3; }";
+}
+
+}  // namespace
+
+TEST_CASE("careless, own worktree: git status, add and commit in the workspace work, and the commits land as the item's change",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt\n" + git_call("status --porcelain") + "\n" + git_call("add -A") + "\n" +
+                        git_call("commit -qm 'the agent commits'") + "\necho two > two.txt\n" + git_call("add two.txt") +
+                        "\n" + git_call("commit -qm 'and again'") + "\necho three > three.txt\n" +
+                        "git rev-parse --is-inside-work-tree > inside.txt",
+            .lands = {{"careless.txt", "mine\n"}, {"two.txt", "two\n"}, {"three.txt", "three\n"}, {"inside.txt", "true\n"}},
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              auto rec = f->store().load_line(line);
+              REQUIRE(rec);
+              // The item's own change, with fab's description; the agent's commits are not on trunk.
+              const auto& item = rec->items.at(0);
+              auto c = f->repo().commit(*item.change);
+              REQUIRE(c);
+              CHECK(c->description.find("fab-item: " + line + ".1") != std::string::npos);
+              auto r = f->repo().run({"log", "--no-graph", "-r", "::main & description(substring:\"the agent commits\")", "-T",
+                                      "commit_id"});
+              REQUIRE(r);
+              CHECK(r->out.empty());
+              CHECK(read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt")
+                        .find("made with git") != std::string::npos);
+              check_no_worktree_left(root);
+            }});
+}
+
+TEST_CASE("careless, own worktree: git checkout -b, reset --hard, stash, branch and tag work there and are put back",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt\n" + git_call("add careless.txt") + "\n" + git_call("commit -qm one") +
+                        "\n" + git_call("checkout -q -b evil") + "\necho two > two.txt\n" + git_call("add two.txt") + "\n" +
+                        git_call("commit -qm two") + "\necho three > three.txt\n" + git_call("stash -u -q") + "\n" +
+                        git_call("branch evil2") + "\n" + git_call("tag evil-tag") + "\necho four > four.txt\n" +
+                        git_call("reset -q --hard") + "\ngit status --porcelain > status.txt",
+            .lands = {{"careless.txt", "mine\n"}, {"two.txt", "two\n"}, {"four.txt", "four\n"}},
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              CHECK(git(root, {"tag", "--list"}).empty());
+              CHECK(git(root, {"stash", "list"}).empty());
+              CHECK(git(root, {"for-each-ref", "refs/heads/evil", "refs/heads/evil2"}).empty());
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              for (const char* name : {"evil", "evil2"}) {
+                auto b = f->repo().bookmark(name);
+                REQUIRE(b);
+                CHECK_FALSE(b->has_value());
+              }
+              // What it stashed is not on disk, so not in its change.
+              auto r = f->repo().run({"file", "list", "-r", "main"});
+              REQUIRE(r);
+              CHECK(r->out.find("three.txt") == std::string::npos);
+              const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");
+              CHECK(undone.find("branch evil") != std::string::npos);
+              CHECK(undone.find("refs/stash") != std::string::npos);
+              check_no_worktree_left(root);
+            }});
+}
+
+TEST_CASE("careless, own worktree: a workspace deleted by its agent leaves no worktree in the user's repository",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt\ncd .. && rm -rf \"$FAB_WORKSPACE\"",
+            .fails = "deleted its workspace",
+            .check = [](const fs::path& root, const std::string&, const ProcessResult&) { check_no_worktree_left(root); }});
 }
 
 // --- jj in the workspace ----------------------------------------------------------------------------
