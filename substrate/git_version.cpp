@@ -79,6 +79,16 @@ GitWorktrees git_worktrees() {
             "--orphan`; Debian 12 ships 2.39): scripts/bootstrap installs one as .deps/bin/git; set FAB_GIT to it, "
             "or put it first on PATH"};
   }
+  // An agent's git branches, tags and stash live in the user's repository: fab puts them back,
+  // which needs the reference-transaction hook set from the environment (config hooks, git 2.54).
+  // Without that a worktree would let an agent leave branches in the user's repository.
+  if (!git->at_least(2, 54)) {
+    return {false,
+            fmt::format("git {} is older than 2.54, which fab needs to put back the branches an agent makes in a "
+                        "worktree shared with your repository",
+                        git->short_version()),
+            "scripts/bootstrap installs a newer git as .deps/bin/git; set FAB_GIT to it, or put it first on PATH"};
+  }
   if (git->at_least(2, 48) && git->from_env) {
     auto user = path_git_version();
     if (user && !user->at_least(2, 48)) {
@@ -86,7 +96,7 @@ GitWorktrees git_worktrees() {
               fmt::format("git {} (FAB_GIT) would mark the repository with extensions.relativeWorktrees, which git {} "
                           "on PATH cannot read",
                           git->short_version(), user->short_version()),
-              "put the newer git first on PATH too (agents and you then run it), or set FAB_GIT to a git 2.42-2.47"};
+              "put the newer git first on PATH too (agents and you then run it), or unset FAB_GIT"};
     }
   }
   return {true, "", ""};

@@ -34,7 +34,8 @@ struct GitWorktrees {
   std::string why_not;  // "git 2.39 is older than 2.42", ...
   std::string hint;
 };
-// Yes when fab's git is >= 2.42 and, if it is >= 2.48 (which records the worktrees by relative
+// Yes when fab's git is >= 2.54 (jj's `--colocate` needs 2.42's `git worktree add --orphan`; putting
+// back the branches an agent makes needs 2.54's hooks set from the environment) and, if it is >= 2.48 (which records the worktrees by relative
 // paths and marks the repository with `extensions.relativeWorktrees`, which git < 2.48 refuses to
 // read), the git on PATH is >= 2.48 too: a worktree must never make the user's own git fail.
 GitWorktrees git_worktrees();

@@ -155,7 +155,7 @@ class Repo {
   Result<std::string> add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
   // Whether add_workspace gives a workspace its own git worktree: the repo is colocated and its
-  // git (git_worktrees(): >= 2.42) allows it.
+  // git (git_worktrees(): >= 2.54) allows it.
   bool workspaces_get_git() const;
   // --- a workspace's git worktree (workspaces_get_git()) ---
   // Its git directory (<repo>/.git/worktrees/<name>), from its `.git` file; empty if it has none.

@@ -78,7 +78,7 @@ TEST_CASE("fab doctor checks jj, git, bubblewrap and every plugin", "[cli][docto
 TEST_CASE("fab doctor says each workspace gets its own git worktree with scripts/bootstrap's git", "[cli][doctor]") {
   TempDir dir;
   const auto git = jj_for_tests().parent_path() / "git";
-  INFO("scripts/bootstrap installs git >= 2.42 as " << git.string());
+  INFO("scripts/bootstrap installs git >= 2.54 as " << git.string());
   REQUIRE(fs::exists(git));
   const std::string path = git.parent_path().string() + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "");
   // First on PATH (as the agents' and the user's git too).

@@ -256,7 +256,7 @@ std::string jj_call(const std::string& args) {
 
 }  // namespace
 
-// --- git in the workspace: there is none (git < 2.42), and the user's is never reached ------------
+// --- git in the workspace: there is none (git < 2.54), and the user's is never reached ------------
 // (These run with the machine's git on PATH; on Debian 12 that is 2.39. The same rows run again
 // below with scripts/bootstrap's newer git, where each workspace is a git worktree.)
 
@@ -297,7 +297,7 @@ class NewGitOnPath {
  public:
   NewGitOnPath() {
     const auto git = jj_for_tests().parent_path() / "git";
-    INFO("scripts/bootstrap installs git >= 2.42 as " << git.string());
+    INFO("scripts/bootstrap installs git >= 2.54 as " << git.string());
     REQUIRE(fs::exists(git));
     const char* path = std::getenv("PATH");
     m_old = path ? path : "";
