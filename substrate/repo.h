@@ -149,7 +149,8 @@ class Repo {
   // Returns the working copy's commit ID (as edit_in_workspace does).
   Result<std::string> add_workspace(const std::string& name, const std::filesystem::path& dir, const ChangeId& at) const;
   Result<std::vector<Workspace>> workspaces() const;
-  // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty).
+  // Removes `dir` (none if empty), then forgets the workspace (one already gone is no error): the
+  // directory first, for what it holds may be what keeps jj from writing (a full disk).
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
   // Forgets several in one call (one by one if some are already gone). Directories are left.
   Status forget_workspaces(const std::vector<std::string>& names) const;
