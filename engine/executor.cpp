@@ -280,6 +280,13 @@ void Executor::fail_flight(Flight& f, const std::string& feedback, bool permanen
   if (!f.undone.empty()) {
     f.feedback += "\nfab undid what the call did outside its item's change:\n" + joined_lines(f.undone);
   }
+  // A workspace an attempt left in a bad way goes at once (no call of it runs any more): what it
+  // holds may be what broke the attempt (an agent that filled the disk), and the next records of
+  // this item and of the others need that room.
+  if (f.abnormal && f.slot && !(f.job && !f.job->done())) {
+    if (f.job) f.job->join();
+    release_slot(f);
+  }
 }
 
 void Executor::record_steps(const Flight& f, const std::vector<CallStep>& steps) {
@@ -1384,6 +1391,10 @@ Status Executor::end_attempt(Flight& f, ItemState to, const std::string& why) {
   FAB_TRY_ASSIGN(auto item, find(f.item));
   std::string reason = summary_of(f.feedback);
   const std::string feedback = f.feedback;
+  // The workspace goes first: whatever the attempt left there (a disk it filled) must not stop the
+  // attempt's own record from being written.
+  if (f.job) f.job->join();
+  release_slot(f);
   if (to == ItemState::dropped) {
     reason = why == "permanent"
                  ? fmt::format("failed permanently (no retry can fix it) on attempt {}: {}", item.attempts, summary_of(feedback))
@@ -1398,8 +1409,6 @@ Status Executor::end_attempt(Flight& f, ItemState to, const std::string& why) {
     FAB_TRY(move(f, item.state, to, reason, {{"feedback", feedback}}, [&](Item& i) { i.feedback = feedback; }));
     ++m_report.reworked;
   }
-  if (f.job) f.job->join();
-  release_slot(f);
   m_flights.erase(f.item);
   return {};
 }

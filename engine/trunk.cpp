@@ -145,7 +145,17 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
 
 Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, const Repo& repo) {
   auto& state = m_trunks[trunk];
-  FAB_TRY_ASSIGN(bool moved, as_own(m_ledger, repo, [&] { return repo.move_bookmark_from(trunk, state.seen, to); }));
+  const std::string from = state.seen;
+  // The compare-and-swap holds for git's side too: git's branch moved since the last look (the user
+  // committed) is seen before anything moves; the next look imports it and decides.
+  if (repo.colocated()) {
+    const auto git = repo.git_branch_commit(trunk).value_or("");
+    if (git != m_git_seen[trunk] && git != from) {
+      m_dirty.insert(trunk);
+      return false;
+    }
+  }
+  FAB_TRY_ASSIGN(bool moved, as_own(m_ledger, repo, [&] { return repo.move_bookmark_from(trunk, from, to); }));
   if (!moved) {
     m_dirty.insert(trunk);
     return false;
@@ -159,9 +169,29 @@ Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, 
     m_git_seen[trunk] = to;
     return true;
   }
-  // git's branch moved meanwhile (the user committed): what git has comes in, jj's bookmark is
-  // now conflicted, and fab's commits go on top of the user's.
+  // git's branch moved between that look and the export (the user committed right then): what git
+  // has comes in, and jj's bookmark is conflicted (fab's commit and the user's). A user's commit on
+  // top of where fab moved from is the new base, as after any compare-and-swap that found trunk
+  // moved: fab takes its move back (trunk at the user's commit, in jj and in git) and says it did
+  // not move, so the items land on top of the user's commit, inspected again on it.
   FAB_TRY(as_own(m_ledger, repo, [&] { return repo.with_cause("fab: import git refs").git_import(); }));
+  const auto git = repo.git_branch_commit(trunk).value_or("");
+  if (!git.empty() && git != to && !from.empty()) {
+    FAB_TRY_ASSIGN(auto on_top, repo.query(fmt::format("{} & {}::", git, from)));
+    if (!on_top.empty()) {
+      Repo r = repo.with_cause(fmt::format("fab: take back its move of {} (the user committed {} on {} meanwhile)", trunk,
+                                           short_hex(git), short_hex(from)));
+      FAB_TRY(as_own(m_ledger, repo, [&] { return r.set_bookmark(trunk, git, true); }));
+      state.seen = git;
+      FAB_TRY(save(trunk));
+      m_dirty.insert(trunk);
+      // (Refused again, the user committed once more: the next look imports that.)
+      FAB_TRY_ASSIGN(auto again, as_own(m_ledger, repo, [&] { return r.git_export(); }));
+      if (std::find(again.begin(), again.end(), trunk) == again.end()) m_git_seen[trunk] = git;
+      return false;
+    }
+  }
+  // Otherwise fab's commits go on top of the user's.
   FAB_TRY_ASSIGN(auto read, repo.read_bookmark(trunk, state.seen));
   if (read.targets.size() > 1) FAB_TRY(repair_conflicted(trunk, read.targets));
   return true;

@@ -11,8 +11,9 @@
 //     record says so.
 // In a repo colocated with the user's git, git's refs are imported before trunk is read (when git's
 // branch moved) and exported after fab moves it; an export git refused (the user committed
-// meanwhile) leaves jj's bookmark conflicted, which is repaired by landing fab's commits on top of
-// the user's.
+// meanwhile) leaves jj's bookmark conflicted: with the user's commit on top of where fab moved
+// from, fab's move is taken back and the items land on the user's commit, inspected again (any
+// other conflict is repaired by putting fab's commits on top of the user's).
 #include <functional>
 #include <map>
 #include <optional>
@@ -52,7 +53,9 @@ class TrunkKeeper {
   Result<TrunkState> refresh(const std::string& trunk, const std::vector<ForeignOp>& foreign, const ChangesOf& changes,
                              std::vector<Undone>& undone);
   // Moves `trunk` from where fab saw it to `to` (a commit ID), then exports it (colocated). False
-  // when it was no longer there (nothing moved: refresh, then decide again).
+  // when it was no longer there (nothing moved: refresh, then decide again) — in jj, or in git: a
+  // user's commit on git's branch found before the move, or by the export (then fab's move is taken
+  // back and the user's commit is the new base).
   Result<bool> move(const std::string& trunk, const std::string& to, const Repo& repo);
   // Makes the next refresh read the bookmark (a compare-and-swap found it elsewhere).
   void mark_dirty(const std::string& trunk) { m_dirty.insert(trunk); }

@@ -833,15 +833,17 @@ std::vector<std::string> Repo::git_config() const {
 }
 
 Status Repo::forget_workspace(const std::string& name, const fs::path& dir) const {
+  // The directory goes first: what it holds may be what keeps jj from writing the operation (a
+  // full disk), and jj forgets a workspace whose directory is gone all the same.
+  std::error_code ec;
+  if (!dir.empty()) fs::remove_all(dir, ec);
   auto o = run({"workspace", "forget", name}, {.config = git_config(), .allow_failure = true});
   if (!o) return fail(o.error());
   if (o->exit_code != 0 && o->err.find("No such workspace") == std::string::npos) {
     return fail(Error(fmt::format("cannot forget workspace '{}'", name)).caused_by(o->err));
   }
-  if (dir.empty()) return {};
-  std::error_code ec;
-  fs::remove_all(dir, ec);
   if (ec) return fail(fmt::format("cannot remove '{}': {}", dir.string(), ec.message()));
+  if (dir.empty()) return {};
   return remove_git_worktrees(dir);
 }
 

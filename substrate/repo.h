@@ -171,9 +171,9 @@ class Repo {
   // is. One line per ref for the attempt's record; the caller imports git's refs into jj after.
   Result<std::vector<std::string>> restore_git_refs(const std::filesystem::path& workspace) const;
 
-  // Forgets a workspace (one already gone is no error) and removes `dir` (none if empty). A git
-  // worktree of it goes too, and in a colocated repo git forgets worktrees whose directory is gone
-  // (jj runs `git worktree prune`), so none pile up in the user's .git/worktrees/.
+  // Removes `dir` (none if empty), then forgets the workspace (one already gone is no error): the
+  // directory first, for what it holds may be what keeps jj from writing (a full disk). A git
+  // worktree of it goes too (remove_git_worktrees), so none pile up in the user's .git/worktrees/.
   Status forget_workspace(const std::string& name, const std::filesystem::path& dir) const;
   // Removes the git worktrees of the repo whose directories were `under` (fab's pool) and are gone:
   // what a workspace whose directory went before jj forgot it (a run that died, an agent that

@@ -38,22 +38,50 @@ inline std::string requirement_md(int n, const std::map<int, int>& deps = {}) {
   return r;
 }
 
+// git as the user runs it in their checkout (the identity given, so it needs no config of theirs).
+inline ProcessResult git_in(const std::filesystem::path& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-c",
+                             "init.defaultBranch=main", "-c", "advice.detachedHead=false"});
+  auto r = run_process({.argv = args, .cwd = dir});
+  REQUIRE(r);
+  return *r;
+}
+
+struct FactoryOptions {
+  bool git = false;          // `fab init` in a git repository (a colocated factory): the user's README committed
+  bool state_inside = false; // fab's state directory (XDG_STATE_HOME) inside the fixture's temp dir, next to the repo
+};
+
 class FactoryFixture {
  public:
-  FactoryFixture() : m_root(m_dir / "factory") {
+  explicit FactoryFixture(FactoryOptions options = {}) : m_root(m_dir / "factory") {
     std::filesystem::create_directories(m_root);
     write_file(m_root / "README", "base\n");
+    if (options.state_inside) m_env["XDG_STATE_HOME"] = (m_dir / "state").string();
+    if (options.git) {
+      for (std::vector<std::string> args : {std::vector<std::string>{"init", "-q", "-b", "main", "."},
+                                            {"add", "README"}, {"commit", "-q", "-m", "the user's first commit"}}) {
+        auto r = git_in(m_root, args);
+        INFO(r.err);
+        REQUIRE(r.ok());
+      }
+    }
     auto init = fab({"init", "."});
     INFO(init.err);
     REQUIRE(init.ok());
   }
   const std::filesystem::path& root() const { return m_root; }
+  // The temp dir holding the repo (root()), and with state_inside fab's state ("state/").
+  const std::filesystem::path& dir() const { return m_dir.path(); }
+  // The environment every fab() call adds.
+  const std::map<std::string, std::string>& env() const { return m_env; }
 
   ProcessResult fab(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::minutes(3),
                     int timeout_signal = 15) const {
     ProcessSpec spec;
     spec.argv = {(bin_dir() / "fab").string(), "-C", m_root.string()};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.env = m_env;
     spec.timeout = timeout;
     spec.timeout_signal = timeout_signal;
     auto r = run_process(spec);
@@ -141,6 +169,7 @@ class FactoryFixture {
  private:
   TempDir m_dir;
   std::filesystem::path m_root;
+  std::map<std::string, std::string> m_env;
 };
 
 // `fab run` on a thread of its own; if the test fails while it runs, it is stopped and joined.
