@@ -1011,7 +1011,12 @@ Status Executor::take_agent(Flight& f) {
     WorkspacePool::remove_strays(slot);
   }
 
-  // 2. Its files, recorded in the change (what jj refused to record is named).
+  // 2. Its files, recorded in the change (what jj refused to record is named). An operation of the
+  // call that harmed others is reverted first (observe()): after `jj op restore` to before the
+  // stamp, neither the item's change nor its workspace exist until it is, and the snapshot (or a
+  // fresh workspace at the change) would fail the attempt. The periodic observe() usually got there
+  // first; this makes it certain.
+  FAB_TRY(observe());
   Repo repo = repo_for(f, "building (snapshot)");
   // The snapshot rewrites whatever commit the workspace has checked out: never a bookmarked one
   // (trunk, after `jj edit main`) or another item's change: then jj puts the files in a new commit
