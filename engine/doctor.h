@@ -1,6 +1,6 @@
 #pragma once
 // `fab doctor`: what this machine gives fab. jj (found, its version), git (found, its version, and
-// whether it is >= 2.42 so each workspace gets a git worktree of its own), bubblewrap (found, and
+// whether it is >= 2.54 so each workspace gets a git worktree of its own), bubblewrap (found, and
 // able to run a sandbox here), and the plugin search path (each directory exists and is safe to
 // load from, each plugin in it is valid). Each check is ok, warn (fab works, with less) or fail
 // (something will not work), with a hint for the last two.

@@ -497,7 +497,7 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
         fs::remove_all(it->path(), rm);
       }
     }
-    // Their git worktrees too (colocated, git >= 2.42), so none is left in the user's .git/worktrees/.
+    // Their git worktrees too (colocated, git >= 2.54), so none is left in the user's .git/worktrees/.
     FAB_TRY(m_factory.repo().remove_git_worktrees(m_factory.workspaces_dir()));
   }
 

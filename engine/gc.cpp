@@ -52,7 +52,7 @@ Result<GcReport> collect_garbage(Factory& factory, std::size_t keep_operations) 
   report.before = storage_size(factory);
   keep_operations = std::max<std::size_t>(keep_operations, 1);
   const Repo& repo = factory.repo();
-  // The git worktrees of pool workspaces whose directories are gone (colocated, git >= 2.42): git
+  // The git worktrees of pool workspaces whose directories are gone (colocated, git >= 2.54): git
   // would keep them in .git/worktrees/ until its own `git worktree prune`.
   FAB_TRY(repo.remove_git_worktrees(factory.workspaces_dir()));
   FAB_TRY_ASSIGN(auto ops, repo.operations());  // newest first; the root operation last

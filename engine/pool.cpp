@@ -19,7 +19,7 @@ Status write_git_guard(const fs::path& dir) {
   // path is the message git prints: "fatal: not a git repository: <path>".
   return write_file_atomic(dir / ".git",
                            "gitdir: /nonexistent/fab-workspace: this jj workspace has no git worktree "
-                           "(git 2.42 or newer is needed for one)\n");
+                           "(fab makes one only with git 2.54 or newer)\n");
 }
 
 bool WorkspacePool::has_idle() const {

@@ -4,7 +4,7 @@
 // so that anything an agent writes into `..` is caught (strays()) instead of landing in another
 // item's workspace. A workspace is handed from item to item with one `jj edit`; one that held an
 // attempt gone wrong is recycled (forgotten and removed) instead. In a colocated repo whose git
-// allows it (Repo::workspaces_get_git(): git >= 2.42), each workspace is a git worktree of the
+// allows it (Repo::workspaces_get_git(): git >= 2.54), each workspace is a git worktree of the
 // user's repository, so git works inside it; without one, each holds a `.git` file pointing
 // nowhere, so git run inside says "not a git repository" instead of finding a repository above
 // it. All are forgotten (with their worktrees) when the run ends or has nothing in flight.

@@ -1,7 +1,7 @@
 #pragma once
 // Which git fab and jj run, and what it can do for fab. jj gives each workspace its own git
-// worktree (`jj workspace add --colocate`) only with `git worktree add --orphan`, git >= 2.42
-// (Debian 12 has 2.39). The git is FAB_GIT (a git binary, or scripts/bootstrap's wrapper
+// worktree (`jj workspace add --colocate`) only with `git worktree add --orphan`, git >= 2.42, and
+// fab asks for one only with git >= 2.54, which can put back an agent's branches (Debian 12 has 2.39). The git is FAB_GIT (a git binary, or scripts/bootstrap's wrapper
 // .deps/bin/git, run through its `# fab-exec:` line), else the one on PATH; fab hands the same one
 // to jj (`git.executable-path`) for the calls that make or remove a worktree.
 #include <filesystem>
