@@ -152,8 +152,10 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
                             factory.config().trunk, blueprint.trunk, blueprint.trunk));
   }
   std::vector<std::string> descriptions;
+  // The queue is one stack on trunk, its first item on top (one head in jj's view however long the
+  // line; each item is moved onto trunk when it starts).
   for (const auto& item : result.items) descriptions.push_back(item_change_description(item.title, line_id, item.id));
-  FAB_TRY_ASSIGN(auto changes, repo.create_changes(trunk->commit_id, descriptions));
+  FAB_TRY_ASSIGN(auto changes, repo.create_stack(trunk->commit_id, descriptions));
   for (std::size_t i = 0; i < changes.size(); ++i) result.items[i].change = changes[i];
 
   // The blueprint travels with the line, inside line.json (written atomically with it), and is

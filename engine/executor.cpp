@@ -903,8 +903,10 @@ Status Executor::start_items(const Action& a) {
     if (item && item->change) items.push_back(*item);
   }
   if (items.empty()) return {};
-  // One rebase onto trunk for the items starting now (jj leaves those already there alone). With
-  // `rework: restart`, an item that failed starts from a clean trunk, in the same change.
+  // One rebase onto trunk for the items starting now (jj leaves those already there alone; the
+  // queue's stack above them closes up). Items next to each other in the stack take one operation
+  // more each. With `rework: restart`, an item that failed starts from a clean trunk, in the same
+  // change.
   std::vector<ChangeId> ids;
   std::vector<std::string> names;
   bool any_work = false;
@@ -914,7 +916,7 @@ Status Executor::start_items(const Action& a) {
     any_work = any_work || i.attempts > 0;
   }
   Repo repo = m_factory.repo().with_cause(format_cause(a.line, names, "-> building (rebase onto " + trunk + ")"));
-  auto rebased = own([&] { return repo.rebase_revisions(ids, base); });
+  auto rebased = own([&] { return repo.rebase_revisions(ids, base, /*separately=*/true); });
   if (!rebased) {
     if (!health_check()) return rebased;
     for (const auto& i : items) note(fmt::format("{} cannot start: {}", i.id, rebased.error().message), a.line);

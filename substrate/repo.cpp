@@ -521,6 +521,17 @@ void write_clock(int fd, std::int64_t t) {
 
 Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
                                                    const std::vector<std::string>& descriptions) const {
+  return create_changes_shaped(parent, descriptions, false);
+}
+
+Result<std::vector<ChangeId>> Repo::create_stack(const std::string& parent,
+                                                 const std::vector<std::string>& descriptions) const {
+  return create_changes_shaped(parent, descriptions, true);
+}
+
+Result<std::vector<ChangeId>> Repo::create_changes_shaped(const std::string& parent,
+                                                          const std::vector<std::string>& descriptions,
+                                                          bool stacked) const {
   if (descriptions.empty()) return std::vector<ChangeId>{};
   const char* env = std::getenv("FAB_BATCH");
   const std::string method = env ? env : "";
@@ -554,7 +565,8 @@ Result<std::vector<ChangeId>> Repo::create_changes(const std::string& parent,
   if (space == std::string::npos || parents[0].substr(space + 1) != "false") {
     return create_changes_by_duplicate(commit_id, descriptions);
   }
-  return create_changes_by_import(git, git_dir, repo_dir.parent_path() / "fab-import.lock", commit_id, descriptions);
+  return create_changes_by_import(git, git_dir, repo_dir.parent_path() / "fab-import.lock", commit_id, descriptions,
+                                  stacked);
 }
 
 Status Repo::clean_import_leftovers(const fs::path& git, const fs::path& git_dir) const {
@@ -587,7 +599,8 @@ Status Repo::clean_import_leftovers(const fs::path& git, const fs::path& git_dir
 
 Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git, const fs::path& git_dir,
                                                              const fs::path& lock_file, const std::string& parent_commit,
-                                                             const std::vector<std::string>& descriptions) const {
+                                                             const std::vector<std::string>& descriptions,
+                                                             bool stacked) const {
   static std::mutex in_process;
   std::lock_guard guard(in_process);
   // And across processes: an flock on a file inside .jj/.
@@ -609,18 +622,26 @@ Result<std::vector<ChangeId>> Repo::create_changes_by_import(const fs::path& git
   const std::int64_t base = std::max<std::int64_t>(std::time(nullptr), read_clock(fd) + 1);
   std::int64_t last = base;
   std::unordered_map<std::string, std::int64_t> repeats;
+  // A stack is written from its bottom (the last description) up, each commit marked :<i+1> so
+  // that the one above can name it as its parent.
   std::string stream;
-  for (std::size_t i = 0; i < descriptions.size(); ++i) {
+  const std::size_t n = descriptions.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = stacked ? n - 1 - k : k;
     const auto text = jj_description(descriptions[i]);
     const auto when = base + repeats[text]++;
     last = std::max(last, when);
     const auto who = git_signature(m_jj.identity(), when);
-    stream += fmt::format("commit refs/heads/{}{}\nauthor {}\ncommitter {}\ndata {}\n", bookmark_prefix, i, who, who,
-                          text.size());
+    stream += fmt::format("commit refs/heads/{}{}\nmark :{}\nauthor {}\ncommitter {}\ndata {}\n", bookmark_prefix, i,
+                          i + 1, who, who, text.size());
     stream += text;
     stream += '\n';
-    // jj's root commit is not a git commit: its children have no parent in git.
-    if (parent_commit != kRootCommit) stream += fmt::format("from {}\n", parent_commit);
+    if (stacked && k > 0) {
+      stream += fmt::format("from :{}\n", i + 2);
+    } else if (parent_commit != kRootCommit) {
+      // jj's root commit is not a git commit: its children have no parent in git.
+      stream += fmt::format("from {}\n", parent_commit);
+    }
   }
   stream += "done\n";  // with --done, a cut-off stream writes nothing
   write_clock(fd, last);
@@ -691,7 +712,8 @@ Status Repo::abandon(const std::vector<ChangeId>& ids) const {
   return {};
 }
 
-Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const {
+Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination,
+                              bool separately) const {
   if (ids.empty()) return {};
   std::vector<std::string> args{"rebase"};
   for (const auto& id : ids) {
@@ -700,7 +722,24 @@ Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::strin
   }
   args.push_back("-o");
   args.push_back(destination);
-  return run(args).map([](auto&&) {});
+  FAB_TRY(run(args));
+  if (!separately || ids.size() == 1) return {};
+  // jj kept the edges among them: those still on another one go again, until none is (a run of k
+  // stacked changes takes k operations in all; a stack's changes taken from its top, one).
+  for (std::size_t round = 1; round < ids.size(); ++round) {
+    const auto set = revset_of(ids);
+    FAB_TRY_ASSIGN(auto stacked, query(fmt::format("({}) & children({})", set, set)));
+    if (stacked.empty()) return {};
+    std::vector<std::string> again{"rebase"};
+    for (const auto& c : stacked) {
+      again.push_back("-r");
+      again.push_back(c.commit_id);
+    }
+    again.push_back("-o");
+    again.push_back(destination);
+    FAB_TRY(run(again));
+  }
+  return {};
 }
 
 Result<std::vector<ChangeId>> Repo::rebase(const std::vector<ChangeId>& ids, const std::string& destination) const {

@@ -121,7 +121,10 @@ class Repo {
   Status rebase_source(const std::string& source, const std::string& destination) const;
   // Rebases each change (alone, not its descendants) onto `destination`, in one operation (edges
   // among them are kept; jj leaves a change already there alone). Reads nothing back.
-  Status rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination) const;
+  // `separately`: each of them directly onto `destination`, edges among them not kept (one more
+  // operation per change still stacked on another of them, as in a stack from create_stack).
+  Status rebase_revisions(const std::vector<ChangeId>& ids, const std::string& destination,
+                          bool separately = false) const;
   // The same, then one read: the ones jj recorded a conflict in.
   Result<std::vector<ChangeId>> rebase(const std::vector<ChangeId>& ids, const std::string& destination) const;
 
@@ -258,7 +261,8 @@ class Repo {
                                                          const std::filesystem::path& git_dir,
                                                          const std::filesystem::path& lock_file,
                                                          const std::string& parent_commit,
-                                                         const std::vector<std::string>& descriptions) const;
+                                                         const std::vector<std::string>& descriptions,
+                                                         bool stacked) const;
   // Removes temporary fab-import/* bookmarks and refs a crashed create_changes left (under its lock).
   Status clean_import_leftovers(const std::filesystem::path& git, const std::filesystem::path& git_dir) const;
 

@@ -81,7 +81,7 @@ TEST_CASE("unknown verbs and bad usage exit 2", "[cli][errors]") {
   CHECK(u.err.rfind("Error: ", 0) == 0);
 }
 
-TEST_CASE("fab stamp gives every item its own jj change on trunk", "[cli][stamp]") {
+TEST_CASE("fab stamp gives every item its own jj change, the queue one stack on trunk", "[cli][stamp]") {
   TempDir dir;
   auto root = make_factory(dir);
   write_file(dir / "req.md", requirement(5));
@@ -95,6 +95,17 @@ TEST_CASE("fab stamp gives every item its own jj change on trunk", "[cli][stamp]
 
   auto trunk = jj_read(root, {"log", "--no-graph", "-r", "main", "-T", "commit_id"});
   std::set<std::string> keys;
+  // The queue is a stack: the last item on trunk, each other one on the next, so the first is the
+  // line's only head in jj's view.
+  std::string below = trunk;
+  for (std::size_t i = j.at("items").size(); i-- > 0;) {
+    const std::string change = j.at("items")[i].at("change_id");
+    CHECK(jj_read(root, {"log", "--no-graph", "-r", change + "-", "-T", "commit_id"}) == below);
+    CHECK(jj_read(root, {"log", "--no-graph", "-r", change, "-T", "empty"}) == "true");
+    below = jj_read(root, {"log", "--no-graph", "-r", change, "-T", "commit_id"});
+  }
+  CHECK(jj_read(root, {"log", "--no-graph", "-r", "heads(main::) ~ main ~ working_copies()", "-T", "change_id"}) ==
+        j.at("items")[0].at("change_id").get<std::string>());
   for (const auto& item : j.at("items")) {
     for (auto it = item.begin(); it != item.end(); ++it) keys.insert(it.key());
     const std::string change = item.at("change_id");
@@ -103,7 +114,6 @@ TEST_CASE("fab stamp gives every item its own jj change on trunk", "[cli][stamp]
     CHECK(desc.find(item.at("title").get<std::string>()) == 0);
     CHECK(desc.find("fab-line: " + line) != std::string::npos);
     CHECK(desc.find("fab-item: " + item.at("id").get<std::string>()) != std::string::npos);
-    CHECK(jj_read(root, {"log", "--no-graph", "-r", change + "-", "-T", "commit_id"}) == trunk);
     CHECK(item.at("state") == "queued");
   }
   for (auto k : {"id", "line", "title", "state", "change_id", "depends_on", "attempts", "drop_reason"}) {

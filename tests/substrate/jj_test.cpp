@@ -532,6 +532,56 @@ TEST_CASE("batch creation makes children of the parent, in order, empty, describ
   CHECK(repo.commit(*one)->parents == std::vector<std::string>{base_commit->commit_id});
 }
 
+TEST_CASE("a stack: the last change on the parent, each other on the next, one head, and taking changes out closes it up",
+          "[substrate][changes][import]") {
+  REQUIRE_FALSE(fab::find_on_path("git").empty());
+  BatchMethod forced("");
+  TempDir dir;
+  auto repo = make_repo(dir);
+  auto base = commit_files(repo, {{"a.txt", "1\n"}}, "base");
+  auto base_commit = repo.commit(base);
+  REQUIRE(base_commit);
+  const std::vector<std::string> descs{"one", "two", "two", "three", "four"};  // a repeat too
+  auto ids = repo.create_stack(base.str(), descs);
+  REQUIRE(ids);
+  REQUIRE(ids->size() == descs.size());
+  CHECK(std::set<ChangeId>(ids->begin(), ids->end()).size() == descs.size());
+  auto parent_of = [&](const ChangeId& id) {
+    auto c = repo.commit(id);
+    REQUIRE(c);
+    REQUIRE(c->parents.size() == 1);
+    return c->parents.front();
+  };
+  for (std::size_t i = 0; i < descs.size(); ++i) {
+    auto c = repo.commit((*ids)[i]);
+    REQUIRE(c);
+    CHECK(c->description == descs[i] + "\n");
+    CHECK(c->empty);
+    CHECK(parent_of((*ids)[i]) == (i + 1 == descs.size() ? base_commit->commit_id : repo.commit((*ids)[i + 1])->commit_id));
+  }
+  auto heads = repo.query("heads(" + base.str() + "::) ~ working_copies()");
+  REQUIRE(heads);
+  REQUIRE(heads->size() == 1);
+  CHECK(heads->front().change_id == ids->front());
+  CHECK(import_leftovers(repo).empty());
+
+  // The top two start together, `separately`: each directly on the base (jj alone keeps the edge
+  // between them), and what is left stays one stack.
+  REQUIRE(repo.rebase_revisions({(*ids)[0], (*ids)[1]}, base.str(), /*separately=*/true));
+  CHECK(parent_of((*ids)[0]) == base_commit->commit_id);
+  CHECK(parent_of((*ids)[1]) == base_commit->commit_id);
+  // One from the middle: the ones above it close up on the one below it.
+  REQUIRE(repo.rebase_revisions({(*ids)[3]}, base.str(), true));
+  CHECK(parent_of((*ids)[3]) == base_commit->commit_id);
+  CHECK(parent_of((*ids)[2]) == repo.commit((*ids)[4])->commit_id);
+  CHECK(parent_of((*ids)[4]) == base_commit->commit_id);
+  for (const auto& id : *ids) CHECK(repo.commit(id)->empty);
+  // Without `separately`, jj keeps an edge between two of them.
+  REQUIRE(repo.rebase_revisions({(*ids)[2]}, (*ids)[0].str()));
+  REQUIRE(repo.rebase_revisions({(*ids)[0], (*ids)[2]}, (*ids)[4].str()));
+  CHECK(parent_of((*ids)[2]) == repo.commit((*ids)[0])->commit_id);
+}
+
 TEST_CASE("identical descriptions still give distinct changes", "[substrate][changes][import]") {
   const std::string method = GENERATE(as<std::string>{}, "auto", "duplicate");
   INFO("FAB_BATCH=" << method);
