@@ -126,6 +126,22 @@ Executor::Executor(Factory& factory, const RunOptions& options)
   // from there, nor from fab's own state or .factory/.
   m_host.untrusted_dirs.push_back(factory.state_dir());
   m_host.untrusted_dirs.push_back(factory.factory_dir());
+  // git's trunk branch moved by a call's git (what its worktree's reference-transaction hook
+  // recorded, or is about to: the ".pending" lines are written before the ref moves).
+  m_trunks.set_git_mover([this](const std::string& ref, const std::string& value) -> std::optional<std::string> {
+    for (const auto& [id, f] : m_flights) {
+      if (f.git_admin.empty() || !f.job) continue;
+      for (const char* file : {"fab-refs", "fab-refs.pending"}) {
+        std::ifstream in(f.git_admin / file);
+        for (std::string line; std::getline(in, line);) {
+          std::istringstream fields(line);
+          std::string old_value, new_value, name;
+          if (fields >> old_value >> new_value >> name && name == ref && new_value == value) return id;
+        }
+      }
+    }
+    return std::nullopt;
+  });
 }
 
 Executor::~Executor() {
@@ -156,6 +172,15 @@ Repo Executor::repo_for(const Flight& f, const std::string& what) const {
 }
 
 Status Executor::own(const std::function<Status()>& mutate) { return as_own(m_ledger, m_factory.repo(), mutate); }
+
+Status Executor::put_back_git_refs(Flight& f, const std::string& phase) {
+  if (f.git_admin.empty()) return {};
+  FAB_TRY_ASSIGN(auto refs, m_factory.repo().restore_git_refs_of(f.git_admin));
+  if (refs.empty()) return {};
+  f.abnormal = true;
+  f.undone.insert(f.undone.end(), refs.begin(), refs.end());
+  return own([&] { return repo_for(f, phase + " (put back git's refs)").git_import_keeping_commits(); });
+}
 
 template <class T>
 Result<T> Executor::own_r(const std::function<Result<T>()>& mutate) {
@@ -318,7 +343,7 @@ nlohmann::json Executor::work_request(const Item& item, const Flight& f, const f
 PluginStep Executor::with_paths(PluginStep step, const Flight& f) const {
   const CallPlaces places{f.slot ? f.slot->dir : fs::path{}, m_factory.root(), m_factory.workspaces_dir()};
   step.options = call_options_for(m_setups.at(f.line).blueprint, step.use, step.ref.kind, places);
-  if (f.slot && step.ref.kind == plugins::PluginKind::agent) {
+  if (f.slot && (step.ref.kind == plugins::PluginKind::agent || step.ref.kind == plugins::PluginKind::inspector)) {
     // In a workspace that is a git worktree, git records the refs it changes (they are the user's
     // too): after the call they are put back (restore_git_refs). The GIT_CONFIG_* entries follow
     // those of fab's environment the call inherits.
@@ -335,6 +360,7 @@ PluginStep Executor::with_paths(PluginStep step, const Flight& f) const {
 
 void Executor::spawn(Flight& f, std::function<void(Flight&)> work) {
   if (f.slot) m_ledger.call_started(f.slot->name, f.item);
+  f.git_admin = f.slot ? m_factory.repo().worktree_git_dir(f.slot->dir) : fs::path{};
   Flight* fp = &f;
   f.job = std::make_unique<Job>([fp, work = std::move(work)] { work(*fp); },
                                 [this] {
@@ -498,7 +524,11 @@ Result<std::vector<Repair>> Executor::start(bool resume) {
       }
     }
     // Their git worktrees too (colocated, git >= 2.54), so none is left in the user's .git/worktrees/.
-    FAB_TRY(m_factory.repo().remove_git_worktrees(m_factory.workspaces_dir()));
+    // What git cannot remove is reported (`fab gc` tries again), not a reason to stop the run.
+    if (auto removed = m_factory.repo().remove_git_worktrees(m_factory.workspaces_dir()); !removed) {
+      repairs.push_back({"", "", "could not remove the git worktrees of gone workspaces (fab gc tries again): " +
+                                     removed.error().message});
+    }
   }
 
   // A damaged line.json is rebuilt from its line's journal (Store::repair_line), and said so. A
@@ -1001,6 +1031,7 @@ Status Executor::take_agent(Flight& f) {
   std::error_code ec;
   if (!fs::exists(slot.dir / ".jj" / "repo", ec)) {
     f.abnormal = true;
+    FAB_TRY(put_back_git_refs(f, "building"));
     fail_flight(f, fmt::format("the agent deleted its workspace ({}): what it wrote there since the last snapshot is "
                                "lost. Work only inside the workspace, and leave its .jj/ alone.",
                                slot.dir.string()));
@@ -1047,6 +1078,7 @@ Status Executor::take_agent(Flight& f) {
   note_pool_op();
   if (!snapped) {
     f.abnormal = true;
+    FAB_TRY(put_back_git_refs(f, "building"));
     fail_flight(f, "fab could not record what the agent wrote in its workspace (" + f.slot->dir.string() + "):\n" +
                        snapped.error().render());
     return {};
@@ -1063,14 +1095,7 @@ Status Executor::take_agent(Flight& f) {
   // What it did with git's refs in its worktree (branches, tags, the stash: shared with the user's
   // repository) is put back, and jj told, before the fold: the commits it made are the working
   // copy's ancestors now (the snapshot took git's HEAD in), and a tag would make them immutable.
-  {
-    FAB_TRY_ASSIGN(auto refs, m_factory.repo().restore_git_refs(f.slot->dir));
-    if (!refs.empty()) {
-      f.abnormal = true;
-      f.undone.insert(f.undone.end(), refs.begin(), refs.end());
-      FAB_TRY(own([&] { return repo_for(f, "building (put back git's refs)").git_import_keeping_commits(); }));
-    }
-  }
+  FAB_TRY(put_back_git_refs(f, "building"));
 
   // 3. What it did with jj: folded back into its change, the rest put back.
   FAB_TRY(observe());
@@ -1188,6 +1213,10 @@ Status Executor::take_inspection(Flight& f) {
   FAB_TRY_ASSIGN(auto item, find(f.item));
   if (!f.result.log.empty()) write_attempt_log(m_factory, item, f.attempt, "inspect", f.result.log);
   record_steps(f, f.result.steps);
+  // The branches, tags and stash entries they made with git in the worktree (the user's too) go.
+  const auto undone_before = f.undone.size();
+  FAB_TRY(put_back_git_refs(f, "inspected"));
+  if (f.undone.size() > undone_before) write_attempt_log(m_factory, item, f.attempt, "undone", joined_lines(f.undone, ""));
   // What the inspectors wrote in the workspace (build output) never lands: back to what they judged.
   if (f.slot && !m_setups.at(f.line).inspectors.empty() && !f.inspected.empty()) {
     Repo repo = repo_for(f, "inspected (drop what the inspectors wrote)");
@@ -1558,6 +1587,17 @@ bool Executor::any_call_running() const {
     if (f.job && !f.job->done()) return true;
   }
   return false;
+}
+
+bool Executor::all_flights_blocked() const {
+  for (const auto& [id, f] : m_flights) {
+    if (f.job) return false;
+    auto setup = m_setups.find(f.line);
+    if (setup == m_setups.end()) return false;
+    auto t = m_trunks.find_state(setup->second.blueprint.trunk);
+    if (!t || !t->halted) return false;
+  }
+  return !m_flights.empty();
 }
 
 void Executor::kill_calls() {

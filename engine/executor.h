@@ -62,6 +62,7 @@ struct Flight {
   long seq = 0;
   std::vector<std::string> undone;  // what fab undid of what its calls did
   std::set<std::string> touched;    // files of the user's checkout that changed while its call ran
+  std::filesystem::path git_admin;  // its workspace's git worktree directory when its call started, if any
 };
 
 class Executor {
@@ -89,6 +90,9 @@ class Executor {
 
   bool any_call_running() const;
   bool any_flight() const { return !m_flights.empty(); }
+  // Every flight waits on a trunk fab stopped landing on (and no call runs): nothing moves until
+  // `fab recover --accept-trunk`.
+  bool all_flights_blocked() const;
   void set_stopping() { m_stopping = true; }
   void kill_calls();
   // Blocks until a call ends or `timeout` passes.
@@ -122,6 +126,9 @@ class Executor {
   Repo repo_for(const Flight& f, const std::string& what) const;
   // Runs one of fab's jj mutations, telling the ledger it is fab's.
   Status own(const std::function<Status()>& mutate);
+  // Puts back the git refs the flight's last call changed in its worktree (restore_git_refs_of)
+  // and tells jj; what was undone goes to f.undone. Also when the call deleted its workspace.
+  Status put_back_git_refs(Flight& f, const std::string& phase);
   template <class T>
   Result<T> own_r(const std::function<Result<T>()>& mutate);
   Result<OperationChanges> changes_of(const std::string& op);

@@ -54,6 +54,8 @@ Result<RunReport> run_floor(Factory& factory, const RunOptions& options) {
         x.kill_calls();
         killed = true;
       }
+    } else if (options.until_idle && x.all_flights_blocked()) {
+      break;  // what waits on a halted trunk stays where it is (finish() parks it); the report says why
     } else if (!x.any_flight()) {
       if (options.until_idle) break;
       FAB_TRY(x.idle());  // nothing in flight: no workspace is kept while the floor waits

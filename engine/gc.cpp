@@ -54,7 +54,10 @@ Result<GcReport> collect_garbage(Factory& factory, std::size_t keep_operations) 
   const Repo& repo = factory.repo();
   // The git worktrees of pool workspaces whose directories are gone (colocated, git >= 2.54): git
   // would keep them in .git/worktrees/ until its own `git worktree prune`.
-  FAB_TRY(repo.remove_git_worktrees(factory.workspaces_dir()));
+  // What git cannot remove is said, not a reason to keep the op log from being trimmed.
+  if (auto removed = repo.remove_git_worktrees(factory.workspaces_dir()); !removed) {
+    report.warnings.push_back("left git worktrees of workspaces that are gone: " + removed.error().render());
+  }
   FAB_TRY_ASSIGN(auto ops, repo.operations());  // newest first; the root operation last
   report.operations_before = ops.size();
   std::map<std::string, std::size_t> index;
@@ -194,6 +197,7 @@ std::vector<std::string> describe(const GcReport& r) {
   }
   out.push_back(fmt::format("repo storage: {} in {} files before, {} in {} files after", megabytes(r.before.bytes),
                             r.before.files, megabytes(r.after.bytes), r.after.files));
+  for (const auto& w : r.warnings) out.push_back("warning: " + w);
   return out;
 }
 

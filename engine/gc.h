@@ -38,6 +38,7 @@ struct GcReport {
   std::string why;          // why the oldest kept operation is kept
   StorageSize before;       // the repo's storage (.jj, and .git when colocated)
   StorageSize after;
+  std::vector<std::string> warnings;  // what it could not do and went on without (a leftover worktree)
 };
 
 // Trims, collects, and reports. `keep_operations` >= 1.

@@ -1,5 +1,7 @@
 #include "engine/pool.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fmt/format.h>
 
 #include "workgraph/durable_file.h"
@@ -114,8 +116,12 @@ Status WorkspacePool::forget_all(const Repo& repo) {
     if (ec) return fail(fmt::format("cannot remove '{}': {}", s->home.string(), ec.message()));
   }
   m_slots.clear();
-  // jj removes the git worktree of a workspace it forgets; one whose directory had gone is left to this.
-  return repo.remove_git_worktrees(m_factory.workspaces_dir());
+  // jj removes the git worktree of a workspace it forgets; one whose directory had gone is left to
+  // this. What git cannot remove is said; the next run's recovery or `fab gc` tries again.
+  if (auto removed = repo.remove_git_worktrees(m_factory.workspaces_dir()); !removed) {
+    spdlog::warn("could not remove the git worktrees of gone workspaces (fab gc tries again): {}", removed.error().render());
+  }
+  return {};
 }
 
 std::vector<std::string> WorkspacePool::strays(const Slot& slot) {

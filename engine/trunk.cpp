@@ -86,6 +86,21 @@ Result<TrunkState> TrunkKeeper::refresh(const std::string& trunk, const std::vec
   bool read = !foreign.empty() || m_dirty.erase(trunk) > 0;
   if (repo.colocated()) {
     const auto git = repo.git_branch_commit(trunk).value_or("");
+    if (git != m_git_seen[trunk] && git != state.seen && !git.empty() && m_git_mover) {
+      // An agent's or inspector's git in its worktree (`git update-ref refs/heads/main HEAD`): back
+      // where fab saw it, before jj ever takes it in.
+      if (auto item = m_git_mover("refs/heads/" + trunk, git)) {
+        FAB_TRY_ASSIGN(bool back, repo.git_move_branch_from(trunk, git, state.seen));
+        if (back) {
+          undone.push_back({*item, fmt::format("moved git's trunk branch {} back to {} (the call had moved it to {})",
+                                               trunk, short_hex(state.seen), short_hex(git))});
+          m_git_seen[trunk] = state.seen;
+          return read || m_dirty.erase(trunk) > 0 ? classify(trunk, foreign, changes, undone) : Result<TrunkState>(state);
+        }
+        m_dirty.insert(trunk);  // it moved again meanwhile: the next look decides
+        return state;
+      }
+    }
     if (git != m_git_seen[trunk] && git != state.seen) {
       FAB_TRY(as_own(m_ledger, repo, [&] { return repo.with_cause("fab: import git refs").git_import(); }));
       read = true;

@@ -63,6 +63,15 @@ class TrunkKeeper {
   Result<TrunkState> accept(const std::string& trunk);
 
   const TrunkState& state(const std::string& trunk) { return m_trunks[trunk]; }
+  const TrunkState* find_state(const std::string& trunk) const {
+    auto it = m_trunks.find(trunk);
+    return it == m_trunks.end() ? nullptr : &it->second;
+  }
+
+  // Which item's running call moved git's `ref` to `value` (its worktree's git recorded it), if
+  // one did: refresh then puts git's branch back rather than taking the move as a user's commit.
+  using GitMover = std::function<std::optional<std::string>(const std::string& ref, const std::string& value)>;
+  void set_git_mover(GitMover mover) { m_git_mover = std::move(mover); }
 
  private:
   Status save(const std::string& trunk);
@@ -75,6 +84,7 @@ class TrunkKeeper {
   std::map<std::string, TrunkState> m_trunks;
   std::map<std::string, std::string> m_git_seen;
   std::set<std::string> m_dirty;  // git's branch commit fab last imported or exported
+  GitMover m_git_mover;
 };
 
 }  // namespace fab::engine

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -43,31 +44,43 @@ Result<GitVersion> on_path() {
 
 std::string GitVersion::short_version() const { return fmt::format("{}.{}", major, minor); }
 
+// Cached per process, but keyed by what decides the answer (FAB_GIT and PATH), so a process that
+// changes them (a test, a tool driving several factories) gets the git they name now.
+static std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 Result<GitVersion> path_git_version() {
   static std::mutex mu;
-  static std::optional<Result<GitVersion>> cached;
+  static std::map<std::string, Result<GitVersion>> cached;
+  const auto key = env_or_empty("PATH");
   std::lock_guard lock(mu);
-  if (!cached) cached = on_path();
-  return *cached;
+  if (auto it = cached.find(key); it != cached.end()) return it->second;
+  return cached.emplace(key, on_path()).first->second;
 }
 
 Result<GitVersion> git_version() {
   static std::mutex mu;
-  static std::optional<Result<GitVersion>> cached;
-  std::lock_guard lock(mu);
-  if (cached) return *cached;
-  if (const char* env = std::getenv("FAB_GIT"); env != nullptr && *env != '\0') {
-    std::error_code ec;
-    if (!std::filesystem::exists(env, ec)) {
-      cached = fail(fmt::format("FAB_GIT is set to '{}', which does not exist", env),
-                    "set FAB_GIT to a git binary (scripts/bootstrap installs one as .deps/bin/git), or unset it");
-    } else {
-      cached = probe(env, true);
-    }
-  } else {
-    cached = path_git_version();
+  static std::map<std::string, Result<GitVersion>> cached;
+  const auto env = env_or_empty("FAB_GIT");
+  const auto key = env + '\0' + env_or_empty("PATH");
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cached.find(key); it != cached.end()) return it->second;
   }
-  return *cached;
+  std::error_code ec;
+  Result<GitVersion> found = fail("no git looked for");
+  if (env.empty()) {
+    found = path_git_version();
+  } else if (!std::filesystem::exists(env, ec)) {
+    found = fail(fmt::format("FAB_GIT is set to '{}', which does not exist", env),
+                 "set FAB_GIT to a git binary (scripts/bootstrap installs one as .deps/bin/git), or unset it");
+  } else {
+    found = probe(env, true);
+  }
+  std::lock_guard lock(mu);
+  return cached.emplace(key, std::move(found)).first->second;
 }
 
 GitWorktrees git_worktrees() {

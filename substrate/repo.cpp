@@ -724,8 +724,8 @@ Status Repo::rebase_revisions(const std::vector<ChangeId>& ids, const std::strin
   args.push_back(destination);
   FAB_TRY(run(args));
   if (!separately || ids.size() == 1) return {};
-  // jj kept the edges among them: those still on another one go again, until none is (a run of k
-  // stacked changes takes k operations in all; a stack's changes taken from its top, one).
+  // jj kept the edges among them: those still on another one go again, until none is (k of them
+  // next to each other in a stack take k operations in all; one change, or none adjacent, one).
   for (std::size_t round = 1; round < ids.size(); ++round) {
     const auto set = revset_of(ids);
     FAB_TRY_ASSIGN(auto stacked, query(fmt::format("({}) & children({})", set, set)));
@@ -901,14 +901,25 @@ std::map<std::string, std::string> Repo::git_ref_log_env(const fs::path& workspa
   const auto admin = worktree_git_dir(workspace);
   auto git = git_version();
   if (admin.empty() || !git || !git->at_least(2, 54)) return {};
-  // git runs `sh -c '<command> "$@"'` with the hook's arguments: "committed" once the refs moved,
-  // their old and new values and names on stdin.
+  // git runs `sh -c '<command> "$@"'` with the hook's arguments: the transaction's state, and its
+  // updates ("<old> <new> <ref>") on stdin. The old value is the one the caller asked git to check,
+  // all zeros when it asked for none (`git stash`, `git update-ref` without one), not what the ref
+  // held: so while the transaction is "prepared" (the refs locked, not yet moved) the hook reads
+  // each such ref's value itself, and keeps the lines aside until it is "committed" (an aborted
+  // one moved nothing). It always succeeds: a failing hook would abort the agent's git command.
   const std::string log = (admin / "fab-refs").string();
   std::string quoted = "'";
   for (char ch : log) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
   quoted += "'";
   const std::string command =
-      "fab_refs() { [ \"$1\" = committed ] || return 0; cat >> " + quoted + "; }; fab_refs";
+      "fab_refs() { log=" + quoted +
+      "; case \"$1\" in "
+      "prepared) while read -r old new ref; do "
+      "case \"$old\" in *[!0]*) ;; *) now=$(git rev-parse -q --verify \"$ref\" 2>/dev/null) && old=$now ;; esac; "
+      "printf '%s %s %s\\n' \"$old\" \"$new\" \"$ref\"; done > \"$log.pending\" ;; "
+      "committed) cat > /dev/null; [ -f \"$log.pending\" ] && cat \"$log.pending\" >> \"$log\"; rm -f \"$log.pending\" ;; "
+      "*) cat > /dev/null; rm -f \"$log.pending\" ;; "
+      "esac; return 0; }; fab_refs";
   const int n = std::max(first_index, 0);
   return {{"GIT_CONFIG_COUNT", std::to_string(n + 2)},
           {fmt::format("GIT_CONFIG_KEY_{}", n), "hook.fab-refs.event"},
@@ -917,9 +928,44 @@ std::map<std::string, std::string> Repo::git_ref_log_env(const fs::path& workspa
           {fmt::format("GIT_CONFIG_VALUE_{}", n + 1), command}};
 }
 
+namespace {
+
+// `git stash drop` of the entries above the one that names `want` (what the user's stash was
+// before the call), so that the list is as it was, not the user's entry repeated on top of the
+// call's. False (nothing dropped) when `want` is no longer in the stash's reflog (the call dropped
+// or popped the user's own stash): then the ref is set back directly.
+bool drop_stashes_above(const fs::path& git, const fs::path& git_dir, const std::string& want) {
+  auto listed = run_git(git, git_dir, {"reflog", "show", "--format=%H", "refs/stash", "--"});
+  if (!listed) return false;
+  const auto entries = lines_of(listed->out);
+  const auto at = std::find(entries.begin(), entries.end(), want);
+  if (at == entries.end() || at == entries.begin()) return false;
+  const auto above = static_cast<std::size_t>(at - entries.begin());
+  for (std::size_t i = 0; i < above; ++i) {
+    if (!run_git(git, git_dir, {"reflog", "delete", "--updateref", "--rewrite", "refs/stash@{0}"})) return false;
+  }
+  auto now = run_git(git, git_dir, {"rev-parse", "-q", "--verify", "refs/stash"});
+  return now && trimmed(now->out) == want;
+}
+
+}  // namespace
+
+Result<bool> Repo::git_move_branch_from(const std::string& branch, const std::string& from,
+                                        const std::string& to) const {
+  auto git = git_version();
+  if (!git) return fail(git.error().context("cannot move git's branch " + branch));
+  auto moved = run_git(git->path, m_root / ".git", {"update-ref", "refs/heads/" + branch, to, from});
+  if (moved) return true;
+  if (git_branch_commit(branch).value_or("") != from) return false;
+  return fail(moved.error());
+}
+
 Result<std::vector<std::string>> Repo::restore_git_refs(const fs::path& workspace) const {
+  return restore_git_refs_of(worktree_git_dir(workspace));
+}
+
+Result<std::vector<std::string>> Repo::restore_git_refs_of(const fs::path& admin) const {
   std::vector<std::string> undone;
-  const auto admin = worktree_git_dir(workspace);
   if (admin.empty()) return undone;
   const auto log_file = admin / "fab-refs";
   std::error_code ec;
@@ -927,7 +973,7 @@ Result<std::vector<std::string>> Repo::restore_git_refs(const fs::path& workspac
   const std::string text = read_text(log_file);
   fs::remove(log_file, ec);
   auto git = git_version();
-  if (!git) return fail(git.error().context("cannot put back the refs git changed in " + workspace.string()));
+  if (!git) return fail(git.error().context("cannot put back the refs git changed in " + admin.string()));
   const fs::path git_dir = m_root / ".git";
   // Per ref: its value before the first change, and after the last.
   struct Change {
@@ -970,6 +1016,10 @@ Result<std::vector<std::string>> Repo::restore_git_refs(const fs::path& workspac
     const std::string after = zero(c.last_new) ? std::string{} : c.last_new;
     if (current != after) {
       undone.push_back(fmt::format("left git's {} as it is: it moved again after the call changed it", shown));
+      continue;
+    }
+    if (name == "refs/stash" && !want.empty() && drop_stashes_above(git->path, git_dir, want)) {
+      undone.push_back(fmt::format("dropped the stash entries the call pushed (your stash is back at {})", want.substr(0, 12)));
       continue;
     }
     Result<ProcessResult> put = want.empty() ? run_git(git->path, git_dir, {"update-ref", "-d", name, current})

@@ -63,6 +63,9 @@ class Repo {
   Result<std::vector<std::string>> git_export() const;
   // The commit git's refs/heads/<branch> names (loose or packed ref; no process), if any.
   std::optional<std::string> git_branch_commit(const std::string& branch) const;
+  // Moves git's refs/heads/<branch> from `from` to `to` (`git update-ref`, compare-and-swap) in a
+  // colocated repo, jj not told; false when it was no longer at `from`.
+  Result<bool> git_move_branch_from(const std::string& branch, const std::string& from, const std::string& to) const;
 
   // --- reads ---
   Result<std::vector<Commit>> query(const std::string& revset,
@@ -104,6 +107,15 @@ class Repo {
   // FAB_BATCH accepts `duplicate` or `auto` (the default, also when unset or empty).
   Result<std::vector<ChangeId>> create_changes(const std::string& parent,
                                                const std::vector<std::string>& descriptions) const;
+  // The same, but as a stack rather than siblings (through git fast-import): the last change is a
+  // child of `parent`, each other one a child of the next, so the first is the stack's only head.
+  // A queue of thousands of changes is then one head in every jj view, not thousands (each jj
+  // operation writes and reads the view's head list: at 10,000 sibling heads a `jj describe` took
+  // 60-70 ms instead of 10). Taking a change out of the stack (`rebase_revisions`) rebases the ones
+  // above it; they are empty, so that cannot conflict. Without git (the `jj duplicate` fallback)
+  // the changes are siblings, as create_changes makes them.
+  Result<std::vector<ChangeId>> create_stack(const std::string& parent,
+                                             const std::vector<std::string>& descriptions) const;
   Result<ChangeId> create_change(const std::string& parent, const std::string& description) const;
   // (`revision`: a change ID, or a commit ID — a hidden commit named by its ID becomes visible.)
   Status describe(const std::string& revision, const std::string& description) const;
@@ -173,6 +185,11 @@ class Repo {
   // user's repository; HEAD and the worktree's own refs stay). A ref moved again since is left as it
   // is. One line per ref for the attempt's record; the caller imports git's refs into jj after.
   Result<std::vector<std::string>> restore_git_refs(const std::filesystem::path& workspace) const;
+  // The same, by the worktree's git directory (worktree_git_dir() taken before the call): it
+  // outlives a workspace the call deleted, so what git recorded there is put back even then. A
+  // stash the call pushed on top of the user's own is dropped (the user's entries stay in the
+  // list as they were).
+  Result<std::vector<std::string>> restore_git_refs_of(const std::filesystem::path& worktree_git_dir) const;
 
   // Removes `dir` (none if empty), then forgets the workspace (one already gone is no error): the
   // directory first, for what it holds may be what keeps jj from writing (a full disk). A git
@@ -263,6 +280,9 @@ class Repo {
                                                          const std::string& parent_commit,
                                                          const std::vector<std::string>& descriptions,
                                                          bool stacked) const;
+  Result<std::vector<ChangeId>> create_changes_shaped(const std::string& parent,
+                                                      const std::vector<std::string>& descriptions,
+                                                      bool stacked) const;
   // Removes temporary fab-import/* bookmarks and refs a crashed create_changes left (under its lock).
   Status clean_import_leftovers(const std::filesystem::path& git, const std::filesystem::path& git_dir) const;
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -103,6 +104,7 @@ struct Case {
   std::string extra_yaml;            // more blueprint keys
   bool touches_checkout = false;     // item 1 writes into the user's checkout on purpose
   int timeout = 60;                  // the agent's, in seconds
+  std::function<void(const fs::path& root)> before;  // what the user does before the run (state taken after)
   std::function<void(const fs::path& root, const std::string& line, const ProcessResult& run)> check;
 };
 
@@ -182,6 +184,7 @@ std::string record_of(Factory& factory, const Item& item) {
 
 void run_case(const Case& c) {
   CarelessFactory f;
+  if (c.before) c.before(f.root());
   const auto before = user_state(f.root());
   const auto trunk_before = git(f.root(), {"rev-parse", "main"});
   write_file(f.dir() / "bp.yaml", blueprint(c, f.dir()));
@@ -404,6 +407,86 @@ TEST_CASE("careless, own worktree: a workspace deleted by its agent leaves no wo
   run_case({.careless = "echo mine > careless.txt\ncd .. && rm -rf \"$FAB_WORKSPACE\"",
             .fails = "deleted its workspace",
             .check = [](const fs::path& root, const std::string&, const ProcessResult&) { check_no_worktree_left(root); }});
+}
+
+TEST_CASE("careless, own worktree: the branches and tags of an agent that then deletes its workspace are put back",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt\n" + git_call("add careless.txt") + "\n" + git_call("commit -qm one") +
+                        "\n" + git_call("branch left-behind") + "\n" + git_call("tag left-tag") +
+                        "\ncd .. && rm -rf \"$FAB_WORKSPACE\"",
+            .fails = "deleted its workspace",
+            .check = [](const fs::path& root, const std::string&, const ProcessResult&) {
+              CHECK(git(root, {"tag", "--list"}).empty());
+              CHECK(git(root, {"for-each-ref", "refs/heads/left-behind"}).empty());
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              auto b = f->repo().bookmark("left-behind");
+              REQUIRE(b);
+              CHECK_FALSE(b->has_value());
+              check_no_worktree_left(root);
+            }});
+}
+
+TEST_CASE("careless, own worktree: an inspector's branches and tags are put back, and the item lands",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt",
+            .lands = {{"careless.txt", "mine\n"}},
+            .inspect = "git branch \"inspected-$FAB_ITEM_ID\" && git tag \"tag-$FAB_ITEM_ID\"",
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              CHECK(git(root, {"tag", "--list"}).empty());
+              CHECK(git(root, {"for-each-ref", "refs/heads/inspected-*"}).empty());
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");
+              CHECK(undone.find("branch inspected-" + line + ".1") != std::string::npos);
+              check_no_worktree_left(root);
+            }});
+}
+
+TEST_CASE("careless, own worktree: an agent's git stash over the user's own stash leaves the user's stash list as it was",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  auto stash = std::make_shared<std::string>();
+  run_case({.careless = "echo stashed > stashed.txt\n" + git_call("stash -u -q") + "\necho mine > careless.txt",
+            .lands = {{"careless.txt", "mine\n"}},
+            .before = [stash](const fs::path& root) {
+              git(root, {"stash", "push", "-q", "--", "USERFILE"});
+              *stash = git(root, {"stash", "list", "--format=%H %gs"});
+            },
+            .check = [stash](const fs::path& root, const std::string&, const ProcessResult&) {
+              REQUIRE_FALSE(stash->empty());
+              CHECK(git(root, {"stash", "list", "--format=%H %gs"}) == *stash);
+              check_no_worktree_left(root);
+            }});
+}
+
+TEST_CASE("careless, own worktree: an agent's git update-ref of trunk is put back and its commit lands only as its item",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  run_case({.careless = "echo mine > careless.txt\n" + git_call("add careless.txt") + "\n" +
+                        git_call("commit -qm 'the agent moves trunk'") + "\n" + git_call("update-ref refs/heads/main HEAD") +
+                        "\nsleep 3\necho later > later.txt",
+            .lands = {{"careless.txt", "mine\n"}, {"later.txt", "later\n"}},
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              // The agent's git commit is not on trunk as a commit of its own: only the item's change is.
+              auto r = f->repo().run({"log", "--no-graph", "-r",
+                                      "::main & description(substring:\"the agent moves trunk\")", "-T", "commit_id"});
+              REQUIRE(r);
+              CHECK(r->out.empty());
+              const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");
+              // Put back while the call still ran (fab looks every second; the agent sleeps 3 s after
+              // the move), before jj or the other item could take it as a user's commit.
+              CHECK(undone.find("moved git's trunk branch main back") != std::string::npos);
+              check_no_worktree_left(root);
+            }});
 }
 
 // --- jj in the workspace ----------------------------------------------------------------------------
