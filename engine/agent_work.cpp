@@ -18,12 +18,6 @@ bool restores_operations(const std::string& description) {
   return false;
 }
 
-std::string revset_of_commits(const std::vector<std::string>& ids) {
-  std::string set;
-  for (const auto& id : ids) set += (set.empty() ? "" : " | ") + fmt::format("present({})", id);
-  return set.empty() ? "none()" : set;
-}
-
 }  // namespace
 
 Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, const ChangesOf& changes, const Own& own) {
@@ -169,7 +163,7 @@ Result<AgentWork> fold_agent_work(const Repo& repo, const AgentWorkInput& in, co
   if (!made_ids.empty()) {
     // (Only the visible ones: a commit the call rewrote again later is hidden already.)
     FAB_TRY_ASSIGN(auto left, repo.query(fmt::format("(({}) & ::visible_heads()) ~ change_id({}) ~ ::{}",
-                                                     revset_of_commits(made_ids), c, in.trunk_now)));
+                                                     present_union(made_ids), c, in.trunk_now)));
     std::vector<std::string> folded, lost;
     std::string lost_list;
     for (const auto& l : left) {

@@ -63,9 +63,6 @@ void install_crash_marker(const std::filesystem::path& guard) {
   }
 }
 
-}  // namespace
-namespace {
-
 namespace fs = std::filesystem;
 using plugins::PluginKind;
 

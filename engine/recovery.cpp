@@ -21,12 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 
 // `present(a) | present(b) | ...`: the changes among `ids` that exist (no error for those that don't).
-std::string present_set(const std::vector<std::string>& ids) {
-  std::string set;
-  for (const auto& id : ids) set += (set.empty() ? "" : " | ") + fmt::format("present({})", id);
-  return set.empty() ? "none()" : set;
-}
-
 // The journal catches up with the saved states: a transition whose record a kill prevented is
 // journaled now (see Store::journal_lost_transitions).
 Status catch_up_journal(Store& store, const std::string& line, const std::string& op, std::vector<Repair>& repairs) {
@@ -80,10 +74,8 @@ Result<std::vector<Repair>> accept_trunk(Factory& factory, const std::string& tr
       if (item.state == ItemState::merged && item.change) merged.push_back(item.change->str());
     }
     if (merged.empty()) continue;
-    std::vector<std::string> terms;
-    for (const auto& id : merged) terms.push_back(fmt::format("present({})", id));
     std::set<std::string> on_trunk;
-    for (const auto& set : revset_unions(terms)) {  // in pieces: a big line's set outgrows one argument
+    for (const auto& set : present_unions(merged)) {  // in pieces: a big line's set outgrows one argument
       FAB_TRY_ASSIGN(auto held, factory.repo().query(fmt::format("({}) & ::{}", set, state.seen)));
       for (const auto& c : held) on_trunk.insert(c.change_id.str());
     }
@@ -126,7 +118,7 @@ Result<std::vector<Repair>> recover_to_operation(Factory& factory, const std::st
       }
     }
     if (!probes.empty()) {
-      FAB_TRY_ASSIGN(auto there, repo.query(present_set(probes), full_op));
+      FAB_TRY_ASSIGN(auto there, repo.query(present_union(probes), full_op));
       std::set<std::string> found;
       for (const auto& c : there) found.insert(c.change_id.str());
       std::string missing;

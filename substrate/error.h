@@ -18,6 +18,7 @@ struct Error {
   std::vector<std::string> causes;  // outermost first: "Caused by: ..."
   std::string hint;                 // what to do about it; may be empty
   ErrorKind kind = ErrorKind::user;
+  int os_error = 0;                 // the errno of the system call that failed, where one did (E2BIG, ...)
 
   Error() = default;
   explicit Error(std::string what, ErrorKind k = ErrorKind::user) : message(std::move(what)), kind(k) {}
@@ -41,6 +42,7 @@ struct Error {
     e.causes.push_back(message);
     e.causes.insert(e.causes.end(), causes.begin(), causes.end());
     e.hint = hint;
+    e.os_error = os_error;
     return e;
   }
 

@@ -235,8 +235,7 @@ Result<JjOutput> JjRunner::run(const std::vector<std::string>& args, const JjCal
   auto r = run_process(spec);
   if (!r) {
     // jj was found and checked when this runner was made: E2BIG is fab's own command line.
-    const bool too_long = r.error().render().find(std::strerror(E2BIG)) != std::string::npos;
-    if (too_long) {
+    if (r.error().os_error == E2BIG) {
       std::size_t bytes = 0;
       for (const auto& a : spec.argv) bytes += a.size() + 1;
       return fail_internal(fmt::format("cannot run jj {}: its command line ({} bytes) is too long for the system",

@@ -472,7 +472,9 @@ Result<ProcessResult> run_process(const ProcessSpec& spec) {
   }
   if (ec) {
     g_launching.fetch_sub(1);
-    return fail(fmt::format("cannot run '{}': {}", spec.argv[0], ec.message()));
+    Error e(fmt::format("cannot run '{}': {}", spec.argv[0], ec.message()));
+    if (ec.category() == std::system_category() || ec.category() == std::generic_category()) e.os_error = ec.value();
+    return fail(std::move(e));
   }
   const pid_t pid = child.id();
   child.detach();  // we reap it ourselves below

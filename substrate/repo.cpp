@@ -154,6 +154,19 @@ std::vector<std::string> revset_unions(const std::vector<ChangeId>& ids, std::si
   return revset_unions(terms, max_bytes);
 }
 
+std::string present_union(const std::vector<std::string>& revisions) {
+  std::string out;
+  for (const auto& r : revisions) out += (out.empty() ? "present(" : "|present(") + r + ")";
+  return out.empty() ? "none()" : out;
+}
+
+std::vector<std::string> present_unions(const std::vector<std::string>& revisions, std::size_t max_bytes) {
+  std::vector<std::string> terms;
+  terms.reserve(revisions.size());
+  for (const auto& r : revisions) terms.push_back("present(" + r + ")");
+  return revset_unions(terms, max_bytes);
+}
+
 Result<Repo> Repo::init(const fs::path& dir, JjRunner jj, Backing backing) {
   std::error_code ec;
   fs::create_directories(dir, ec);

@@ -304,5 +304,9 @@ std::string revset_of(const std::vector<ChangeId>& ids);
 // exactly one piece; none for no terms.
 std::vector<std::string> revset_unions(const std::vector<std::string>& terms, std::size_t max_bytes = 64 * 1024);
 std::vector<std::string> revset_unions(const std::vector<ChangeId>& ids, std::size_t max_bytes = 64 * 1024);
+// `present(a) | present(b) | ...` of revisions that may be gone (change or commit IDs); "none()"
+// for none. Only for a bounded set; present_unions cuts a big one into pieces, as revset_unions.
+std::string present_union(const std::vector<std::string>& revisions);
+std::vector<std::string> present_unions(const std::vector<std::string>& revisions, std::size_t max_bytes = 64 * 1024);
 
 }  // namespace fab
