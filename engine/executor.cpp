@@ -171,8 +171,10 @@ Repo Executor::repo_for(const Flight& f, const std::string& what) const {
 Status Executor::own(const std::function<Status()>& mutate) { return as_own(m_ledger, m_factory.repo(), mutate); }
 
 Status Executor::put_back_git_refs(Flight& f, const std::string& phase) {
-  if (f.git_admin.empty()) return {};
-  FAB_TRY_ASSIGN(auto refs, m_factory.repo().restore_git_refs_of(f.git_admin));
+  // Once per call: the slot (and its worktree) may serve another item's call next.
+  const auto admin = std::exchange(f.git_admin, fs::path{});
+  if (admin.empty()) return {};
+  FAB_TRY_ASSIGN(auto refs, m_factory.repo().restore_git_refs_of(admin));
   if (refs.empty()) return {};
   f.abnormal = true;
   f.undone.insert(f.undone.end(), refs.begin(), refs.end());

@@ -982,6 +982,7 @@ Result<std::vector<std::string>> Repo::restore_git_refs_of(const fs::path& admin
   if (admin.empty()) return undone;
   const auto log_file = admin / "fab-refs";
   std::error_code ec;
+  fs::remove(admin / "fab-refs.pending", ec);  // a transaction its killed git never finished
   if (!fs::exists(log_file, ec)) return undone;
   const std::string text = read_text(log_file);
   fs::remove(log_file, ec);

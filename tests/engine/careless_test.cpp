@@ -489,6 +489,51 @@ TEST_CASE("careless, own worktree: an agent's git update-ref of trunk is put bac
             }});
 }
 
+// --- git 2.42 to 2.53: `jj workspace add --colocate` would work, but fab could not put back the
+// branches an agent makes there, so it makes no worktree. The git on PATH says it is 2.47 (a
+// wrapper: `--version` answers 2.47.3, everything else runs bootstrap's real git, which would make
+// a working worktree if fab asked for one).
+
+TEST_CASE("careless, git 2.47 on PATH: no worktree, git in the workspace says not a git repository, doctor says why",
+          "[engine][careless][worktree]") {
+  const auto real = jj_for_tests().parent_path() / "git";
+  INFO("scripts/bootstrap installs git >= 2.54 as " << real.string());
+  REQUIRE(fs::exists(real));
+  TempDir fake;
+  write_file(fake / "git", "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'git version 2.47.3'; exit 0; fi\nexec '" +
+                               real.string() + "' \"$@\"\n");
+  fs::permissions(fake / "git", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  const char* path = std::getenv("PATH");
+  const std::string old_path = path ? path : "";
+  struct RestorePath {
+    std::string path;
+    ~RestorePath() { ::setenv("PATH", path.c_str(), 1); }
+  } restore{old_path};
+  ::setenv("PATH", (fake.path().string() + ":" + old_path).c_str(), 1);
+  auto v = fab::git_version();
+  REQUIRE(v);
+  CHECK(v->short_version() == "2.47");
+  CHECK_FALSE(fab::git_supports_worktrees());
+  CHECK(fab::git_worktrees().why_not.find("older than 2.54") != std::string::npos);
+
+  run_case({.careless = "echo mine > careless.txt\ngit status 2> git-said.txt; git branch from-the-agent 2>> git-said.txt; true",
+            .lands = {{"careless.txt", "mine\n"}},
+            .check = [](const fs::path& root, const std::string&, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              auto said = f->repo().run({"file", "show", "-r", "main", "root-file:\"git-said.txt\""});
+              REQUIRE(said);
+              CHECK(said->out.find("not a git repository") != std::string::npos);
+              CHECK(git(root, {"for-each-ref", "refs/heads/from-the-agent"}).empty());
+              check_no_worktree_left(root);
+              ProcessSpec spec{.argv = {(bin_dir() / "fab").string(), "-C", root.string(), "doctor"}};
+              auto doctor = run_process(spec);
+              REQUIRE(doctor);
+              INFO(doctor->out << doctor->err);
+              CHECK(doctor->out.find("git 2.47 is older than 2.54") != std::string::npos);
+            }});
+}
+
 // --- jj in the workspace ----------------------------------------------------------------------------
 
 TEST_CASE("careless: jj bookmark set trunk to root() is put back and trunk keeps the user history", "[engine][careless]") {
