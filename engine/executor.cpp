@@ -790,6 +790,7 @@ View Executor::view() const {
   View v;
   v.slots = m_options.slots.value_or(default_slots());
   v.stopping = m_stopping;
+  v.draining = gc_due();
   v.recovering = m_recovering;
   for (const auto& id : m_line_order) {
     LineView lv;
@@ -1623,10 +1624,14 @@ Status Executor::idle() {
   return {};
 }
 
-void Executor::collect_garbage_if_due() {
+bool Executor::gc_due() const {
   const auto& gc = m_factory.config().gc;
-  if (gc.every_merged == 0 || !m_pool.empty()) return;
-  if (static_cast<std::size_t>(m_report.merged - m_merged_at_gc) < gc.every_merged) return;
+  return gc.every_merged > 0 && static_cast<std::size_t>(m_report.merged - m_merged_at_gc) >= gc.every_merged;
+}
+
+void Executor::collect_garbage_if_due() {
+  if (!gc_due() || !m_pool.empty()) return;
+  const auto& gc = m_factory.config().gc;
   m_merged_at_gc = m_report.merged;
   // (A failed collection costs disk, not work: said, and the floor goes on.)
   auto report = own_r<GcReport>([&] { return collect_garbage(m_factory, gc.keep_operations); });

@@ -93,6 +93,9 @@ class Executor {
   // Every flight waits on a trunk fab stopped landing on (and no call runs): nothing moves until
   // `fab recover --accept-trunk`.
   bool all_flights_blocked() const;
+  // gc.every_merged items merged since the last collection: the floor drains (nothing starts),
+  // then idle() collects.
+  bool gc_due() const;
   void set_stopping() { m_stopping = true; }
   void kill_calls();
   // Blocks until a call ends or `timeout` passes.

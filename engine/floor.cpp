@@ -57,6 +57,10 @@ Result<RunReport> run_floor(Factory& factory, const RunOptions& options) {
     } else if (options.until_idle && x.all_flights_blocked()) {
       break;  // what waits on a halted trunk stays where it is (finish() parks it); the report says why
     } else if (!x.any_flight()) {
+      if (x.gc_due()) {
+        FAB_TRY(x.idle());  // drained for gc.every_merged: collected with no workspace in use; work starts again
+        continue;
+      }
       if (options.until_idle) break;
       FAB_TRY(x.idle());  // nothing in flight: no workspace is kept while the floor waits
       if (!idle_told && options.events) options.events({RunEvent::Kind::idle, {}, {}, {}, {}, 0, {}});

@@ -200,7 +200,10 @@ std::vector<Action> plan(const View& view) {
 
   // 4. Starts: ready items (queued or rework, every dependency merged) of usable lines whose trunk
   //    is not halted, while slots are free.
+  //    While a gc is due nothing starts: what is in flight finishes, then the floor collects (with
+  //    no workspace in use) and starts again.
   for (const auto& line : view.lines) {
+    if (view.draining) break;
     if (!line.usable || trunk_halted(view, line.trunk)) continue;
     std::map<std::string, ItemState> state_of;
     for (const auto& i : line.items) state_of[i.id] = i.state;

@@ -84,6 +84,7 @@ struct View {
   std::map<std::string, TrunkView> trunks;  // by bookmark name
   int slots = 2;                            // plugin calls at once over the whole run
   bool stopping = false;                    // no new work; running calls get the grace period
+  bool draining = false;                    // a gc is due (gc.every_merged): nothing starts until the floor is empty
   bool recovering = false;                  // built from disk: no flights, repair what a crash left
   bool resume = true;                       // recovering for a run (carry on) vs `fab recover` alone
 };

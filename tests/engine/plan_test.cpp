@@ -65,6 +65,21 @@ TEST_CASE("plan: ready items start while the line's slots last, in line order", 
   CHECK(actions.front().line == "a");
 }
 
+TEST_CASE("plan: while a gc is due nothing starts, and what is in flight goes on", "[engine][plan]") {
+  View v;
+  v.slots = 8;
+  v.draining = true;
+  v.lines = {line("a", {item("a.1", ItemState::inspecting), item("a.2", ItemState::refining), item("a.3"), item("a.4")}, 4,
+                  true)};
+  v.flights = {{"a.1", flight("a", Stage::inspect_waiting)}, {"a.2", flight("a", Stage::land_waiting, 1)}};
+  auto actions = plan(v);
+  CHECK(items_of(actions, Do::start).empty());
+  CHECK(items_of(actions, Do::inspect) == V{"a.1"});
+  CHECK(count(actions, Do::land) == 1);
+  v.draining = false;
+  CHECK(items_of(plan(v), Do::start) == V{"a.3", "a.4"});
+}
+
 TEST_CASE("plan: the run slots cap the plugin calls over all lines", "[engine][plan]") {
   View v;
   v.slots = 3;
