@@ -331,6 +331,12 @@ void check_no_worktree_left(const fs::path& root) {
   CHECK((!fs::exists(root / ".git" / "worktrees", ec) || fs::is_empty(root / ".git" / "worktrees", ec)));
 }
 
+// No tag, and no branch matching `branches` (a for-each-ref pattern), in the user's repository.
+void check_no_agent_refs(const fs::path& root, const std::string& branches) {
+  CHECK(git(root, {"tag", "--list"}).empty());
+  CHECK(git(root, {"for-each-ref", branches}).empty());
+}
+
 // A git call of the agent's: it must work (the workspace is a worktree), or the agent stops.
 std::string git_call(const std::string& args) {
   return "git -c user.name=agent -c user.email=agent@example.com " + args + " || { echo 'the agent: git " + args +
@@ -418,8 +424,7 @@ TEST_CASE("careless, own worktree: the branches and tags of an agent that then d
                         "\ncd .. && rm -rf \"$FAB_WORKSPACE\"",
             .fails = "deleted its workspace",
             .check = [](const fs::path& root, const std::string&, const ProcessResult&) {
-              CHECK(git(root, {"tag", "--list"}).empty());
-              CHECK(git(root, {"for-each-ref", "refs/heads/left-behind"}).empty());
+              check_no_agent_refs(root, "refs/heads/left-behind");
               auto f = Factory::open(root);
               REQUIRE(f);
               auto b = f->repo().bookmark("left-behind");
@@ -437,8 +442,7 @@ TEST_CASE("careless, own worktree: an inspector's branches and tags are put back
             .lands = {{"careless.txt", "mine\n"}},
             .inspect = "git branch \"inspected-$FAB_ITEM_ID\" && git tag \"tag-$FAB_ITEM_ID\"",
             .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
-              CHECK(git(root, {"tag", "--list"}).empty());
-              CHECK(git(root, {"for-each-ref", "refs/heads/inspected-*"}).empty());
+              check_no_agent_refs(root, "refs/heads/inspected-*");
               auto f = Factory::open(root);
               REQUIRE(f);
               const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");

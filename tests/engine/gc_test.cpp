@@ -254,12 +254,21 @@ TEST_CASE("fab gc takes keep_operations from the factory's config, and refuses a
   all_merged_on_trunk(f, line);
 }
 
-TEST_CASE("fab run drains the floor for gc.every_merged in the middle of a line, then goes on", "[engine][gc]") {
-  FactoryFixture f;
+namespace {
+
+// The factory's config.json with "gc": {keep_operations, every_merged}.
+void set_gc(const FactoryFixture& f, int keep_operations, int every_merged) {
   const auto config_file = f.root() / ".factory" / "config.json";
   auto config = nlohmann::json::parse(read_file(config_file));
-  config["gc"] = {{"keep_operations", 4}, {"every_merged", 3}};
+  config["gc"] = {{"keep_operations", keep_operations}, {"every_merged", every_merged}};
   write_file(config_file, config.dump(2));
+}
+
+}  // namespace
+
+TEST_CASE("fab run drains the floor for gc.every_merged in the middle of a line, then goes on", "[engine][gc]") {
+  FactoryFixture f;
+  set_gc(f, 4, 3);
   auto line = f.stamp(blueprint_yaml(kOwnFile), requirement_md(12));
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.out << run.err);
@@ -280,10 +289,7 @@ TEST_CASE("fab run drains the floor for gc.every_merged in the middle of a line,
 
 TEST_CASE("fab run collects garbage after gc.every_merged items, once its workspaces are gone", "[engine][gc]") {
   FactoryFixture f;
-  const auto config_file = f.root() / ".factory" / "config.json";
-  auto config = nlohmann::json::parse(read_file(config_file));
-  config["gc"] = {{"keep_operations", 4}, {"every_merged", 3}};
-  write_file(config_file, config.dump(2));
+  set_gc(f, 4, 3);
   auto line = f.stamp(blueprint_yaml(kOwnFile), requirement_md(3));
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.out << run.err);
