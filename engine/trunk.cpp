@@ -95,7 +95,7 @@ Result<TrunkState> TrunkKeeper::refresh(const std::string& trunk, const std::vec
           undone.push_back({*item, fmt::format("moved git's trunk branch {} back to {} (the call had moved it to {})",
                                                trunk, short_hex(state.seen), short_hex(git))});
           m_git_seen[trunk] = state.seen;
-          return read || m_dirty.erase(trunk) > 0 ? classify(trunk, foreign, changes, undone) : Result<TrunkState>(state);
+          return read ? classify(trunk, foreign, changes, undone) : Result<TrunkState>(state);
         }
         m_dirty.insert(trunk);  // it moved again meanwhile: the next look decides
         return state;
