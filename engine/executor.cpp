@@ -933,6 +933,33 @@ Status Executor::start_items(const Action& a) {
     if (item && item->change) items.push_back(*item);
   }
   if (items.empty()) return {};
+  // An item whose change trunk already holds landed (its landing failed after trunk took it: a full
+  // disk while fab recorded it): merged, never built or landed again.
+  {
+    std::vector<ChangeId> all;
+    for (const auto& i : items) all.push_back(*i.change);
+    FAB_TRY_ASSIGN(auto held, m_factory.repo().query(fmt::format("({}) & ::{}", revset_of(all), base)));
+    std::set<std::string> landed;
+    for (const auto& c : held) landed.insert(c.change_id.str());
+    std::vector<Item> rest;
+    for (auto& i : items) {
+      if (!landed.count(i.change->str())) {
+        rest.push_back(std::move(i));
+        continue;
+      }
+      auto done = store_transition(i.id, ItemState::merged, fmt::format("{} already holds its change", trunk), {}, {},
+                                   TransitionKind::recovery);
+      if (!done) {
+        note(fmt::format("{}: {} holds its change, but fab could not record it merged: {}", i.id, trunk,
+                         done.error().message),
+             a.line);
+        continue;
+      }
+      ++m_report.merged;
+    }
+    items = std::move(rest);
+    if (items.empty()) return {};
+  }
   // One rebase onto trunk for the items starting now (jj leaves those already there alone; the
   // queue's stack above them closes up). Items next to each other in the stack take one operation
   // more each. With `rework: restart`, an item that failed starts from a clean trunk, in the same

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/jobs.h"
 #include <nlohmann/json.hpp>
@@ -175,10 +176,20 @@ Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, 
     m_dirty.insert(trunk);
     return false;
   }
+  // Trunk moved: from here on nothing may say it did not (the caller would treat an item trunk
+  // holds as not landed, and land it again). What fails after it (a full disk) is said and retried.
   state.seen = to;
-  FAB_TRY(save(trunk));
+  if (auto saved = save(trunk); !saved) {
+    spdlog::warn("{} moved, but fab could not record it in trunks.json: {}", trunk, saved.error().message);
+  }
   if (!repo.colocated()) return true;
-  FAB_TRY_ASSIGN(auto failed, as_own(m_ledger, repo, [&] { return repo.git_export(); }));
+  auto exported = as_own(m_ledger, repo, [&] { return repo.git_export(); });
+  if (!exported) {
+    spdlog::warn("{} moved in jj, but exporting it to git failed (the next move exports it): {}", trunk,
+                 exported.error().message);
+    return true;
+  }
+  const auto& failed = *exported;
   const bool refused = std::find(failed.begin(), failed.end(), trunk) != failed.end();
   if (!refused && repo.git_branch_commit(trunk) == to) {
     m_git_seen[trunk] = to;

@@ -52,6 +52,9 @@ inline constexpr std::array kTransitionTable = {
     // Rollback of finished items: recovery only.
     TransitionRule{ItemState::merged, ItemState::queued, true},
     TransitionRule{ItemState::dropped, ItemState::queued, true},
+    // Trunk already holds its change (a landing that failed after trunk took it): recovery only.
+    TransitionRule{ItemState::queued, ItemState::merged, true},
+    TransitionRule{ItemState::rework, ItemState::merged, true},
 };
 
 // The rule for from -> to, if there is one.

@@ -19,7 +19,8 @@ const std::set<std::pair<S, S>> kNormal = {
     {S::refining, S::merged},     {S::refining, S::rework},     {S::refining, S::dropped},
     {S::building, S::queued},     {S::inspecting, S::queued},   {S::refining, S::queued},
     {S::rework, S::queued}};
-const std::set<std::pair<S, S>> kRecoveryOnly = {{S::merged, S::queued}, {S::dropped, S::queued}};
+const std::set<std::pair<S, S>> kRecoveryOnly = {
+    {S::merged, S::queued}, {S::dropped, S::queued}, {S::queued, S::merged}, {S::rework, S::merged}};
 }  // namespace
 
 TEST_CASE("state names round-trip", "[workgraph][state]") {
@@ -49,9 +50,9 @@ TEST_CASE("every pair of states is allowed or refused exactly as the table says"
 }
 
 TEST_CASE("a refused transition says where the item can go", "[workgraph][state]") {
-  auto r = fab::check_transition(S::queued, S::merged);
+  auto r = fab::check_transition(S::queued, S::refining);
   REQUIRE_FALSE(r);
-  CHECK(r.error().message == "an item cannot go from queued to merged");
+  CHECK(r.error().message == "an item cannot go from queued to refining");
   CHECK(r.error().hint == "from queued an item can go to: building, dropped");
 
   auto rollback = fab::check_transition(S::merged, S::queued);
