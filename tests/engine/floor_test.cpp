@@ -428,3 +428,32 @@ TEST_CASE("an agent that half-resolves a conflict (jj no longer sees it) never l
   check_invariants(f, line);
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
+
+TEST_CASE("an item back in the queue whose change trunk already holds is marked merged, not built or landed again",
+          "[engine][floor]") {
+  // What a landing that failed after trunk took the item leaves (a full disk while fab recorded
+  // it): made here by putting a merged item back in the queue behind fab's back.
+  FactoryFixture f;
+  const auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
+  auto first = f.fab({"run", "--until-idle"});
+  INFO(first.err);
+  REQUIRE(first.ok());
+  const auto item = f.line(line).items.at(0);
+  REQUIRE(item.state == ItemState::merged);
+  const auto trunk_before = f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"});
+  {
+    auto factory = f.factory();
+    REQUIRE(factory.store().transition(item.id, ItemState::queued, "test: back in the queue", {}, {},
+                                       TransitionKind::recovery));
+  }
+  auto again = f.fab({"run", "--until-idle"});
+  INFO(again.err);
+  REQUIRE(again.ok());
+  const auto after = f.line(line).items.at(0);
+  CHECK(after.state == ItemState::merged);
+  CHECK(again.err.find("main already holds its change") != std::string::npos);
+  // Trunk did not move, the agent did not run again (it appends its ID to its file: one line).
+  CHECK(f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == trunk_before);
+  CHECK(f.jj({"file", "show", "-r", "main", "root-file:\"items/" + item.id + ".txt\""}) == item.id + "\n");
+  CHECK(after.attempts == item.attempts);
+}
