@@ -127,15 +127,7 @@ Executor::Executor(Factory& factory, const RunOptions& options)
   // recorded, or is about to: the ".pending" lines are written before the ref moves).
   m_trunks.set_git_mover([this](const std::string& ref, const std::string& value) -> std::optional<std::string> {
     for (const auto& [id, f] : m_flights) {
-      if (f.git_admin.empty() || !f.job) continue;
-      for (const char* file : {"fab-refs", "fab-refs.pending"}) {
-        std::ifstream in(f.git_admin / file);
-        for (std::string line; std::getline(in, line);) {
-          std::istringstream fields(line);
-          std::string old_value, new_value, name;
-          if (fields >> old_value >> new_value >> name && name == ref && new_value == value) return id;
-        }
-      }
+      if (f.job && m_factory.repo().git_ref_log_moved(f.git_admin, ref, value)) return id;
     }
     return std::nullopt;
   });
@@ -344,7 +336,7 @@ PluginStep Executor::with_paths(PluginStep step, const Flight& f) const {
   step.options = call_options_for(m_setups.at(f.line).blueprint, step.use, step.ref.kind, places);
   if (f.slot && (step.ref.kind == plugins::PluginKind::agent || step.ref.kind == plugins::PluginKind::inspector)) {
     // In a workspace that is a git worktree, git records the refs it changes (they are the user's
-    // too): after the call they are put back (restore_git_refs). The GIT_CONFIG_* entries follow
+    // too): after the call they are put back (restore_git_refs_of). The GIT_CONFIG_* entries follow
     // those of fab's environment the call inherits.
     int first = 0;
     const auto& only = step.options.env.only;
@@ -934,11 +926,14 @@ Status Executor::start_items(const Action& a) {
   }
   if (items.empty()) return {};
   // An item whose change trunk already holds landed (its landing failed after trunk took it: a full
-  // disk while fab recorded it): merged, never built or landed again.
-  {
-    std::vector<ChangeId> all;
-    for (const auto& i : items) all.push_back(*i.change);
-    FAB_TRY_ASSIGN(auto held, m_factory.repo().query(fmt::format("({}) & ::{}", revset_of(all), base)));
+  // disk while fab recorded it): merged, never built or landed again. Only an item that had an
+  // attempt can be one, so a first start costs no jj call for it.
+  std::vector<ChangeId> tried;
+  for (const auto& i : items) {
+    if (i.attempts > 0) tried.push_back(*i.change);
+  }
+  if (!tried.empty()) {
+    FAB_TRY_ASSIGN(auto held, m_factory.repo().query(fmt::format("({}) & ::{}", revset_of(tried), base)));
     std::set<std::string> landed;
     for (const auto& c : held) landed.insert(c.change_id.str());
     std::vector<Item> rest;

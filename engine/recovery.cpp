@@ -20,7 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// `present(a) | present(b) | ...`: the changes among `ids` that exist (no error for those that don't).
 // The journal catches up with the saved states: a transition whose record a kill prevented is
 // journaled now (see Store::journal_lost_transitions).
 Status catch_up_journal(Store& store, const std::string& line, const std::string& op, std::vector<Repair>& repairs) {

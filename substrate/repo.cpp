@@ -943,6 +943,21 @@ std::map<std::string, std::string> Repo::git_ref_log_env(const fs::path& workspa
 
 namespace {
 
+// One line of what git_ref_log_env's hook writes: "<old> <new> <ref>".
+struct RefUpdate {
+  std::string old_value, new_value, name;
+};
+
+std::vector<RefUpdate> read_ref_log(const fs::path& file) {
+  std::vector<RefUpdate> out;
+  for (const auto& line : lines_of(read_text(file))) {
+    std::istringstream fields(line);
+    RefUpdate u;
+    if (fields >> u.old_value >> u.new_value >> u.name) out.push_back(std::move(u));
+  }
+  return out;
+}
+
 // `git stash drop` of the entries above the one that names `want` (what the user's stash was
 // before the call), so that the list is as it was, not the user's entry repeated on top of the
 // call's. False (nothing dropped) when `want` is no longer in the stash's reflog (the call dropped
@@ -963,6 +978,16 @@ bool drop_stashes_above(const fs::path& git, const fs::path& git_dir, const std:
 
 }  // namespace
 
+bool Repo::git_ref_log_moved(const fs::path& admin, const std::string& ref, const std::string& value) const {
+  if (admin.empty()) return false;
+  for (const char* file : {"fab-refs", "fab-refs.pending"}) {
+    for (const auto& u : read_ref_log(admin / file)) {
+      if (u.name == ref && u.new_value == value) return true;
+    }
+  }
+  return false;
+}
+
 Result<bool> Repo::git_move_branch_from(const std::string& branch, const std::string& from,
                                         const std::string& to) const {
   auto git = git_version();
@@ -973,10 +998,6 @@ Result<bool> Repo::git_move_branch_from(const std::string& branch, const std::st
   return fail(moved.error());
 }
 
-Result<std::vector<std::string>> Repo::restore_git_refs(const fs::path& workspace) const {
-  return restore_git_refs_of(worktree_git_dir(workspace));
-}
-
 Result<std::vector<std::string>> Repo::restore_git_refs_of(const fs::path& admin) const {
   std::vector<std::string> undone;
   if (admin.empty()) return undone;
@@ -984,7 +1005,7 @@ Result<std::vector<std::string>> Repo::restore_git_refs_of(const fs::path& admin
   std::error_code ec;
   fs::remove(admin / "fab-refs.pending", ec);  // a transaction its killed git never finished
   if (!fs::exists(log_file, ec)) return undone;
-  const std::string text = read_text(log_file);
+  const auto updates = read_ref_log(log_file);
   fs::remove(log_file, ec);
   auto git = git_version();
   if (!git) return fail(git.error().context("cannot put back the refs git changed in " + admin.string()));
@@ -995,10 +1016,7 @@ Result<std::vector<std::string>> Repo::restore_git_refs_of(const fs::path& admin
   };
   std::map<std::string, Change> refs;
   std::vector<std::string> order;
-  for (const auto& line : lines_of(text)) {
-    std::istringstream fields(line);
-    std::string old_value, new_value, name;
-    if (!(fields >> old_value >> new_value >> name)) continue;
+  for (const auto& [old_value, new_value, name] : updates) {
     // Only what the worktree shares with the user's repository (not HEAD, refs/bisect/, refs/worktree/, ...).
     const bool shared = name.rfind("refs/heads/", 0) == 0 || name.rfind("refs/tags/", 0) == 0 || name == "refs/stash" ||
                         name.rfind("refs/notes/", 0) == 0 || name.rfind("refs/remotes/", 0) == 0;

@@ -56,7 +56,7 @@ class Repo {
   // Imports what git's refs say (a user's `git commit` on a branch) into jj.
   Status git_import() const;
   // The same, abandoning no commit whose refs went (`git.abandon-unreachable-commits=false`): after
-  // restore_git_refs, whose commits the working copy is still built on until they are folded.
+  // restore_git_refs_of, whose commits the working copy is still built on until they are folded.
   Status git_import_keeping_commits() const;
   // Exports jj's bookmarks to git's refs; returns the bookmarks jj could not export (a ref git moved
   // meanwhile), empty when all went out.
@@ -180,16 +180,18 @@ class Repo {
   // `first_index` on; git >= 2.54) into <its git directory>/fab-refs; empty when the workspace has
   // no worktree or its git cannot.
   std::map<std::string, std::string> git_ref_log_env(const std::filesystem::path& workspace, int first_index) const;
-  // Puts back what git recorded there (git_ref_log_env) and forgets the record: the branches and
-  // tags it created go, those it moved go back, and the same for the stash (all shared with the
-  // user's repository; HEAD and the worktree's own refs stay). A ref moved again since is left as it
-  // is. One line per ref for the attempt's record; the caller imports git's refs into jj after.
-  Result<std::vector<std::string>> restore_git_refs(const std::filesystem::path& workspace) const;
-  // The same, by the worktree's git directory (worktree_git_dir() taken before the call): it
-  // outlives a workspace the call deleted, so what git recorded there is put back even then. A
-  // stash the call pushed on top of the user's own is dropped (the user's entries stay in the
-  // list as they were).
+  // Puts back what git recorded in the worktree whose git directory is `worktree_git_dir`
+  // (git_ref_log_env; worktree_git_dir() taken before the call, so that it outlives a workspace the
+  // call deleted) and forgets the record: the branches and tags it created go, those it moved go
+  // back, and the same for the stash (all shared with the user's repository; HEAD and the
+  // worktree's own refs stay); a stash pushed on top of the user's own is dropped, so the user's
+  // entries stay as they were. A ref moved again since is left as it is. One line per ref for the
+  // attempt's record; the caller imports git's refs into jj after.
   Result<std::vector<std::string>> restore_git_refs_of(const std::filesystem::path& worktree_git_dir) const;
+  // Whether git in that worktree recorded moving `ref` to `value`, or is about to (the lines of a
+  // transaction not yet committed): the call's git did it, not the user.
+  bool git_ref_log_moved(const std::filesystem::path& worktree_git_dir, const std::string& ref,
+                         const std::string& value) const;
 
   // Removes `dir` (none if empty), then forgets the workspace (one already gone is no error): the
   // directory first, for what it holds may be what keeps jj from writing (a full disk). A git
