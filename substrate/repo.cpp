@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <thread>
 #include <sstream>
 #include <unordered_map>
 
@@ -851,8 +853,29 @@ Result<std::string> Repo::add_workspace(const std::string& name, const fs::path&
   // (jj must update the new working copy, so this call cannot use --ignore-working-copy.) A git
   // worktree only where git allows one (`git worktree list` then lists it while the run lasts).
   const bool worktree = workspaces_get_git();
-  FAB_TRY(run({"workspace", "add", worktree ? "--colocate" : "--no-colocate", "--name", name, "-r", at.str(), dir.string()},
-              {.snapshot = true, .config = git_config()}));
+  // git's ref transactions are not atomic against another git in the same repository: an agent's
+  // `git commit` in its own worktree while jj makes this one's can fail jj's with "Could not
+  // delete empty packed refs". That is the machine's fault, not the item's: what the failed call
+  // left is forgotten and the call tried again, twice, and what the last one left is forgotten
+  // too before the failure is the caller's. (Only a directory this call makes is ever removed.)
+  const bool made_here = !fs::exists(dir, ec);
+  Result<JjOutput> added;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt * attempt));
+    added = run({"workspace", "add", worktree ? "--colocate" : "--no-colocate", "--name", name, "-r", at.str(), dir.string()},
+                {.snapshot = true, .config = git_config()});
+    if (added || !made_here) break;
+    spdlog::debug("jj workspace add {} failed (try {} of 3): {}", name, attempt + 1, added.error().message);
+    // A workspace of that name somewhere else is not this call's to forget, nor a passing fault.
+    auto list = workspaces();
+    if (!list) break;
+    const auto other = std::find_if(list->begin(), list->end(), [&](const Workspace& w) {
+      return w.name == name && !w.root.empty() && fs::weakly_canonical(w.root, ec) != fs::weakly_canonical(dir, ec);
+    });
+    if (other != list->end()) break;
+    (void)forget_workspace(name, dir);
+  }
+  if (!added) return fail(added.error());
   // `workspace add` puts a new empty change on top of `at`; editing `at` itself makes the agent's
   // edits land in the item's change (jj abandons the empty one).
   return edit_in_workspace(dir, at);

@@ -410,10 +410,14 @@ void check_poison_run(const FactoryFixture& f, const std::string& line, const Pr
 }
 
 // Item 1 runs `poison` (once the others have started); the others write their own file at once,
-// then stay in flight beside it for a second.
+// then stay in flight beside it for a second. A good agent checks its write: while the poison
+// holds the disk full, `echo` leaves an empty file and fails; an agent that exits 0 then has lost
+// its own work, and fab rightly lands the empty file it left (this test failed so, 1 round in 8
+// under load). It tries again until the disk has room (fab frees it when it fails the poison's
+// attempt), within the agent's timeout.
 std::string poison_agent(const std::string& poison) {
   return "case \"$FAB_ITEM_TITLE\" in\n'Item 1') sleep 0.3\n" + poison +
-         "\n;;\n*) echo \"good $FAB_ITEM_ID\" > \"good-$FAB_ITEM_ID.txt\"; sleep 1 ;;\nesac";
+         "\n;;\n*) until echo \"good $FAB_ITEM_ID\" > \"good-$FAB_ITEM_ID.txt\"; do sleep 0.1; done; sleep 1 ;;\nesac";
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ void run_case(const Case& c) {
   const Item& good = rec->items.at(1);
   const auto record = record_of(factory, careless);
   INFO("item 1's record:\n" << record);
+  INFO("item 2's record:\n" << record_of(factory, good));
   // The good item lands beside it.
   CHECK(good.state == ItemState::merged);
   CHECK(f.jj({"file", "show", "-r", "main", "root-file:\"good-" + good.id + ".txt\""}) == "good\n");

@@ -842,3 +842,94 @@ TEST_CASE("batch creation failing after jj imported its commits abandons them an
   CHECK(ids->size() == 2);
   CHECK(import_leftovers(repo).empty());
 }
+
+// `jj workspace add` can fail for a reason that is not the item's: in a colocated repo jj's ref
+// transaction races an agent's `git commit` in its own worktree ("Could not delete empty packed
+// refs"). add_workspace forgets what the failed call left and tries again. The failure is
+// injected by a wrapper that runs the real `jj workspace add` (the workspace and its worktree are
+// made) and then reports a failure, once; or, for the second section, every time.
+TEST_CASE("a workspace add that fails is forgotten and tried again; one that keeps failing leaves nothing",
+          "[substrate][workspaces]") {
+  // Both ways a colocated repo makes workspaces: with the machine's git (Debian 12's 2.39: no
+  // worktree) and with scripts/bootstrap's (>= 2.54, first on PATH: each workspace a worktree).
+  const bool new_git = GENERATE(false, true);
+  struct RestorePath {
+    std::string old = std::getenv("PATH") ? std::getenv("PATH") : "";
+    ~RestorePath() { ::setenv("PATH", old.c_str(), 1); }
+  } restore;
+  if (new_git) {
+    const auto bootstrap_git = jj_for_tests().parent_path() / "git";
+    INFO("scripts/bootstrap installs git >= 2.54 as " << bootstrap_git.string());
+    REQUIRE(std::filesystem::exists(bootstrap_git));
+    ::setenv("PATH", (bootstrap_git.parent_path().string() + ":" + restore.old).c_str(), 1);
+  }
+  TempDir dir;
+  auto jj = fab::JjRunner::with_binary(jj_for_tests());
+  REQUIRE(jj);
+  const auto root = dir / "co";
+  auto init = jj->run({"git", "init", "--colocate", root.string()}, {.snapshot = true});
+  if (!init) {
+    WARN("skipped: `jj git init --colocate` does not work here: " << init.error().render());
+    return;
+  }
+  auto repo = Repo::open(root, *jj);
+  REQUIRE(repo);
+  auto base = commit_files(*repo, {{"a.txt", "1\n"}}, "base");
+  auto item = repo->create_change(base.str(), "item");
+  REQUIRE(item);
+  if (new_git) REQUIRE(repo->workspaces_get_git());
+
+  const bool always = GENERATE(false, true);
+  const auto marker = dir / "failed";
+  const auto script = dir / "jj-add-fails";
+  write_file(script, "#!/bin/sh\ncase \"$*\" in *'workspace add'*)\n  if " +
+                         std::string(always ? "true" : "[ ! -e '" + marker.string() + "' ]") + "; then '" +
+                         jj_for_tests().string() + "' \"$@\" || exit $?; echo x >> '" + marker.string() +
+                         "'; echo 'Error: Could not commit packed-ref transaction (injected)' >&2; exit 1; fi ;;\nesac\nexec '" +
+                         jj_for_tests().string() + "' \"$@\"\n");
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto failing_jj = fab::JjRunner::with_binary(script);
+  REQUIRE(failing_jj);
+  auto failing = Repo::open(root, *failing_jj);
+  REQUIRE(failing);
+
+  const auto ws = dir / "pool" / "ws";
+  auto added = failing->add_workspace("pool-1", ws, *item);
+  REQUIRE(std::filesystem::exists(marker));  // the injected failure happened
+  auto list = repo->workspaces();
+  REQUIRE(list);
+  const auto named = std::count_if(list->begin(), list->end(), [](const auto& w) { return w.name == "pool-1"; });
+  const std::string worktrees = repo->workspaces_get_git() ? git(root / ".git", {"worktree", "list", "--porcelain"}) : "";
+  INFO("git worktree list:\n" << worktrees);
+  if (!always) {
+    REQUIRE(added);
+    CHECK(read_file(marker) == "x\n");  // one failure, then a call that worked
+    CHECK(named == 1);
+    auto snap = repo->snapshot_workspace(ws);
+    REQUIRE(snap);
+    CHECK(snap->change_id == *item);
+    CHECK(read_file(ws / "a.txt") == "1\n");
+    if (repo->workspaces_get_git()) {
+      CHECK(std::filesystem::is_regular_file(ws / ".git"));  // its own worktree, made once
+      CHECK(worktrees.find("worktree " + ws.string() + "\n") != std::string::npos);
+    }
+  } else {
+    REQUIRE_FALSE(added);
+    CHECK(read_file(marker) == "x\nx\nx\n");  // three tries, no more
+    CHECK(added.error().render().find("injected") != std::string::npos);
+    // Nothing of the three tries is left: no workspace, no directory, no worktree.
+    CHECK(named == 0);
+    CHECK_FALSE(std::filesystem::exists(ws));
+    CHECK(worktrees.find(ws.string()) == std::string::npos);
+  }
+  // A workspace of that name elsewhere is not forgotten by a failing add of another directory.
+  if (!always) {
+    const auto ws2 = dir / "pool2" / "ws";
+    auto again = repo->add_workspace("pool-1", ws2, *item);
+    CHECK_FALSE(again);
+    auto still = repo->workspaces();
+    REQUIRE(still);
+    CHECK(std::count_if(still->begin(), still->end(), [](const auto& w) { return w.name == "pool-1"; }) == 1);
+    CHECK(std::filesystem::exists(ws / "a.txt"));
+  }
+}
