@@ -848,7 +848,7 @@ TEST_CASE("batch creation failing after jj imported its commits abandons them an
 // refs"). add_workspace forgets what the failed call left and tries again. The failure is
 // injected by a wrapper that runs the real `jj workspace add` (the workspace and its worktree are
 // made) and then reports a failure, once; or, for the second section, every time.
-TEST_CASE("a workspace add that fails is forgotten and tried again; one that keeps failing leaves nothing",
+TEST_CASE("a workspace add that fails is forgotten and tried again, and one that keeps failing leaves nothing",
           "[substrate][workspaces]") {
   // Both ways a colocated repo makes workspaces: with the machine's git (Debian 12's 2.39: no
   // worktree) and with scripts/bootstrap's (>= 2.54, first on PATH: each workspace a worktree).
