@@ -1136,12 +1136,15 @@ Result<std::string> Repo::edit_in_workspace(const fs::path& dir, const ChangeId&
 Result<std::string> Repo::edit_commit_in_workspace(const fs::path& dir, const std::string& revision) const {
   FAB_TRY_ASSIGN(auto o, run({"edit", revision},
                              {.repo = dir, .snapshot = true, .config = {"snapshot.auto-update-stale=true", kFullSummary}}));
-  // "Working copy  (@) now at: <commit id> <change id>"
+  // "Working copy  (@) now at: <commit id> <change id>": the last such line. (A workspace made stale
+  // by another process's operation meanwhile is brought up to date first, and jj says where that
+  // left it before it says where the edit did.)
+  std::string at;
   for (const auto& line : lines_of(o.err)) {
     if (line.find("(@) now at: ") == std::string::npos) continue;
-    if (auto c = parse_summary(line)) return c->commit_id;
+    if (auto c = parse_summary(line)) at = c->commit_id;
   }
-  return std::string{};
+  return at;
 }
 
 Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {

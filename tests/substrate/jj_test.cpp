@@ -282,6 +282,21 @@ TEST_CASE("a stale workspace is updated without losing its change", "[substrate]
   CHECK(read_file(ws / "c.txt") == "c\n");
 }
 
+// jj brings a stale workspace up to date before an edit there and says where that left it, then
+// where the edit did: the commit fab keeps for the workspace is the edit's (the first line named
+// the workspace's old commit, a commit of another change).
+TEST_CASE("an edit in a stale workspace returns the commit it checked out", "[substrate][workspaces]") {
+  TempDir dir;
+  auto [repo, item, ws] = make_stale_workspace(dir);
+  auto next = repo.create_change("root()", "next");
+  REQUIRE(next);
+  auto edited = repo.edit_in_workspace(ws, *next);
+  REQUIRE(edited);
+  auto c = repo.commit(*next);
+  REQUIRE(c);
+  CHECK(*edited == c->commit_id);
+}
+
 TEST_CASE("edits made in a workspace after it went stale are not lost by update-stale", "[substrate][workspaces]") {
   TempDir dir;
   auto [repo, item, ws] = make_stale_workspace(dir);
