@@ -16,13 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The line a cause names: "<line> <items>: ..." and "<line>: stamp" both start with it.
-std::string line_of_cause(const std::string& cause) {
-  const auto end = cause.find_first_of(" :");
-  const auto line = cause.substr(0, end);
-  return is_line_id(line) ? line : std::string{};
-}
-
 void add_size(const fs::path& dir, StorageSize& size) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
@@ -63,33 +56,37 @@ Result<GcReport> collect_garbage(Factory& factory, std::size_t keep_operations) 
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < ops.size(); ++i) index[ops[i].id] = i;
 
-  // The oldest operation kept (`keep`, an index): the newest keep_operations, and each unfinished
-  // line's operations.
+  // The oldest operation kept (`keep`, an index): the newest keep_operations, and what an item in
+  // flight needs.
   std::size_t keep = std::min(keep_operations, ops.size()) - 1;
   report.why = fmt::format("the newest {} operations are kept", keep_operations);
+  // An item in flight (building, inspecting, refining: a run that died may have left work of it
+  // in jj after its last record) keeps the operation of its newest record and everything after
+  // it. Nothing else of a line is needed: a queued or reworked item starts from its change as it
+  // is, a finished one is done, and `fab recover --to` places every operation gc trims by the
+  // journal's notes. (Until this, a line kept every operation since its stamp while any of its
+  // items was unfinished: a long line, collected as it runs (gc.every_merged), kept them all.)
   FAB_TRY_ASSIGN(auto lines, factory.store().lines());
   std::map<std::string, std::vector<JournalRecord>> journals;
-  std::set<std::string> unfinished;
   for (const auto& line : lines) {
     FAB_TRY_ASSIGN(auto record, factory.store().load_line(line.id));
-    for (const auto& item : record.items) {
-      if (item.state != ItemState::merged && item.state != ItemState::dropped) unfinished.insert(line.id);
-    }
     FAB_TRY_ASSIGN(journals[line.id], factory.store().journal(line.id));
-  }
-  auto keep_line_from = [&](const std::string& line, std::size_t i) {
-    if (i > keep && i + 1 < ops.size()) {
-      keep = i;
-      report.why = fmt::format("line {} has unfinished items, and its operations go back to this one", line);
+    std::set<std::string> in_flight;
+    for (const auto& item : record.items) {
+      if (item.state == ItemState::building || item.state == ItemState::inspecting || item.state == ItemState::refining) {
+        in_flight.insert(item.id);
+      }
     }
-  };
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const auto line = line_of_cause(ops[i].cause);
-    if (unfinished.count(line)) keep_line_from(line, i);
-  }
-  for (const auto& line : unfinished) {
-    for (const auto& rec : journals[line]) {
-      if (auto it = index.find(rec.str("op")); it != index.end()) keep_line_from(line, it->second);
+    if (in_flight.empty()) continue;
+    std::map<std::string, std::string> newest_op;
+    for (const auto& rec : journals[line.id]) {
+      if (!rec.str("op").empty() && in_flight.count(rec.str("item"))) newest_op[rec.str("item")] = rec.str("op");
+    }
+    for (const auto& [item, op] : newest_op) {
+      auto it = index.find(op);
+      if (it == index.end() || it->second <= keep || it->second + 1 >= ops.size()) continue;
+      keep = it->second;
+      report.why = fmt::format("item {} of line {} is in flight, and its newest record names this operation", item, line.id);
     }
   }
   // What can go is between the newest operation a working copy was last updated at (`base`: it

@@ -7,8 +7,9 @@
 //
 // The retention rule: an operation is kept when it is
 //   - one of the newest `keep_operations` (what `fab recover --to` can go back to), or
-//   - at or after the oldest operation of a line that has unfinished items (its stamp, or the
-//     oldest of its own operations still in the log): a rollback of that line needs them;
+//   - at or after the operation the newest record of an item in flight (building, inspecting,
+//     refining) names: what a run that died left of it may lie there. Queued, reworked and
+//     finished items need none (a line collected as it runs keeps only the newest operations);
 // and no working copy may go stale: the operation each workspace's working copy was last updated at
 // (fab never updates the default one: it works with --ignore-working-copy), and every operation
 // before it, keep their IDs. What lies between is abandoned (`jj op abandon W..X`); jj then gives

@@ -148,54 +148,62 @@ TEST_CASE("fab gc trims the op log to the newest operations, collects garbage, a
   CHECK(text.out.find("repo storage: ") != std::string::npos);
 }
 
-TEST_CASE("fab gc keeps every operation of a line with unfinished items", "[engine][gc]") {
+// A line whose items wait (queued) needs none of its operations: a long line collected as it runs
+// (gc.every_merged drains the floor, so nothing is in flight then) keeps only the newest ones. An
+// item in flight (here: as a run that died while it built left it) keeps the operation its newest
+// record names and everything after it.
+TEST_CASE("fab gc trims a line whose items wait, and keeps what an item in flight needs", "[engine][gc]") {
   FactoryFixture f;
   auto done = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
   REQUIRE(f.fab({"run", "--until-idle"}).ok());
-  // A line stamped while another runs (so after the operation the run's `jj workspace add` moved
-  // the default working copy to), and never run itself.
-  auto later = f.stamp(blueprint_yaml("sleep 1; " + kOwnFile), requirement_md(4));
-  std::vector<std::string> before_waiting;
-  std::string waiting;
-  {
-    RunThread run(f, {"run", "--until-idle", "--line", later});
-    for (int i = 0; i < 200 && f.run_lock_pid() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    before_waiting = op_ids(f);
-    waiting = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
-    run.thread.join();
-    INFO(run.result.err);
-    REQUIRE(run.result.ok());
-  }
-  const auto ops = op_ids(f);
+  auto waiting = f.stamp(blueprint_yaml(kOwnFile), requirement_md(3));
+  auto other = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
+  REQUIRE(f.fab({"run", "--until-idle", "--line", other}).ok());
   for (const auto& item : f.line(waiting).items) REQUIRE(item.state == ItemState::queued);
-  // The waiting line's oldest operation is its stamp's.
-  std::size_t stamp_at = 0;
   {
-    std::istringstream in(f.fab({"oplog", "--json"}).out);
-    std::size_t i = 0;
-    for (std::string l; std::getline(in, l); ++i) {
-      auto cause = nlohmann::json::parse(l).at("cause");
-      if (cause.is_string() && cause.get<std::string>().rfind(waiting + ":", 0) == 0) stamp_at = i;
-    }
+    const auto ops = op_ids(f);
+    const auto old = working_copy_and_older(f);
+    auto gc = f.fab({"gc", "--keep", "1"});
+    INFO(gc.out << gc.err);
+    REQUIRE(gc.ok());
+    CHECK(gc.out.find("in flight") == std::string::npos);
+    // The newest operation, and the working copy's and older: the waiting line's stamp is gone.
+    CHECK(op_ids(f).size() == 1 + old.size());
+    CHECK(op_ids(f).size() < ops.size());
   }
-  REQUIRE(stamp_at > 0);
 
-  const auto old = working_copy_and_older(f);
-  auto gc = f.fab({"gc", "--keep", "1"});
-  INFO(gc.out << gc.err);
-  REQUIRE(gc.ok());
-  CHECK(gc.out.find("line " + waiting + " has unfinished items") != std::string::npos);
-  auto after = op_ids(f);
-  // Everything since the waiting line's stamp is there; what came before it (down to the working
-  // copy's operation) is gone.
-  CHECK(after.size() == stamp_at + 1 + old.size());
-  CHECK(after.size() < ops.size());
-  CHECK(std::find(after.begin(), after.end(), before_waiting.front()) == after.end());
-  REQUIRE(f.fab({"run", "--until-idle"}).ok());
-  all_merged_on_trunk(f, waiting);
+  // Item 1 of the waiting line as a run that died while it built it left it: its newest record
+  // names the operation then; more operations come after it (a line stamped).
+  const auto item = f.line(waiting).items.at(0).id;
+  auto at = f.factory().repo().current_operation();
+  REQUIRE(at);
+  REQUIRE(f.factory().store().transition(item, ItemState::building, "attempt 1 (a run that died)", {{"op", *at}},
+                                         [](Item& i) { i.attempts = 1; }));
+  auto third = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
+  {
+    const auto ops = op_ids(f);
+    const auto since = static_cast<std::size_t>(std::find(ops.begin(), ops.end(), *at) - ops.begin());
+    REQUIRE(since < ops.size());
+    REQUIRE(since > 1);  // operations came after it
+    const auto old = working_copy_and_older(f);
+    const auto stamped = op_ids(f, "self.time().start() ++ \" \" ++ description");
+    auto gc = f.fab({"gc", "--keep", "1"});
+    INFO(gc.out << gc.err);
+    REQUIRE(gc.ok());
+    CHECK(gc.out.find("item " + item + " of line " + waiting + " is in flight") != std::string::npos);
+    // That operation and every one after it are kept (the ones after it with new IDs).
+    const auto after = op_ids(f);
+    CHECK(after.size() == std::min(ops.size(), since + 1 + old.size()));
+    CHECK(head(op_ids(f, "self.time().start() ++ \" \" ++ description"), since + 1) == head(stamped, since + 1));
+  }
+  // The next run recovers the item and lands every line.
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
   all_merged_on_trunk(f, done);
-  all_merged_on_trunk(f, later);
+  all_merged_on_trunk(f, waiting);
+  all_merged_on_trunk(f, other);
+  all_merged_on_trunk(f, third);
 }
 
 TEST_CASE("fab recover --to refuses when operations its journals name were abandoned by hand", "[engine][gc][recover]") {
