@@ -221,6 +221,34 @@ Status Executor::adopt_workspace(Flight& f) {
   // (The old workspace's name is gone from jj already; its directory is kept until the copy.)
   Repo repo = repo_for(f, "building (re-create the workspace its call forgot)");
   old->busy = true;
+  // The files left there are edits over the commit the old working copy last checked out (jj
+  // keeps the operation it was updated at, and that operation's view names the commit). The copy
+  // is exact only on that commit's parent: if the change was moved to another parent meanwhile
+  // (rebased from elsewhere), a copy onto the new parent would put the old parent's version back
+  // in every file the agent never touched and record what the new parent added as deleted. So the
+  // change goes back onto the old parent for the copy, and its snapshot is rebased onto the new
+  // parent, which carries over exactly the agent's edits (a conflict there is the refinery's).
+  const Repo& reader = m_factory.repo();
+  auto cannot = [&](const std::string& why) {
+    return fail(Error(fmt::format("its workspace was forgotten or went stale, and fab cannot tell which commit the "
+                                  "files left there were written on, so it cannot tell the agent's edits from that "
+                                  "commit's files; nothing of this attempt was recorded"))
+                    .caused_by(why)
+                    .with_hint("keep agents' jj commands to their own workspace; the next attempt starts from the "
+                               "change as it is now"));
+  };
+  auto wc_op = reader.working_copy_operation(old->dir);
+  if (!wc_op) return cannot(wc_op.error().render());
+  auto then = reader.query(fmt::format("present({}@)", revset_string(old->name)), *wc_op);
+  if (!then || then->size() != 1) return cannot(then ? "no working-copy commit at its last operation" : then.error().render());
+  auto now = reader.query(fmt::format("present(change_id({}))", f.change.str()));
+  if (!now || now->size() != 1) return cannot(now ? "its change is gone or divergent" : now.error().render());
+  const Commit was = then->front(), is = now->front();
+  // (On another change, one the agent started there, the copy makes the item's change hold what
+  // that one did, and the fold then squashes that one into it.)
+  const bool moved = was.change_id == f.change && was.parents != is.parents;
+  if (moved && (was.parents.size() != 1 || is.parents.size() != 1)) return cannot("its change is a merge");
+  if (moved) FAB_TRY(own([&] { return repo.rebase_revision(f.change.str(), was.parents.front()); }));
   const auto before = m_factory.repo().current_operation();
   FAB_TRY_ASSIGN(auto fresh, own_r<Slot*>([&] { return m_pool.acquire(repo, f.change); }));
   note_pool_op(before ? *before : std::string{}, fresh->name);
@@ -236,6 +264,14 @@ Status Executor::adopt_workspace(Flight& f) {
     fs::copy(it->path(), fresh->dir / name,
              fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::overwrite_existing, copy_ec);
     if (copy_ec) return fail(fmt::format("cannot copy '{}' into the new workspace: {}", it->path().string(), copy_ec.message()));
+  }
+  if (moved) {
+    FAB_TRY(own_r<Commit>([&] { return repo.snapshot_workspace(fresh->dir); }));
+    FAB_TRY(own([&] { return repo.rebase_revision(f.change.str(), is.parents.front()); }));
+    FAB_TRY(own([&] { return repo.update_stale_workspace(fresh->dir); }));
+    f.undone.push_back("put its edits back onto " + short_hex(is.parents.front()) +
+                       ", where its change had been moved while it worked (they were written on " +
+                       short_hex(was.parents.front()) + ")");
   }
   (void)m_pool.recycle(repo, old);
   f.slot = fresh;
@@ -1093,8 +1129,8 @@ Status Executor::take_agent(Flight& f) {
     // the agent wrote is lost and nothing lands twice.
     const auto why = snapped.error().render();
     if (why.find("doesn't have a working-copy commit") != std::string::npos || why.find("stale") != std::string::npos) {
-      FAB_TRY(adopt_workspace(f));
-      snapped = snapshot();
+      auto adopted = adopt_workspace(f);
+      snapped = adopted ? snapshot() : tl::make_unexpected(adopted.error());
     }
   }
   note_pool_op();

@@ -656,6 +656,44 @@ TEST_CASE("careless: jj workspace forget of its own workspace", "[engine][carele
             .lands = {{"careless.txt", "mine\n"}}});
 }
 
+// The agent moves its change to another parent without updating its working copy (`jj
+// --ignore-working-copy rebase`): the files on disk are still written on the old parent. fab makes
+// the workspace again and puts the agent's edits (and only those) onto where the change now is, so
+// no file of the old parent is put back there and none of the new one is recorded as deleted.
+TEST_CASE("careless: jj --ignore-working-copy rebase of its own change: only its edits move with it", "[engine][careless]") {
+  run_case({.careless = "echo mine > careless.txt\n" + jj_call("--ignore-working-copy rebase -r @ -o side"),
+            .lands = {{"careless.txt", "mine\n"}},
+            .before = [](const fs::path& root) {
+              // A branch of the user's with a file of its own, made without touching the checkout.
+              const std::string script =
+                  "set -e; export GIT_INDEX_FILE=.git/side-index; git read-tree main; "
+                  "blob=$(echo \"the side's file\" | git hash-object -w --stdin); "
+                  "git update-index --add --cacheinfo 100644,$blob,SIDE.txt; tree=$(git write-tree); rm -f .git/side-index; "
+                  "c=$(git -c user.name=Dev -c user.email=dev@example.com commit-tree $tree -p main -m side); git branch side $c";
+              auto made = run_process({.argv = {"sh", "-c", script}, .cwd = root});
+              REQUIRE(made);
+              INFO(made->err);
+              REQUIRE(made->ok());
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              REQUIRE(f->repo().git_import());
+            },
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");
+              INFO(undone);
+              CHECK(undone.find("put its edits back onto") != std::string::npos);
+              // The side branch's file is not on trunk, and the item's change deletes nothing.
+              auto listed = f->repo().run({"file", "list", "-r", "main"});
+              REQUIRE(listed);
+              CHECK(listed->out.find("SIDE.txt") == std::string::npos);
+              CHECK(listed->out.find("USERFILE") != std::string::npos);
+              CHECK(listed->out.find("README.md") != std::string::npos);
+              CHECK(git(root, {"rev-parse", "side"}).size() == 41);  // the user's branch is theirs still
+            }});
+}
+
 TEST_CASE("careless: jj op restore to an old operation is reverted", "[engine][careless]") {
   const std::string jj = "'" + jj_for_tests().string() + "'";
   run_case({.careless = "echo mine > careless.txt\nop=$(" + jj + " op log --no-graph -T 'id ++ \"\\n\"' | tail -n 3 | head -n 1)\n" +
