@@ -767,16 +767,9 @@ TEST_CASE("a failing git fast-import names the command, carries git's message an
 TEST_CASE("batch creation in a colocated repo leaves no temporary refs either", "[substrate][changes][import]") {
   BatchMethod forced("");
   TempDir dir;
-  auto jj = fab::JjRunner::with_binary(jj_for_tests());
-  REQUIRE(jj);
-  const auto root = dir / "co";
-  auto init = jj->run({"git", "init", "--colocate", root.string()}, {.snapshot = true});
-  if (!init) {
-    WARN("skipped: `jj git init --colocate` does not work here: " << init.error().render());
-    return;
-  }
-  auto repo = Repo::open(root, *jj);
-  REQUIRE(repo);
+  auto colocated = make_colocated_repo(dir);
+  auto* repo = &colocated;
+  const auto root = repo->root();
   auto base = commit_files(*repo, {{"a.txt", "1\n"}}, "base");
   auto base_commit = repo->commit(base);
   REQUIRE(base_commit);
@@ -879,16 +872,9 @@ TEST_CASE("a workspace add that fails is forgotten and tried again, and one that
     ::setenv("PATH", (bootstrap_git.parent_path().string() + ":" + restore.old).c_str(), 1);
   }
   TempDir dir;
-  auto jj = fab::JjRunner::with_binary(jj_for_tests());
-  REQUIRE(jj);
-  const auto root = dir / "co";
-  auto init = jj->run({"git", "init", "--colocate", root.string()}, {.snapshot = true});
-  if (!init) {
-    WARN("skipped: `jj git init --colocate` does not work here: " << init.error().render());
-    return;
-  }
-  auto repo = Repo::open(root, *jj);
-  REQUIRE(repo);
+  auto colocated = make_colocated_repo(dir);
+  auto* repo = &colocated;
+  const auto root = repo->root();
   auto base = commit_files(*repo, {{"a.txt", "1\n"}}, "base");
   auto item = repo->create_change(base.str(), "item");
   REQUIRE(item);

@@ -20,6 +20,18 @@ inline Repo make_repo(const TempDir& dir, const std::string& name = "repo") {
   return *repo;
 }
 
+// A repo colocated with git (`jj git init --colocate`) in dir/co.
+inline Repo make_colocated_repo(const TempDir& dir) {
+  auto jj = JjRunner::with_binary(jj_for_tests());
+  REQUIRE(jj);
+  auto init = jj->run({"git", "init", "--colocate", (dir / "co").string()}, {.snapshot = true});
+  INFO((init ? std::string{} : init.error().render()));
+  REQUIRE(init);
+  auto repo = Repo::open(dir / "co", *jj);
+  REQUIRE(repo);
+  return *repo;
+}
+
 // Writes files into the default workspace and commits them; returns the committed change.
 inline ChangeId commit_files(const Repo& repo, const std::map<std::string, std::string>& files, const std::string& msg) {
   for (const auto& [path, content] : files) write_file(repo.root() / path, content);
