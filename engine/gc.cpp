@@ -9,7 +9,6 @@
 
 #include "engine/op_retention.h"
 #include "workgraph/durable_file.h"
-#include "workgraph/ids.h"
 
 namespace fab::engine {
 namespace {
