@@ -53,6 +53,7 @@ Result<TrunkState> TrunkKeeper::start(const std::string& trunk) {
   } else if (read.targets.size() > 1) {
     state.halted = true;
     state.why = fmt::format("the trunk bookmark '{}' is conflicted", trunk);
+    if (auto u = m_unsettled.find(trunk); u != m_unsettled.end()) state.why += ": " + u->second;
   } else if (recorded.empty() || read.targets.front().commit_id == recorded || read.descends_from_seen) {
     state.seen = read.targets.front().commit_id;
     if (state.seen != recorded) FAB_TRY(save(trunk));
@@ -147,6 +148,7 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
   } else if (read.targets.size() > 1) {
     state.halted = true;
     state.why = fmt::format("the trunk bookmark '{}' is conflicted", trunk);
+    if (auto u = m_unsettled.find(trunk); u != m_unsettled.end()) state.why += ": " + u->second;
   } else if (read.descends_from_seen) {
     state.seen = now;  // someone committed on top: the new base
     state.halted = false;
@@ -191,8 +193,19 @@ Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, 
   }
   const auto& failed = *exported;
   const bool refused = std::find(failed.begin(), failed.end(), trunk) != failed.end();
-  if (!refused && repo.git_branch_commit(trunk) == to) {
+  const auto git_now = repo.git_branch_commit(trunk).value_or("");
+  if (!refused && git_now == to) {
     m_git_seen[trunk] = to;
+    return true;
+  }
+  // git did not take the branch (its ref locked by a git that runs or died, a name git cannot
+  // hold; jj warns once, in the move, and its export after says "Nothing changed") and nobody
+  // moved it: git is behind, not ahead. (Taking the move back for it, as for a user's commit
+  // below, made the landing try again forever.)
+  if (!git_now.empty() && (git_now == from || git_now == m_git_seen[trunk])) {
+    spdlog::warn("{} moved to {} in jj, but git refused to take it: git's {} stays at {} until an export works "
+                 "(every later jj command tries again)",
+                 trunk, short_hex(to), trunk, git_now.empty() ? std::string{"nothing"} : short_hex(git_now));
     return true;
   }
   // git's branch moved between that look and the export (the user committed right then): what git
@@ -237,15 +250,31 @@ Status TrunkKeeper::repair_conflicted(const std::string& trunk, const std::vecto
   }
   if (!ours || theirs.size() != 1) return {};  // not the race fab knows how to settle: reported as conflicted
   const Commit& user = *theirs.front();
-  Repo r = repo.with_cause(fmt::format("fab: settle conflicted {} (fab's commits onto the user's {})", trunk,
-                                       short_hex(user.commit_id)));
+  const auto cause = fmt::format("fab: settle conflicted {} (fab's commits onto the user's {})", trunk, short_hex(user.commit_id));
+  Repo r = repo.with_cause(cause);
   // fab's commits that git never got: those of trunk (fab's side) that the user's side lacks.
   const auto ours_only = fmt::format("::{} ~ ::{}", ours->commit_id, user.commit_id);
   FAB_TRY_ASSIGN(auto mine, repo.query(ours_only));
   std::string target = user.commit_id;
   if (!mine.empty()) {
+    FAB_TRY_ASSIGN(auto before, repo.current_operation());
     FAB_TRY(as_own(m_ledger, repo, [&] { return r.rebase_source(fmt::format("roots({})", ours_only), user.commit_id); }));
     FAB_TRY_ASSIGN(auto moved, repo.commit(ours->change_id));
+    // fab's commits on the user's may conflict with it: trunk never holds a conflict. The rebase
+    // is taken back (only that operation: agents may be working), and the trunk stays conflicted,
+    // reported, for the user to settle.
+    FAB_TRY_ASSIGN(auto conflicted, repo.query(fmt::format("({}::{}) & conflicts()", user.commit_id, moved.commit_id)));
+    if (!conflicted.empty()) {
+      FAB_TRY_ASSIGN(auto since, repo.operations_since(before));
+      for (const auto& op : since) {
+        if (op.cause == cause) FAB_TRY(as_own(m_ledger, repo, [&] { return r.revert_operation(op.id); }));
+      }
+      m_unsettled[trunk] = fmt::format(
+          "fab's {} commit(s) that git never got conflict with the user's {} (in {}); settle it by hand: rebase them "
+          "onto it, resolve, and `jj bookmark set {}` to the result, then `fab recover`",
+          mine.size(), short_hex(user.commit_id), conflicted.front().change_id.short_id(), trunk);
+      return {};
+    }
     target = moved.commit_id;
   }
   FAB_TRY(as_own(m_ledger, repo, [&] { return r.set_bookmark(trunk, target, true); }));

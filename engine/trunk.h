@@ -83,6 +83,8 @@ class TrunkKeeper {
   OpLedger& m_ledger;
   std::map<std::string, TrunkState> m_trunks;
   std::map<std::string, std::string> m_git_seen;
+  // Why repair_conflicted left a trunk conflicted (fab's commits conflict with the user's).
+  std::map<std::string, std::string> m_unsettled;
   std::set<std::string> m_dirty;  // git's branch commit fab last imported or exported
   GitMover m_git_mover;
 };

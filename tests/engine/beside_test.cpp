@@ -438,6 +438,68 @@ TEST_CASE("beside: a user's git commit on trunk while an item is landing", "[eng
   user_beside(Phase::land);
 }
 
+// fab moved trunk but git refused to take it (its ref locked by a git that runs or died) and
+// nobody moved git's branch: the item is merged, git's branch stays behind with a warning. Then the
+// user commits on git's trunk: jj's bookmark is conflicted (fab's commit, the user's). fab puts its
+// commits on top of the user's when they apply cleanly; when they conflict with the user's commit
+// it lands no conflicted trunk: the rebase is taken back, the line halts, and the run says why.
+void export_refused_then_user_commits(bool conflicting) {
+  FactoryFixture f({.git = true});
+  auto first = stamp_outside(f, blueprint("echo fab > shared.txt", "", 1, 1), "# R\n\n## Item 1\n\nOne.\n");
+  const auto lock = f.root() / ".git" / "refs" / "heads" / "main.lock";
+  write_file(lock, "");
+  auto run = f.fab({"run", "--until-idle"});
+  INFO("first run: " << run.describe() << "\n" << run.err);
+  REQUIRE(run.ok());
+  fs::remove(lock);
+  REQUIRE(f.line(first).items.at(0).state == ItemState::merged);
+  CHECK(run.err.find("git refused to take it") != std::string::npos);
+  const auto fab_commit = trunk_seen(f);
+  REQUIRE(trimmed(git(f, {"rev-parse", "main"})) != fab_commit);  // git never got it
+
+  // The user commits on git's trunk (HEAD is on main in their checkout).
+  git(f, {"checkout", "-q", "main"});
+  write_file(f.root() / (conflicting ? "shared.txt" : "user.txt"), "the user's own work\n");
+  git(f, {"add", "-A"});
+  git(f, {"commit", "-q", "-m", "the user's commit"});
+  const auto user = trimmed(git(f, {"rev-parse", "HEAD"}));
+  git(f, {"checkout", "-q", "--detach"});
+
+  auto second = stamp_outside(f, blueprint("echo \"$FAB_ITEM_ID\" > \"own-$FAB_ITEM_ID.txt\"", "", 1, 1),
+                              "# R\n\n## Item 1\n\nTwo.\n");
+  auto again = f.fab({"run", "--until-idle"});
+  INFO("second run: " << again.describe() << "\n" << again.err);
+  REQUIRE(again.ok());
+  // Never a conflicted commit on trunk (either side of a conflicted bookmark).
+  CHECK(f.jj({"log", "--no-graph", "-r", "::bookmarks(exact:\"main\") & conflicts()", "-T", "commit_id"}).empty());
+  if (!conflicting) {
+    CHECK(f.jj({"bookmark", "list", "main", "-T", "if(conflict, \"conflicted\\n\", \"\")"}).empty());
+    CHECK(f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == trimmed(git(f, {"rev-parse", "main"})));
+    CHECK(git_in(f.root(), {"merge-base", "--is-ancestor", user, "main"}).ok());
+    CHECK(f.file_on_trunk("user.txt") == "the user's own work\n");
+    CHECK(f.file_on_trunk("shared.txt") == "fab\n");
+    const auto item = f.line(second).items.at(0);
+    CHECK(item.state == ItemState::merged);
+    CHECK(f.file_on_trunk("own-" + item.id + ".txt") == item.id + "\n");
+  } else {
+    CHECK(f.line(second).items.at(0).state == ItemState::queued);
+    CHECK(trimmed(git(f, {"rev-parse", "main"})) == user);  // the user's commit is git's trunk, untouched
+    // The run says why it stopped landing there.
+    CHECK(again.err.find("stopped landing on main: the trunk bookmark 'main' is conflicted") != std::string::npos);
+    CHECK(again.err.find("that git never got conflict with the user's " + user.substr(0, 12)) != std::string::npos);
+  }
+}
+
+TEST_CASE("beside: a trunk move git refused and a user's git commit after it: fab's commits go on top of it",
+          "[engine][beside][git]") {
+  export_refused_then_user_commits(false);
+}
+
+TEST_CASE("beside: a trunk move git refused and a user's conflicting git commit after it: the line halts and trunk holds no conflict",
+          "[engine][beside][git]") {
+  export_refused_then_user_commits(true);
+}
+
 TEST_CASE("beside: an agent that deletes its own workspace fails only its item and the good ones land",
           "[engine][beside][poison]") {
   FactoryFixture f;
