@@ -205,7 +205,7 @@ Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, 
   if (!git_now.empty() && (git_now == from || git_now == m_git_seen[trunk])) {
     spdlog::warn("{} moved to {} in jj, but git refused to take it: git's {} stays at {} until an export works "
                  "(every later jj command tries again)",
-                 trunk, short_hex(to), trunk, git_now.empty() ? std::string{"nothing"} : short_hex(git_now));
+                 trunk, short_hex(to), trunk, short_hex(git_now));
     return true;
   }
   // git's branch moved between that look and the export (the user committed right then): what git
