@@ -263,12 +263,23 @@ Status Executor::adopt_workspace(Flight& f) {
     std::error_code copy_ec;
     fs::copy(it->path(), fresh->dir / name,
              fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::overwrite_existing, copy_ec);
-    if (copy_ec) return fail(fmt::format("cannot copy '{}' into the new workspace: {}", it->path().string(), copy_ec.message()));
+    if (copy_ec) {
+      (void)m_pool.recycle(repo, fresh);  // (the flight's own slot is still the old one: the caller's to recycle)
+      return fail(fmt::format("cannot copy '{}' into the new workspace: {}", it->path().string(), copy_ec.message()));
+    }
   }
   if (moved) {
-    FAB_TRY(own_r<Commit>([&] { return repo.snapshot_workspace(fresh->dir); }));
-    FAB_TRY(own([&] { return repo.rebase_revision(f.change.str(), is.parents.front()); }));
-    FAB_TRY(own([&] { return repo.update_stale_workspace(fresh->dir); }));
+    // The edits onto where the change is now. (A failure here leaves the change on the old parent
+    // holding the edits; the attempt fails saying why.)
+    auto onto_new_parent = [&]() -> Status {
+      FAB_TRY(own_r<Commit>([&] { return repo.snapshot_workspace(fresh->dir); }));
+      FAB_TRY(own([&] { return repo.rebase_revision(f.change.str(), is.parents.front()); }));
+      return own([&] { return repo.update_stale_workspace(fresh->dir); });
+    };
+    if (auto done = onto_new_parent(); !done) {
+      (void)m_pool.recycle(repo, fresh);
+      return done;
+    }
     f.undone.push_back("put its edits back onto " + short_hex(is.parents.front()) +
                        ", where its change had been moved while it worked (they were written on " +
                        short_hex(was.parents.front()) + ")");
