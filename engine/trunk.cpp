@@ -26,9 +26,24 @@ nlohmann::json read_trunks(const Factory& factory) {
 
 }  // namespace
 
+std::map<std::string, std::string> halted_trunks(const Factory& factory) {
+  std::map<std::string, std::string> out;
+  const auto trunks = read_trunks(factory);
+  for (const auto& [trunk, v] : trunks.items()) {
+    if (v.is_object() && v.contains("halted") && v["halted"].is_string()) out[trunk] = v["halted"].get<std::string>();
+  }
+  return out;
+}
+
 Status TrunkKeeper::save(const std::string& trunk) {
   auto j = read_trunks(m_factory);
-  j[trunk] = {{"commit", m_trunks[trunk].seen}};
+  const auto& state = m_trunks[trunk];
+  nlohmann::json entry{{"commit", state.seen}};
+  // Why landing on it stopped, for `fab status` and `fab recover` (until a run finds it usable or
+  // `fab recover --accept-trunk` takes it as it is).
+  if (state.halted) entry["halted"] = state.why;
+  if (j.contains(trunk) && j[trunk] == entry) return {};
+  j[trunk] = std::move(entry);
   return write_file_atomic(trunks_file(m_factory), j.dump(2) + "\n");
 }
 
@@ -56,13 +71,13 @@ Result<TrunkState> TrunkKeeper::start(const std::string& trunk) {
     if (auto u = m_unsettled.find(trunk); u != m_unsettled.end()) state.why += ": " + u->second;
   } else if (recorded.empty() || read.targets.front().commit_id == recorded || read.descends_from_seen) {
     state.seen = read.targets.front().commit_id;
-    if (state.seen != recorded) FAB_TRY(save(trunk));
   } else {
     state.halted = true;
     state.why = fmt::format("'{}' moved {} since fab last landed on it (from {} to {})", trunk,
                             read.ancestor_of_seen ? "backwards" : "sideways", short_hex(recorded),
                             short_hex(read.targets.front().commit_id));
   }
+  FAB_TRY(save(trunk));
   return state;
 }
 
@@ -152,12 +167,12 @@ Result<TrunkState> TrunkKeeper::classify(const std::string& trunk, const std::ve
   } else if (read.descends_from_seen) {
     state.seen = now;  // someone committed on top: the new base
     state.halted = false;
-    FAB_TRY(save(trunk));
   } else {
     state.halted = true;
     state.why = fmt::format("'{}' was moved {} behind fab's back (from {} to {})", trunk,
                             read.ancestor_of_seen ? "backwards" : "sideways", short_hex(state.seen), short_hex(now));
   }
+  FAB_TRY(save(trunk));
   return state;
 }
 

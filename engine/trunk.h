@@ -39,6 +39,9 @@ struct Undone {
   std::string what;  // "moved bookmark main back from 1a2b3c4d to 5e6f7a8b (the call had moved it)"
 };
 
+// The trunks the last run or `fab recover` found halted (.factory/trunks.json), each with why.
+std::map<std::string, std::string> halted_trunks(const Factory& factory);
+
 class TrunkKeeper {
  public:
   TrunkKeeper(Factory& factory, OpLedger& ledger) : m_factory(factory), m_ledger(ledger) {}

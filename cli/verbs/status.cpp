@@ -2,6 +2,7 @@
 
 #include "cli/table.h"
 #include "cli/verbs/verbs.h"
+#include "engine/trunk.h"
 #include "workgraph/factory.h"
 
 namespace fab::cli {
@@ -37,11 +38,15 @@ Verb make_status_verb() {
                 e.hint = "`fab recover` rebuilds a damaged line.json from the line's journal and says what it cannot repair";
                 return fail(std::move(e));
               };
+              // Trunks fab stopped landing on (moved backwards or sideways behind its back, deleted,
+              // left conflicted), as the last run or `fab recover` found them.
+              const auto halted = engine::halted_trunks(factory);
               if (*json) {
                 std::string text;
                 for (const auto& s : summaries) {
                   auto j = to_public_json(s.line);
                   j["counts"] = counts_json(s);
+                  if (auto h = halted.find(s.line.trunk); h != halted.end()) j["trunk_halted"] = h->second;
                   text += j.dump() + "\n";
                 }
                 for (const auto& d : listing.damaged) {
@@ -67,6 +72,10 @@ Verb make_status_verb() {
                 out.data_line("No production lines yet. Create one with `fab stamp BLUEPRINT REQUIREMENT`.");
               } else {
                 out.data(table.render());
+              }
+              for (const auto& [trunk, why] : halted) {
+                out.data_line(fmt::format("Trunk {} is halted: nothing lands on it. {}.", trunk, why));
+                out.data_line(fmt::format("  `fab recover --accept-trunk {}` continues from where it is now.", trunk));
               }
               if (hidden > 0) out.status(fmt::format("({} dropped line(s) not shown: `fab status --all`)", hidden));
               return damaged();

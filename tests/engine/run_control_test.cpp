@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "tests/engine/engine_fixture.h"
@@ -395,6 +396,21 @@ TEST_CASE("a trunk moved backwards halts landing until fab recover --accept-trun
   CHECK(halted.err.find("`fab recover --accept-trunk main`") != std::string::npos);
   CHECK(f.line(second).items.at(0).state != ItemState::merged);
   CHECK(f.line(first).items.at(1).state == ItemState::merged);  // (fab changes nothing on a halted trunk)
+  // `fab status` says so after the run, and why (in its table's words and in --json).
+  auto status = f.fab({"status"});
+  INFO(status.out);
+  REQUIRE(status.ok());
+  CHECK(status.out.find("Trunk main is halted: nothing lands on it. 'main' moved backwards since fab last landed on it") !=
+        std::string::npos);
+  CHECK(status.out.find("`fab recover --accept-trunk main`") != std::string::npos);
+  auto status_json = f.fab({"status", "--json"});
+  REQUIRE(status_json.ok());
+  std::istringstream json_lines(status_json.out);
+  std::size_t lines_shown = 0;
+  for (std::string l; std::getline(json_lines, l); ++lines_shown) {
+    CHECK(nlohmann::json::parse(l).value("trunk_halted", "").find("moved backwards") != std::string::npos);
+  }
+  CHECK(lines_shown == 2);
 
   auto both = f.fab({"recover", "--accept-trunk", "main", "--to", "@"});
   CHECK(both.exit_code == 2);  // one or the other
@@ -403,6 +419,9 @@ TEST_CASE("a trunk moved backwards halts landing until fab recover --accept-trun
   REQUIRE(accepted.ok());
   CHECK(accepted.out.find(item2.id + ": merged -> queued") != std::string::npos);
   CHECK(f.line(first).items.at(1).state == ItemState::queued);
+  auto after = f.fab({"status"});
+  CHECK(after.out.find("halted") == std::string::npos);
+  CHECK(f.fab({"status", "--json"}).out.find("trunk_halted") == std::string::npos);
 
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
