@@ -694,6 +694,43 @@ TEST_CASE("careless: jj --ignore-working-copy rebase of its own change: only its
             }});
 }
 
+// The same, onto a merge of two parents: fab cannot tell which one the files on disk were written
+// on, so the attempt fails saying so (nothing of it recorded, nothing of the user's branch on
+// trunk; the blueprint allows one attempt).
+TEST_CASE("careless: jj --ignore-working-copy rebase of its own change onto a merge fails the attempt and says why",
+          "[engine][careless]") {
+  run_case({.careless = "echo mine > careless.txt\n" + jj_call("--ignore-working-copy rebase -r @ -o main -o side"),
+            .fails = "cannot tell which commit the files left there were written on",
+            .before = [](const fs::path& root) {
+              const std::string script =
+                  "set -e; export GIT_INDEX_FILE=.git/side-index; git read-tree main; "
+                  "blob=$(echo \"the side's file\" | git hash-object -w --stdin); "
+                  "git update-index --add --cacheinfo 100644,$blob,SIDE.txt; tree=$(git write-tree); rm -f .git/side-index; "
+                  "c=$(git -c user.name=Dev -c user.email=dev@example.com commit-tree $tree -p main -m side); git branch side $c";
+              auto made = run_process({.argv = {"sh", "-c", script}, .cwd = root});
+              REQUIRE(made);
+              INFO(made->err);
+              REQUIRE(made->ok());
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              REQUIRE(f->repo().git_import());
+            },
+            .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
+              auto f = Factory::open(root);
+              REQUIRE(f);
+              auto item = f->store().find_item(line + ".1");
+              REQUIRE(item);
+              CHECK(item->state == ItemState::dropped);
+              const auto record = record_of(*f, *item);
+              INFO(record);
+              CHECK(record.find("its change is a merge") != std::string::npos);
+              auto listed = f->repo().run({"file", "list", "-r", "main"});
+              REQUIRE(listed);
+              CHECK(listed->out.find("SIDE.txt") == std::string::npos);
+              CHECK(listed->out.find("USERFILE") != std::string::npos);
+            }});
+}
+
 TEST_CASE("careless: jj op restore to an old operation is reverted", "[engine][careless]") {
   const std::string jj = "'" + jj_for_tests().string() + "'";
   run_case({.careless = "echo mine > careless.txt\nop=$(" + jj + " op log --no-graph -T 'id ++ \"\\n\"' | tail -n 3 | head -n 1)\n" +
