@@ -416,6 +416,40 @@ TEST_CASE("careless, own worktree: a workspace deleted by its agent leaves no wo
             .check = [](const fs::path& root, const std::string&, const ProcessResult&) { check_no_worktree_left(root); }});
 }
 
+// git that cannot remove a gone workspace's worktree (here a wrapper that refuses `git worktree
+// remove` and the `git worktree prune` jj runs when it forgets a workspace; for real: a full disk,
+// an admin directory git may not delete) costs a warning, not the run: the good item lands, the
+// run exits 0, and `fab gc` with a working git removes what was left.
+TEST_CASE("careless, own worktree: a worktree git cannot remove is said and left to fab gc, and the run goes on",
+          "[engine][careless][worktree]") {
+  NewGitOnPath git_on_path;
+  REQUIRE(fab::git_supports_worktrees());
+  TempDir wrapper;
+  const auto real = jj_for_tests().parent_path() / "git";
+  write_file(wrapper.path() / "git", "#!/bin/sh\ncase \"$*\" in *'worktree remove'*|*'worktree prune'*) echo 'fatal: refused by the test' >&2; "
+                                     "exit 128 ;; esac\nexec '" + real.string() + "' \"$@\"\n");
+  fs::permissions(wrapper.path() / "git", fs::perms::owner_all);
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", (wrapper.path().string() + ":" + path).c_str(), 1);
+  run_case({.careless = "echo mine > careless.txt\ncd .. && rm -rf \"$FAB_WORKSPACE\"",
+            .fails = "deleted its workspace",
+            .check = [&](const fs::path& root, const std::string&, const ProcessResult& run) {
+              CHECK(run.err.find("could not remove the git worktrees of gone workspaces (fab gc tries again)") !=
+                    std::string::npos);
+              CHECK(run.err.find("refused by the test") != std::string::npos);
+              const auto list = git(root, {"worktree", "list", "--porcelain"});
+              INFO(list);
+              CHECK(list.find("/pool/") != std::string::npos);  // left: git would not remove it
+              ::setenv("PATH", path.c_str(), 1);  // git works again
+              auto gc = run_process({.argv = {(bin_dir() / "fab").string(), "-C", root.string(), "gc"}});
+              REQUIRE(gc);
+              INFO(gc->out << gc->err);
+              CHECK(gc->ok());
+              check_no_worktree_left(root);
+            }});
+  ::setenv("PATH", path.c_str(), 1);
+}
+
 TEST_CASE("careless, own worktree: the branches and tags of an agent that then deletes its workspace are put back",
           "[engine][careless][worktree]") {
   NewGitOnPath git_on_path;
