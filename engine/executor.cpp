@@ -468,6 +468,18 @@ Result<LineSetup*> Executor::setup_line(const Line& line) {
   return &m_setups.insert_or_assign(line.id, std::move(s)).first->second;
 }
 
+// Items a trunk repair put back to the queue (trunk.h): the store has them queued; this run's
+// copies of their lines are read again, and the progress says so.
+Status Executor::requeue_relanded() {
+  for (const auto& r : m_trunks.take_relanded()) {
+    FAB_TRY_ASSIGN(auto rec, m_factory.store().load_line(r.line));
+    m_records[r.line] = std::move(rec);
+    const Item* item = m_records[r.line].find(r.item);
+    moved(r.line, r.item, ItemState::merged, ItemState::queued, item ? item->attempts : 0, r.why);
+  }
+  return {};
+}
+
 Status Executor::reload_line(const std::string& id) {
   auto rec = m_factory.store().load_line(id);
   if (!rec) {
@@ -492,6 +504,7 @@ Status Executor::reload_line(const std::string& id) {
       m_problems.erase(id);
       if (m_trunks.state((*setup)->blueprint.trunk).seen.empty()) {
         FAB_TRY_ASSIGN(auto t, m_trunks.start((*setup)->blueprint.trunk));
+        FAB_TRY(requeue_relanded());
         if (t.halted) {
           m_report.halted.push_back((*setup)->blueprint.trunk + ": " + t.why);
           note(fmt::format("stopped landing on {0}: {1}. `fab recover --accept-trunk {0}` continues from where it is now",
@@ -1562,6 +1575,7 @@ Status Executor::observe() {
       if (auto it = m_flights.find(u.item); it != m_flights.end()) it->second.undone.push_back(u.what);
       note(u.what, "", u.item);
     }
+    FAB_TRY(requeue_relanded());
     if (state->halted && !was_halted) {
       m_report.halted.push_back(trunk + ": " + state->why);
       note(fmt::format("stopped landing on {}: {}. `fab recover --accept-trunk {}` continues from where it is now",

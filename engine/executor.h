@@ -157,6 +157,7 @@ class Executor {
   void note_pool_op(const std::string& since = {}, const std::string& workspace = {});
   // A call forgot its own workspace: a fresh one at the item's change gets the files it left.
   Status adopt_workspace(Flight& f);
+  Status requeue_relanded();
   void watch_checkout();
   // `gc.every_merged` items merged since the last collection, and no workspace of the pool left:
   // `fab gc` with the factory's keep_operations (a failure is a note, not a stop).

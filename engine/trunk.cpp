@@ -251,6 +251,26 @@ Result<bool> TrunkKeeper::move(const std::string& trunk, const std::string& to, 
   return true;
 }
 
+// The merged items of the lines on `trunk` whose changes are among `commits`.
+Result<std::vector<Relanded>> TrunkKeeper::merged_items_holding(const std::string& trunk,
+                                                                const std::vector<Commit>& commits) const {
+  std::vector<Relanded> out;
+  if (commits.empty()) return out;
+  std::set<std::string> changes;
+  for (const auto& c : commits) changes.insert(c.change_id.str());
+  FAB_TRY_ASSIGN(auto lines, m_factory.store().lines());
+  for (const auto& line : lines) {
+    if (line.trunk != trunk) continue;
+    FAB_TRY_ASSIGN(auto record, m_factory.store().load_line(line.id));
+    for (const auto& item : record.items) {
+      if (item.state == ItemState::merged && item.change && changes.count(item.change->str())) {
+        out.push_back({line.id, item.id, {}});
+      }
+    }
+  }
+  return out;
+}
+
 Status TrunkKeeper::repair_conflicted(const std::string& trunk, const std::vector<Commit>& targets) {
   auto& state = m_trunks[trunk];
   const Repo& repo = m_factory.repo();
@@ -271,6 +291,21 @@ Status TrunkKeeper::repair_conflicted(const std::string& trunk, const std::vecto
   const auto ours_only = fmt::format("::{} ~ ::{}", ours->commit_id, user.commit_id);
   FAB_TRY_ASSIGN(auto mine, repo.query(ours_only));
   std::string target = user.commit_id;
+  // Each of them a merged item's change (fab landed them; git never got them): trunk goes to the
+  // user's commit, and they go back to the queue to land on it again, inspected and refined as any
+  // landing. (Putting them on top of the user's commit would land a combination no inspector saw.)
+  FAB_TRY_ASSIGN(auto owners, merged_items_holding(trunk, mine));
+  if (!mine.empty() && owners.size() == mine.size()) {
+    FAB_TRY_ASSIGN(auto op, repo.current_operation());
+    const auto why = fmt::format("recovered: git never got its commit on {} (the export was refused), and the user "
+                                 "committed {} there meanwhile; it lands again on top of it",
+                                 trunk, short_hex(user.commit_id));
+    for (const auto& o : owners) {
+      FAB_TRY(m_factory.store().rollback(o.item, why, {{"op", op}}));
+      m_relanded.push_back({o.line, o.item, why.substr(11)});
+    }
+    mine.clear();
+  }
   if (!mine.empty()) {
     FAB_TRY_ASSIGN(auto before, repo.current_operation());
     FAB_TRY(as_own(m_ledger, repo, [&] { return r.rebase_source(fmt::format("roots({})", ours_only), user.commit_id); }));

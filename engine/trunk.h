@@ -12,13 +12,18 @@
 // In a repo colocated with the user's git, git's refs are imported before trunk is read (when git's
 // branch moved) and exported after fab moves it; an export git refused (the user committed
 // meanwhile) leaves jj's bookmark conflicted: with the user's commit on top of where fab moved
-// from, fab's move is taken back and the items land on the user's commit, inspected again (any
-// other conflict is repaired by putting fab's commits on top of the user's).
+// from, fab's move is taken back and the items land on the user's commit, inspected again. A
+// conflicted bookmark found later (fab's commits that git never got on one side, the user's on the
+// other) is settled the same way when each of fab's commits there is a merged item's change: trunk
+// goes to the user's commit and those items back to the queue, to land on it again, inspected and
+// refined as any landing (relanded()); otherwise fab's commits go on top of the user's, or, when
+// they conflict with it, the trunk halts with the reason.
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/op_ledger.h"
@@ -31,6 +36,12 @@ struct TrunkState {
   std::string seen;      // the commit fab last saw or set; empty: not read yet
   bool halted = false;
   std::string why;
+};
+
+// An item that was merged on a trunk and is queued again: git never got its commit, and the user
+// committed on the trunk meanwhile (repair_conflicted).
+struct Relanded {
+  std::string line, item, why;
 };
 
 // Something fab put back that an item's call had done (for that item's record).
@@ -62,6 +73,9 @@ class TrunkKeeper {
   Result<bool> move(const std::string& trunk, const std::string& to, const Repo& repo);
   // Makes the next refresh read the bookmark (a compare-and-swap found it elsewhere).
   void mark_dirty(const std::string& trunk) { m_dirty.insert(trunk); }
+  // The items a repair since the last call put back to the queue (the store has them queued; the
+  // caller's copies of their lines are stale).
+  std::vector<Relanded> take_relanded() { return std::exchange(m_relanded, {}); }
   // Takes the bookmark where it is now as fab's (the user said so: `fab recover --accept-trunk`).
   Result<TrunkState> accept(const std::string& trunk);
 
@@ -81,6 +95,7 @@ class TrunkKeeper {
   Result<TrunkState> classify(const std::string& trunk, const std::vector<ForeignOp>& foreign,
                               const ChangesOf& changes, std::vector<Undone>& undone);
   Status repair_conflicted(const std::string& trunk, const std::vector<Commit>& targets);
+  Result<std::vector<Relanded>> merged_items_holding(const std::string& trunk, const std::vector<Commit>& commits) const;
 
   Factory& m_factory;
   OpLedger& m_ledger;
@@ -88,6 +103,7 @@ class TrunkKeeper {
   std::map<std::string, std::string> m_git_seen;
   // Why repair_conflicted left a trunk conflicted (fab's commits conflict with the user's).
   std::map<std::string, std::string> m_unsettled;
+  std::vector<Relanded> m_relanded;
   std::set<std::string> m_dirty;  // git's branch commit fab last imported or exported
   GitMover m_git_mover;
 };

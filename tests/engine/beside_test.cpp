@@ -440,12 +440,24 @@ TEST_CASE("beside: a user's git commit on trunk while an item is landing", "[eng
 
 // fab moved trunk but git refused to take it (its ref locked by a git that runs or died) and
 // nobody moved git's branch: the item is merged, git's branch stays behind with a warning. Then the
-// user commits on git's trunk: jj's bookmark is conflicted (fab's commit, the user's). fab puts its
-// commits on top of the user's when they apply cleanly; when they conflict with the user's commit
-// it lands no conflicted trunk: the rebase is taken back, the line halts, and the run says why.
+// user commits on git's trunk: jj's bookmark is conflicted (fab's commit, the user's). Git never got
+// fab's commit, so trunk goes to the user's commit and the item back to the queue: it lands again
+// on top of the user's commit, inspected there (its inspector notes what it saw), and a conflict
+// with the user's commit is the line's refinery's and then its agent's, as for any landing.
+// What each inspection saw, from the inspector's log ("--" after each).
+std::vector<std::string> split_inspections(const std::string& log) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  for (std::size_t end; (end = log.find("--\n", at)) != std::string::npos; at = end + 3) out.push_back(log.substr(at, end - at));
+  return out;
+}
+
 void export_refused_then_user_commits(bool conflicting) {
   FactoryFixture f({.git = true});
-  auto first = stamp_outside(f, blueprint("echo fab > shared.txt", "", 1, 1), "# R\n\n## Item 1\n\nOne.\n");
+  const auto seen = f.dir() / "inspected";
+  const std::string inspect = "{ cat shared.txt; [ -f user.txt ] && echo 'user.txt there'; echo --; } >> '" +
+                              seen.string() + "'";
+  auto first = stamp_outside(f, blueprint("echo fab > shared.txt", inspect, 1, 2), "# R\n\n## Item 1\n\nOne.\n");
   const auto lock = f.root() / ".git" / "refs" / "heads" / "main.lock";
   write_file(lock, "");
   auto run = f.fab({"run", "--until-idle"});
@@ -456,6 +468,7 @@ void export_refused_then_user_commits(bool conflicting) {
   CHECK(run.err.find("git refused to take it") != std::string::npos);
   const auto fab_commit = trunk_seen(f);
   REQUIRE(trimmed(git(f, {"rev-parse", "main"})) != fab_commit);  // git never got it
+  CHECK(read_file(seen) == "fab\n--\n");
 
   // The user commits on git's trunk (HEAD is on main in their checkout).
   git(f, {"checkout", "-q", "main"});
@@ -470,32 +483,46 @@ void export_refused_then_user_commits(bool conflicting) {
   auto again = f.fab({"run", "--until-idle"});
   INFO("second run: " << again.describe() << "\n" << again.err);
   REQUIRE(again.ok());
-  // Never a conflicted commit on trunk (either side of a conflicted bookmark).
+  const auto item = f.line(first).items.at(0);
+  CHECK(again.err.find(item.id + " merged -> queued") != std::string::npos);
+  CHECK(again.err.find("git never got its commit on main (the export was refused), and the user committed " +
+                       user.substr(0, 12)) != std::string::npos);
+  // Trunk: one commit in jj and git, no conflict anywhere on it, the user's commit under both items.
   CHECK(f.jj({"log", "--no-graph", "-r", "::bookmarks(exact:\"main\") & conflicts()", "-T", "commit_id"}).empty());
+  CHECK(f.jj({"bookmark", "list", "main", "-T", "if(conflict, \"conflicted\\n\", \"\")"}).empty());
+  CHECK(f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == trimmed(git(f, {"rev-parse", "main"})));
+  CHECK(git_in(f.root(), {"merge-base", "--is-ancestor", user, "main"}).ok());
+  CHECK(f.jj({"log", "--no-graph", "-r", fab_commit + " & ::main", "-T", "commit_id"}).empty());
+  CHECK(item.state == ItemState::merged);
+  CHECK(f.jj({"log", "--no-graph", "-r", "change_id(" + item.change->str() + ") & ::main", "-T", "change_id ++ \"\\n\""})
+            .size() == 33);
+  const auto other = f.line(second).items.at(0);
+  CHECK(other.state == ItemState::merged);
+  CHECK(f.file_on_trunk("own-" + other.id + ".txt") == other.id + "\n");
+  CHECK(f.file_on_trunk("shared.txt") == "fab\n");
   if (!conflicting) {
-    CHECK(f.jj({"bookmark", "list", "main", "-T", "if(conflict, \"conflicted\\n\", \"\")"}).empty());
-    CHECK(f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}) == trimmed(git(f, {"rev-parse", "main"})));
-    CHECK(git_in(f.root(), {"merge-base", "--is-ancestor", user, "main"}).ok());
     CHECK(f.file_on_trunk("user.txt") == "the user's own work\n");
-    CHECK(f.file_on_trunk("shared.txt") == "fab\n");
-    const auto item = f.line(second).items.at(0);
-    CHECK(item.state == ItemState::merged);
-    CHECK(f.file_on_trunk("own-" + item.id + ".txt") == item.id + "\n");
+    // Inspected again, on top of the user's commit (each time: twice when the other item landed
+    // first and moved trunk again).
+    const auto inspections = split_inspections(read_file(seen));
+    REQUIRE(inspections.size() >= 2);
+    CHECK(inspections.front() == "fab\n");
+    for (std::size_t i = 1; i < inspections.size(); ++i) CHECK(inspections[i] == "fab\nuser.txt there\n");
   } else {
-    CHECK(f.line(second).items.at(0).state == ItemState::queued);
-    CHECK(trimmed(git(f, {"rev-parse", "main"})) == user);  // the user's commit is git's trunk, untouched
-    // The run says why it stopped landing there.
-    CHECK(again.err.find("stopped landing on main: the trunk bookmark 'main' is conflicted") != std::string::npos);
-    CHECK(again.err.find("that git never got conflict with the user's " + user.substr(0, 12)) != std::string::npos);
+    // The agent settled the conflict with the user's commit (it writes its file whole), and was
+    // inspected on that.
+    const auto inspections = split_inspections(read_file(seen));
+    REQUIRE(inspections.size() >= 2);
+    for (const auto& i : inspections) CHECK(i == "fab\n");
   }
 }
 
-TEST_CASE("beside: a trunk move git refused and a user's git commit after it: fab's commits go on top of it",
+TEST_CASE("beside: a trunk move git refused and a user's git commit after it: the item lands again on it and is inspected there",
           "[engine][beside][git]") {
   export_refused_then_user_commits(false);
 }
 
-TEST_CASE("beside: a trunk move git refused and a user's conflicting git commit after it: the line halts and trunk holds no conflict",
+TEST_CASE("beside: a trunk move git refused and a user's conflicting git commit after it: the item lands again and trunk holds no conflict",
           "[engine][beside][git]") {
   export_refused_then_user_commits(true);
 }
