@@ -3,9 +3,12 @@
 // (engine/recovery.h). Each repair is one line on stdout.
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "cli/verbs/verbs.h"
 #include "engine/recovery.h"
 #include "engine/run_control.h"
+#include "engine/trunk.h"
 #include "workgraph/factory.h"
 
 namespace fab::cli {
@@ -33,6 +36,13 @@ Verb make_recover_verb() {
                 out.data_line((r.line.empty() ? "" : r.line + " ") + (r.item.empty() ? "" : r.item + ": ") + r.what);
               }
               if (repairs->empty()) out.data_line("nothing to repair");
+              // A trunk fab does not land on (moved backwards or sideways behind its back, deleted,
+              // left conflicted) is said each time: recovery changes nothing there.
+              for (const auto& [trunk, why] : engine::halted_trunks(factory)) {
+                out.status(fmt::format("fab: trunk {} is halted: nothing lands on it. {}. `fab recover --accept-trunk {}` "
+                                       "continues from where it is now",
+                                       trunk, why, trunk));
+              }
               return {};
             };
           }};

@@ -412,6 +412,14 @@ TEST_CASE("a trunk moved backwards halts landing until fab recover --accept-trun
   }
   CHECK(lines_shown == 2);
 
+  // So does `fab recover`, which changes nothing on a halted trunk.
+  auto recover = f.fab({"recover"});
+  INFO(recover.out << recover.err);
+  CHECK(recover.ok());
+  CHECK((recover.out + recover.err).find("'main' moved backwards since fab last landed on it") != std::string::npos);
+  CHECK((recover.out + recover.err).find("`fab recover --accept-trunk main`") != std::string::npos);
+  CHECK(f.line(first).items.at(1).state == ItemState::merged);
+
   auto both = f.fab({"recover", "--accept-trunk", "main", "--to", "@"});
   CHECK(both.exit_code == 2);  // one or the other
   auto accepted = f.fab({"recover", "--accept-trunk", "main"});
