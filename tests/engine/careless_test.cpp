@@ -251,6 +251,32 @@ void run_case(const Case& c) {
   if (c.check) c.check(f.root(), line, run);
 }
 
+// A branch `side` of the user's with a file of its own (SIDE.txt), made without touching the
+// checkout, and taken into jj.
+void make_side_branch(const fs::path& root) {
+  const std::string script =
+      "set -e; export GIT_INDEX_FILE=.git/side-index; git read-tree main; "
+      "blob=$(echo \"the side's file\" | git hash-object -w --stdin); "
+      "git update-index --add --cacheinfo 100644,$blob,SIDE.txt; tree=$(git write-tree); rm -f .git/side-index; "
+      "c=$(git -c user.name=Dev -c user.email=dev@example.com commit-tree $tree -p main -m side); git branch side $c";
+  auto made = run_process({.argv = {"sh", "-c", script}, .cwd = root});
+  REQUIRE(made);
+  INFO(made->err);
+  REQUIRE(made->ok());
+  auto f = Factory::open(root);
+  REQUIRE(f);
+  REQUIRE(f->repo().git_import());
+}
+
+// The side branch's file is not on trunk, and no item's change deleted the user's files.
+void check_trunk_without_side(const Factory& f) {
+  auto listed = f.repo().run({"file", "list", "-r", "main"});
+  REQUIRE(listed);
+  CHECK(listed->out.find("SIDE.txt") == std::string::npos);
+  CHECK(listed->out.find("USERFILE") != std::string::npos);
+  CHECK(listed->out.find("README.md") != std::string::npos);
+}
+
 // The agent's own jj call (the test's jj binary); the agent stops if jj fails, so each case
 // exercises what it says.
 std::string jj_call(const std::string& args) {
@@ -697,33 +723,14 @@ TEST_CASE("careless: jj workspace forget of its own workspace", "[engine][carele
 TEST_CASE("careless: jj --ignore-working-copy rebase of its own change: only its edits move with it", "[engine][careless]") {
   run_case({.careless = "echo mine > careless.txt\n" + jj_call("--ignore-working-copy rebase -r @ -o side"),
             .lands = {{"careless.txt", "mine\n"}},
-            .before = [](const fs::path& root) {
-              // A branch of the user's with a file of its own, made without touching the checkout.
-              const std::string script =
-                  "set -e; export GIT_INDEX_FILE=.git/side-index; git read-tree main; "
-                  "blob=$(echo \"the side's file\" | git hash-object -w --stdin); "
-                  "git update-index --add --cacheinfo 100644,$blob,SIDE.txt; tree=$(git write-tree); rm -f .git/side-index; "
-                  "c=$(git -c user.name=Dev -c user.email=dev@example.com commit-tree $tree -p main -m side); git branch side $c";
-              auto made = run_process({.argv = {"sh", "-c", script}, .cwd = root});
-              REQUIRE(made);
-              INFO(made->err);
-              REQUIRE(made->ok());
-              auto f = Factory::open(root);
-              REQUIRE(f);
-              REQUIRE(f->repo().git_import());
-            },
+            .before = make_side_branch,
             .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
               auto f = Factory::open(root);
               REQUIRE(f);
               const auto undone = read_file(f->store().line_dir(line) / "items" / (line + ".1") / "attempt-1.undone.txt");
               INFO(undone);
               CHECK(undone.find("put its edits back onto") != std::string::npos);
-              // The side branch's file is not on trunk, and the item's change deletes nothing.
-              auto listed = f->repo().run({"file", "list", "-r", "main"});
-              REQUIRE(listed);
-              CHECK(listed->out.find("SIDE.txt") == std::string::npos);
-              CHECK(listed->out.find("USERFILE") != std::string::npos);
-              CHECK(listed->out.find("README.md") != std::string::npos);
+              check_trunk_without_side(*f);
               CHECK(git(root, {"rev-parse", "side"}).size() == 41);  // the user's branch is theirs still
             }});
 }
@@ -735,20 +742,7 @@ TEST_CASE("careless: jj --ignore-working-copy rebase of its own change onto a me
           "[engine][careless]") {
   run_case({.careless = "echo mine > careless.txt\n" + jj_call("--ignore-working-copy rebase -r @ -o main -o side"),
             .fails = "cannot tell which commit the files left there were written on",
-            .before = [](const fs::path& root) {
-              const std::string script =
-                  "set -e; export GIT_INDEX_FILE=.git/side-index; git read-tree main; "
-                  "blob=$(echo \"the side's file\" | git hash-object -w --stdin); "
-                  "git update-index --add --cacheinfo 100644,$blob,SIDE.txt; tree=$(git write-tree); rm -f .git/side-index; "
-                  "c=$(git -c user.name=Dev -c user.email=dev@example.com commit-tree $tree -p main -m side); git branch side $c";
-              auto made = run_process({.argv = {"sh", "-c", script}, .cwd = root});
-              REQUIRE(made);
-              INFO(made->err);
-              REQUIRE(made->ok());
-              auto f = Factory::open(root);
-              REQUIRE(f);
-              REQUIRE(f->repo().git_import());
-            },
+            .before = make_side_branch,
             .check = [](const fs::path& root, const std::string& line, const ProcessResult&) {
               auto f = Factory::open(root);
               REQUIRE(f);
@@ -758,10 +752,7 @@ TEST_CASE("careless: jj --ignore-working-copy rebase of its own change onto a me
               const auto record = record_of(*f, *item);
               INFO(record);
               CHECK(record.find("its change is a merge") != std::string::npos);
-              auto listed = f->repo().run({"file", "list", "-r", "main"});
-              REQUIRE(listed);
-              CHECK(listed->out.find("SIDE.txt") == std::string::npos);
-              CHECK(listed->out.find("USERFILE") != std::string::npos);
+              check_trunk_without_side(*f);
             }});
 }
 
