@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "workgraph/durable_file.h"
@@ -127,10 +129,21 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   const auto marker = stamping_file(factory, line_id);
   const auto marker_tmp = marker.parent_path() / fmt::format(".tmp-{}-{}", line_id, ::getpid());
   std::error_code ec;
-  std::filesystem::create_directories(marker.parent_path(), ec);
-  FAB_TRY_ASSIGN(auto in_progress, FileLock::acquire(marker_tmp));
-  std::filesystem::rename(marker_tmp, marker, ec);
-  if (ec) return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
+  std::optional<FileLock> in_progress;
+  for (int tries = 1;; ++tries) {
+    std::filesystem::create_directories(marker.parent_path(), ec);
+    FAB_TRY_ASSIGN(auto lock, FileLock::acquire(marker_tmp));
+    std::filesystem::rename(marker_tmp, marker, ec);
+    if (!ec) {
+      in_progress.emplace(std::move(lock));
+      break;
+    }
+    // Another stamp's cleanup found the file made and not yet locked, took it for a dead stamp's
+    // and removed it: it is made again.
+    if (ec != std::errc::no_such_file_or_directory || tries == 5) {
+      return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
+    }
+  }
   struct Done {
     std::filesystem::path file;
     ~Done() {
