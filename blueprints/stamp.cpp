@@ -129,9 +129,9 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   const auto marker = stamping_file(factory, line_id);
   const auto marker_tmp = marker.parent_path() / fmt::format(".tmp-{}-{}", line_id, ::getpid());
   std::error_code ec;
+  std::filesystem::create_directories(marker.parent_path(), ec);
   std::optional<FileLock> in_progress;
   for (int tries = 1;; ++tries) {
-    std::filesystem::create_directories(marker.parent_path(), ec);
     FAB_TRY_ASSIGN(auto lock, FileLock::acquire(marker_tmp));
     std::filesystem::rename(marker_tmp, marker, ec);
     if (!ec) {
