@@ -1,6 +1,9 @@
 #include "blueprints/stamp.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <optional>
 
@@ -17,6 +20,22 @@ std::filesystem::path stamping_file(const Factory& factory, const std::string& l
   return factory.factory_dir() / "stamping" / line_id;
 }
 
+// Whether the process named at the end of a marker's temporary name (".tmp-LINE-PID") is alive.
+// A pid the system has given to another process since reads alive too: the file then waits for
+// the next cleanup, which is harmless.
+bool stamp_process_alive(const std::string& tmp_name) {
+  const auto dash = tmp_name.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= tmp_name.size()) return false;
+  pid_t pid = 0;
+  for (std::size_t i = dash + 1; i < tmp_name.size(); ++i) {
+    const char c = tmp_name[i];
+    if (c < '0' || c > '9' || pid > 100000000) return false;
+    pid = pid * 10 + (c - '0');
+  }
+  if (pid <= 0) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory) {
@@ -29,7 +48,10 @@ Result<std::vector<std::string>> clean_interrupted_stamps(Factory& factory) {
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     auto name = it->path().filename().string();
     if (name.rfind(".tmp-", 0) == 0) {
-      // A marker being set up, or one a stamp died setting up (it had made no changes yet).
+      // A marker being set up, or one a stamp died setting up (it had made no changes yet). Its
+      // name ends in its stamp's pid: while that process lives the file is its own, even before
+      // it is locked (creating and locking a file are two steps).
+      if (stamp_process_alive(name)) continue;
       if (auto attempt = HolderLock::try_acquire(it->path()); attempt && attempt->lock) fs::remove(it->path(), ec);
       continue;
     }
@@ -138,8 +160,8 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
       in_progress.emplace(std::move(lock));
       break;
     }
-    // Another stamp's cleanup found the file made and not yet locked, took it for a dead stamp's
-    // and removed it: it is made again.
+    // The file went before its rename: a cleanup leaves the file of a live pid alone, so this
+    // should not happen; if something removed it anyway, it is made again.
     if (ec != std::errc::no_such_file_or_directory || tries == 5) {
       return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
     }

@@ -4,10 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "tests/engine/engine_fixture.h"
 #include "tests/support/processes.h"
@@ -262,6 +266,30 @@ TEST_CASE("the changes of a stamp that died before recording its line are abando
   // And a stamp after that works as usual (and leaves no marker behind).
   f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(1));
   CHECK(std::filesystem::is_empty(f.root() / ".factory" / "stamping"));
+}
+
+TEST_CASE("a stamp's marker being set up is left alone while its process lives, removed once it is dead",
+          "[engine][recover][stamp]") {
+  FactoryFixture f;
+  const auto dir = f.root() / ".factory" / "stamping";
+  std::filesystem::create_directories(dir);
+  // A stamp between creating its temporary marker and locking it (the name ends in its pid):
+  // this test's own process stands for it.
+  const auto live = dir / fmt::format(".tmp-zzlive-{}", ::getpid());
+  write_file(live, "");
+  // One whose process has exited (a child that is gone and reaped).
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  const auto gone = dir / fmt::format(".tmp-zzgone-{}", child);
+  write_file(gone, "");
+  auto r = f.fab({"recover"});
+  INFO(r.out << r.err);
+  REQUIRE(r.ok());
+  CHECK(std::filesystem::exists(live));
+  CHECK_FALSE(std::filesystem::exists(gone));
 }
 
 TEST_CASE("every merged item has exactly one merged transition in its journal", "[engine][floor]") {
