@@ -1739,7 +1739,6 @@ Status Executor::finish() {
   note_pool_op();
   FAB_TRY(own([&] { return m_pool.forget_all(m_factory.repo().with_cause("fab run: end (forget workspaces)")); }));
   collect_garbage_if_due();
-  m_pool.wait_removals();  // the run ends with its workspaces' directories gone
   return {};
 }
 

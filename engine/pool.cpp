@@ -1,7 +1,5 @@
 #include "engine/pool.h"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -107,47 +105,17 @@ Status WorkspacePool::recycle(const Repo& repo, Slot* slot) {
   return forgot;
 }
 
-WorkspacePool::~WorkspacePool() { wait_removals(); }
-
-void WorkspacePool::wait_removals() {
-  for (auto& t : m_removals) {
-    if (t.joinable()) t.join();
-  }
-  m_removals.clear();
-}
-
 Status WorkspacePool::forget_all(const Repo& repo) {
   if (m_slots.empty()) return {};
   std::vector<std::string> names;
   for (const auto& s : m_slots) names.push_back(s->name);
   FAB_TRY(repo.forget_workspaces(names));
-  // Each directory is renamed aside (one call: a slot made next gets an empty home of its own) and
-  // deleted on a thread; one that cannot be renamed is deleted here.
-  std::vector<fs::path> aside;
   for (const auto& s : m_slots) {
     std::error_code ec;
-    const auto gone = m_factory.workspaces_dir() / fmt::format(".gone-{}-{}", ::getpid(), ++m_gone);
-    fs::rename(s->home, gone, ec);
-    if (!ec) {
-      aside.push_back(gone);
-      continue;
-    }
-    ec.clear();
     fs::remove_all(s->home, ec);
     if (ec) return fail(fmt::format("cannot remove '{}': {}", s->home.string(), ec.message()));
   }
   m_slots.clear();
-  if (!aside.empty()) {
-    // (One removal at a time: the previous one, long done in a run that goes on, is joined first.)
-    wait_removals();
-    m_removals.emplace_back([aside = std::move(aside)] {
-      for (const auto& dir : aside) {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-        if (ec) spdlog::warn("could not remove '{}' (the next run removes it): {}", dir.string(), ec.message());
-      }
-    });
-  }
   // jj removes the git worktree of a workspace it forgets; one whose directory had gone is left to
   // this. What git cannot remove is said; the next run's recovery or `fab gc` tries again.
   if (auto removed = repo.remove_git_worktrees(m_factory.workspaces_dir()); !removed) {

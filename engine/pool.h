@@ -7,15 +7,10 @@
 // allows it (Repo::workspaces_get_git(): git >= 2.54), each workspace is a git worktree of the
 // user's repository, so git works inside it; without one, each holds a `.git` file pointing
 // nowhere, so git run inside says "not a git repository" instead of finding a repository above
-// it. All are forgotten (with their worktrees) when the run ends or has nothing in flight; their
-// directories are renamed aside at once (<pool>/.gone-*) and removed on a thread of their own, so
-// that the floor does not wait while a big trunk's files are deleted (a run that dies leaves them
-// to the next run's recovery, which empties <pool>/).
+// it. All are forgotten (with their worktrees) when the run ends or has nothing in flight.
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "substrate/error.h"
@@ -39,10 +34,6 @@ struct Slot {
 class WorkspacePool {
  public:
   explicit WorkspacePool(const Factory& factory) : m_factory(factory) {}
-  // Waits for the directories still being removed.
-  ~WorkspacePool();
-  WorkspacePool(const WorkspacePool&) = delete;
-  WorkspacePool& operator=(const WorkspacePool&) = delete;
 
   // A workspace whose working copy is `change` (an idle one already there; else any idle one, with
   // one `jj edit`, which snapshots what it held; else a new one). `repo` carries the cause.
@@ -51,11 +42,8 @@ class WorkspacePool {
   void release(Slot* slot);
   // Forgets the workspace and removes its directory: it is not reused.
   Status recycle(const Repo& repo, Slot* slot);
-  // Forgets every workspace of the pool (one jj call) and removes their directories (renamed
-  // aside now, deleted in the background).
+  // Forgets every workspace of the pool (one jj call) and removes their directories.
   Status forget_all(const Repo& repo);
-  // Waits until the directories forget_all() set aside are gone.
-  void wait_removals();
   bool empty() const { return m_slots.empty(); }
   bool has_idle() const;
   Slot* find(const std::string& name);
@@ -68,8 +56,6 @@ class WorkspacePool {
  private:
   const Factory& m_factory;
   std::vector<std::unique_ptr<Slot>> m_slots;
-  std::vector<std::thread> m_removals;
-  int m_gone = 0;  // names the directories set aside
 };
 
 // True for the names fab gives its pool workspaces (and older fab-<item> ones).

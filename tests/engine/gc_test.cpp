@@ -293,9 +293,6 @@ TEST_CASE("fab run drains the floor for gc.every_merged in the middle of a line,
   REQUIRE(first_gc != std::string::npos);
   CHECK(run.err.find("queued -> building", first_gc) != std::string::npos);  // work started again after it
   all_merged_on_trunk(f, line);
-  // Each drain forgot the pool's workspaces and set their directories aside to be removed in the
-  // background: none is left when the run has ended.
-  CHECK(f.pool_empty());
 }
 
 TEST_CASE("fab run collects garbage after gc.every_merged items, once its workspaces are gone", "[engine][gc]") {
