@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-
+#include <charconv>
 #include <optional>
 
 #include <fmt/format.h>
@@ -25,14 +25,11 @@ std::filesystem::path stamping_file(const Factory& factory, const std::string& l
 // the next cleanup, which is harmless.
 bool stamp_process_alive(const std::string& tmp_name) {
   const auto dash = tmp_name.rfind('-');
-  if (dash == std::string::npos || dash + 1 >= tmp_name.size()) return false;
+  if (dash == std::string::npos) return false;
+  const char* last = tmp_name.data() + tmp_name.size();
   pid_t pid = 0;
-  for (std::size_t i = dash + 1; i < tmp_name.size(); ++i) {
-    const char c = tmp_name[i];
-    if (c < '0' || c > '9' || pid > 100000000) return false;
-    pid = pid * 10 + (c - '0');
-  }
-  if (pid <= 0) return false;
+  const auto [end, err] = std::from_chars(tmp_name.data() + dash + 1, last, pid);
+  if (err != std::errc{} || end != last || pid <= 0) return false;
   return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
@@ -147,25 +144,15 @@ Result<StampResult> stamp(Factory& factory, const std::filesystem::path& bluepri
   // Leftovers of an interrupted stamp go first; then this stamp marks itself in progress.
   FAB_TRY(clean_interrupted_stamps(factory));
   // The marker is locked under a temporary name and then renamed into place, so a cleanup never
-  // sees the marker of a live stamp unlocked.
+  // sees the marker of a live stamp unlocked; the temporary file, unlocked for a moment after its
+  // creation, is left alone by a cleanup because its name carries this live process's pid.
   const auto marker = stamping_file(factory, line_id);
   const auto marker_tmp = marker.parent_path() / fmt::format(".tmp-{}-{}", line_id, ::getpid());
   std::error_code ec;
   std::filesystem::create_directories(marker.parent_path(), ec);
-  std::optional<FileLock> in_progress;
-  for (int tries = 1;; ++tries) {
-    FAB_TRY_ASSIGN(auto lock, FileLock::acquire(marker_tmp));
-    std::filesystem::rename(marker_tmp, marker, ec);
-    if (!ec) {
-      in_progress.emplace(std::move(lock));
-      break;
-    }
-    // The file went before its rename: a cleanup leaves the file of a live pid alone, so this
-    // should not happen; if something removed it anyway, it is made again.
-    if (ec != std::errc::no_such_file_or_directory || tries == 5) {
-      return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
-    }
-  }
+  FAB_TRY_ASSIGN(auto in_progress, FileLock::acquire(marker_tmp));
+  std::filesystem::rename(marker_tmp, marker, ec);
+  if (ec) return fail(fmt::format("cannot create '{}': {}", marker.string(), ec.message()));
   struct Done {
     std::filesystem::path file;
     ~Done() {
