@@ -29,6 +29,7 @@ struct MergeFileArgs {
   bool to_stdout = false;
   bool allow_union = false;
   bool allow_newer_version = false;
+  bool allow_token_merge = false;
   std::size_t marker_size = 0;
   std::vector<std::string> labels;
 };
@@ -77,6 +78,7 @@ Result<int> merge_file(const MergeFileArgs& a, bool quiet) {
   resolve::MergeOptions options;
   options.allow_union = a.allow_union;
   options.allow_newer_version = a.allow_newer_version;
+  options.allow_token_merge = a.allow_token_merge;
   options.marker_length = a.marker_size;
   options.path = a.path.empty() ? a.ours : a.path;  // its extension selects the grammar
   std::string* labels[] = {&options.ours_label, &options.base_label, &options.theirs_label};
@@ -116,6 +118,8 @@ Verb make_merge_file_verb() {
                          "Also settle \"both sides only added lines here\" as ours, then theirs (a guess)");
             app.add_flag("--newer-version", a->allow_newer_version,
                          "Also settle \"both sides raised the same versions\" as the higher (what merges nearly always did)");
+            app.add_flag("--token-merge", a->allow_token_merge,
+                         "Also settle \"both sides edited different tokens of one line\" token by token (people often keep one side)");
             app.footer(
                 "Exit status: the number of conflicts left (at most 127), 0 when the merge is clean, 255 on error.\n"
                 "As a git merge driver: git config merge.fab.driver 'fab merge-file --path %P %A %O %B'\n"

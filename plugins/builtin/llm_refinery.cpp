@@ -34,6 +34,7 @@ class LlmRefinery : public fab::RefineryPlugin {
       fab::resolve::MergeOptions options;
       options.allow_union = request.with.value("union", false);
       options.allow_newer_version = request.with.value("newer_version", true);
+      options.allow_token_merge = request.with.value("token_merge", false);
       options.path = request.path;
       partial = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
     }
@@ -53,7 +54,8 @@ class LlmRefinery : public fab::RefineryPlugin {
             {"timeout_s", T::integer, false, "seconds per request (default 60)"},
             {"max_attempts", T::integer, false, "requests per file before giving up (default 3)"},
             {"union", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"},
-            {"newer_version", T::boolean, false, "as the deterministic resolver's, for its first pass (default true)"}};
+            {"newer_version", T::boolean, false, "as the deterministic resolver's, for its first pass (default true)"},
+            {"token_merge", T::boolean, false, "as the deterministic resolver's, for its first pass (default false)"}};
   }
   std::string describe() const override {
     return "asks an OpenAI-compatible model (with.endpoint, with.model) to settle the conflict hunks left";

@@ -45,6 +45,23 @@ const char* chunk_rule(Chunk::Kind kind) {
   return "";
 }
 
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+// The two texts have the same lines but for lines of blanks (and are not equal).
+bool differ_only_in_blank_lines(std::string_view a, std::string_view b) {
+  if (a == b) return false;
+  Lines x, y;
+  for (auto l : split_lines(a)) {
+    if (!is_blank(l)) x.push_back(l);
+  }
+  for (auto l : split_lines(b)) {
+    if (!is_blank(l)) y.push_back(l);
+  }
+  return x == y;
+}
+
 struct NamedRule {
   const char* name;
   std::optional<std::string> (*settle)(const Region&);
@@ -76,11 +93,20 @@ class Merger {
     r.syntax = &m_syntax;
     Narrowed n = strip_common_lines(r);
     const bool narrowed = !n.prefix.empty() || !n.suffix.empty();
+    // Which side's blank lines to keep is a guess (a blank line more or less is the commonest way
+    // a settlement differs from what people committed), so no rule settles such a region.
+    if (m_region_rules && differ_only_in_blank_lines(r.ours, r.theirs)) {
+      m_refused.push_back(fmt::format("line {} left: the sides differ only in blank lines", first));
+      emit(n.prefix);
+      conflict(n.inner);
+      emit(n.suffix);
+      return;
+    }
     std::vector<NamedRule> rules;
     if (m_region_rules) {
       if (narrowed) rules.push_back({"common-lines", &settle_by_lines});
       rules.push_back({"whitespace-only", &settle_whitespace_only});
-      rules.push_back({"token-merge", &settle_tokens});
+      if (m_opts.allow_token_merge) rules.push_back({"token-merge", &settle_tokens});
       rules.push_back({"sorted-insert", &settle_sorted_insert});
       rules.push_back({"sorted-declarations", &settle_sorted_declarations});
       if (m_opts.allow_newer_version) rules.push_back({"newer-version", &settle_newer_version});

@@ -9,11 +9,14 @@ using namespace fab::test;
 
 namespace {
 
-const std::string kBase = "int f(int a, int b);\nint g(void);\n";
-const std::string kOurs = "int f(long a, int b);\nint g(void);\n";    // ours changes a's type
-const std::string kTheirs = "int f(int a, int c);\nint g(void);\n";   // theirs renames b
-const std::string kMerged = "int f(long a, int c);\nint g(void);\n";  // token by token
-const std::string kClash = "int f(short a, int b);\nint g(void);\n";  // the same token as ours
+// Both sides add an include to one sorted list: a conflict for git, settled by `sorted-insert`.
+const std::string kList = "#include <a.h>\n#include <c.h>\n";
+const std::string kRest = "#include <e.h>\n#include <g.h>\nint g(void);\n";
+const std::string kBase = kList + kRest;
+const std::string kOurs = kList + "#include <d.h>\n" + kRest;
+const std::string kTheirs = kList + "#include <cc.h>\n" + kRest;
+const std::string kMerged = kList + "#include <cc.h>\n#include <d.h>\n" + kRest;
+const std::string kClash = kList + "#include <d.h> /* x */\n" + kRest;  // d.h, twice: no order
 
 // Runs a command that must succeed (git, jj, sh).
 std::string run_ok(const std::filesystem::path& cwd, std::vector<std::string> argv,
@@ -37,7 +40,28 @@ TEST_CASE("fab merge-file writes the merge into OURS and exits 0 when clean", "[
   CHECK(r.out.empty());
   CHECK(read_file(dir.path() / "ours") == kMerged);
   CHECK(read_file(dir.path() / "base") == kBase);
-  CHECK(r.err.find("src/f.h: 1 conflicting region settled (line 1: token-merge)") != std::string::npos);
+  CHECK(r.err.find("src/f.h: 1 conflicting region settled (line 3: sorted-insert)") != std::string::npos);
+}
+
+TEST_CASE("fab merge-file merges one line token by token only with --token-merge", "[cli][merge-file]") {
+  TempDir dir;
+  const std::string base = "int f(int a, int b);\n";
+  write_file(dir.path() / "base", base);
+  write_file(dir.path() / "theirs", "int f(int a, int c);\n");  // theirs renames b
+  SECTION("by default the line is left") {
+    write_file(dir.path() / "ours", "int f(long a, int b);\n");  // ours changes a's type
+    auto r = run_fab(dir.path(), {"merge-file", "--path", "f.h", "ours", "base", "theirs"});
+    CHECK(r.exit_code == 1);
+    CHECK(read_file(dir.path() / "ours") ==
+          "<<<<<<< ours\nint f(long a, int b);\n||||||| base\n" + base + "=======\nint f(int a, int c);\n>>>>>>> theirs\n");
+  }
+  SECTION("asked for, both edits are kept") {
+    write_file(dir.path() / "ours", "int f(long a, int b);\n");
+    auto r = run_fab(dir.path(), {"merge-file", "--token-merge", "--path", "f.h", "ours", "base", "theirs"});
+    CHECK(r.exit_code == 0);
+    CHECK(read_file(dir.path() / "ours") == "int f(long a, int c);\n");
+    CHECK(r.err.find("f.h: 1 conflicting region settled (line 1: token-merge)") != std::string::npos);
+  }
 }
 
 TEST_CASE("fab merge-file exits with the number of conflicts and leaves git-style blocks", "[cli][merge-file]") {
@@ -50,14 +74,14 @@ TEST_CASE("fab merge-file exits with the number of conflicts and leaves git-styl
     CHECK(r.exit_code == 2);
     CHECK(r.err.empty());  // -q
     CHECK(r.out ==
-          "<<<<<<< mine\nint f(long a, int b);\n||||||| old\nint f(int a, int b);\n=======\nint f(short a, int b);\n"
-          ">>>>>>> yours\nint g(void);\n<<<<<<< mine\nX\n||||||| old\nx\n=======\ny\n>>>>>>> yours\nend\n");
+          kList + "<<<<<<< mine\n#include <d.h>\n||||||| old\n=======\n#include <d.h> /* x */\n>>>>>>> yours\n" +
+              kRest + "<<<<<<< mine\nX\n||||||| old\nx\n=======\ny\n>>>>>>> yours\nend\n");
     CHECK(read_file(dir.path() / "ours") == kOurs + "X\nend\n");
   }
   SECTION("-o writes elsewhere, with the marker size asked for") {
     auto r = run_fab(dir.path(), {"merge-file", "--marker-size", "9", "-o", "out", "ours", "base", "theirs"});
     CHECK(r.exit_code == 2);
-    CHECK(read_file(dir.path() / "out").find("<<<<<<<<< ours\n") == 0);
+    CHECK(read_file(dir.path() / "out").find(kList + "<<<<<<<<< ours\n") == 0);
     CHECK(read_file(dir.path() / "ours") == kOurs + "X\nend\n");
   }
 }

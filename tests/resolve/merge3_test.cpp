@@ -129,6 +129,7 @@ TEST_CASE("merge3 settles or leaves alone each conflict shape", "[merge3]") {
       MergeOptions opts;
       opts.allow_union = s.allow_union;
       opts.allow_newer_version = true;  // (asked for: the shapes below check where it must not settle)
+      opts.allow_token_merge = true;    // (likewise)
       auto out = merge3(s.base, s.ours, s.theirs, opts);
       CHECK(out.content == s.expected);
       CHECK(out.clean() == s.clean);
@@ -171,7 +172,9 @@ TEST_CASE("merge3 says which rule settled which region", "[merge3]") {
   const std::string base = "a\nf(a, b);\nk\nl\nm\nq\nz\n";
   const std::string ours = "a\nf(x, b);\nk\nl\nm\nP\nQ\nz\n";
   const std::string theirs = "a\nf(a, y);\nk\nl\nm\nP\nq\nz\n";
-  auto out = merge3(base, ours, theirs);
+  MergeOptions opts;
+  opts.allow_token_merge = true;
+  auto out = merge3(base, ours, theirs, opts);
   REQUIRE(out.clean());
   CHECK(out.content == "a\nf(x, y);\nk\nl\nm\nP\nQ\nz\n");
   REQUIRE(out.settled.size() == 2);
@@ -407,4 +410,40 @@ TEST_CASE("merge3: newer-version settles only when asked for", "[resolve][merge3
   auto settled = merge3(base, ours, theirs, asked);
   CHECK(settled.clean());
   CHECK(settled.content == ours);
+}
+
+TEST_CASE("merge3: token-merge settles only when asked for", "[resolve][merge3]") {
+  const std::string base = "a\nf(a, b);\nz\n", ours = "a\nf(x, b);\nz\n", theirs = "a\nf(a, y);\nz\n";
+  auto by_default = merge3(base, ours, theirs, {});
+  REQUIRE(by_default.unresolved.size() == 1);
+  CHECK(by_default.unresolved[0].ours == "f(x, b);\n");
+  CHECK(by_default.unresolved[0].theirs == "f(a, y);\n");
+  MergeOptions asked;
+  asked.allow_token_merge = true;
+  auto settled = merge3(base, ours, theirs, asked);
+  CHECK(settled.clean());
+  CHECK(settled.content == "a\nf(x, y);\nz\n");
+}
+
+TEST_CASE("merge3: a region whose sides differ only in blank lines is left, whatever is asked for", "[resolve][merge3]") {
+  // Both sides added the same call, one with a blank line before it (tmux's tmux.c, 2020): which
+  // side's blank lines to keep is a guess, and common-lines, union or any rule would make it.
+  const std::string base = "int x;\nsetlocale(LC_TIME, \"\");\n";
+  const std::string ours = "int x;\nsetlocale(LC_CTYPE, \"\");\nsetlocale(LC_TIME, \"\");\n";
+  const std::string theirs = "int x;\n\nsetlocale(LC_CTYPE, \"\");\nsetlocale(LC_TIME, \"\");\n";
+  for (bool everything : {false, true}) {
+    MergeOptions opts;
+    opts.allow_union = opts.allow_token_merge = opts.allow_newer_version = everything;
+    auto out = merge3(base, ours, theirs, opts);
+    INFO(out.content);
+    REQUIRE(out.unresolved.size() == 1);
+    CHECK(out.unresolved[0].ours.empty());  // (what both sides begin or end it with is not shown)
+    CHECK(out.unresolved[0].theirs == "\n");
+    CHECK(out.settled.empty());
+    CHECK(out.summary() == "1 left for the next resolver (line 2); line 2 left: the sides differ only in blank lines");
+  }
+  // A blank line at a place only one side changed is merged as before: the guard is for regions.
+  auto apart = merge3("a\nb\nc\nd\n", "a\n\nb\nc\nd\n", "a\nb\nc\nD\n");
+  CHECK(apart.clean());
+  CHECK(apart.content == "a\n\nb\nc\nD\n");
 }
