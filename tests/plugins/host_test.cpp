@@ -367,6 +367,27 @@ TEST_CASE("the deterministic refinery takes the higher of two raised versions un
   }
 }
 
+TEST_CASE("the deterministic refinery merges one line token by token only with token_merge: true") {
+  auto ref = ref_to(bin_dir() / "fab-plugin-deterministic.so", PluginKind::refinery);
+  const std::string base = "int f(int a, int b);\n", ours = "int f(long a, int b);\n", theirs = "int f(int a, int c);\n";
+  SECTION("by default the line is left") {
+    json req = {{"path", "f.h"}, {"base", base}, {"ours", ours}, {"theirs", theirs}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->ok);
+    CHECK(r->response["resolved"] == false);
+    CHECK(r->response["unresolved"] == 1);
+  }
+  SECTION("with token_merge: true") {
+    json req = {{"path", "f.h"}, {"base", base}, {"ours", ours}, {"theirs", theirs}, {"with", {{"token_merge", true}}}};
+    auto r = call_plugin(ref, req, 60s);
+    REQUIRE(r);
+    CHECK(r->response["resolved"] == true);
+    CHECK(r->response["content"] == "int f(long a, int c);\n");
+    CHECK(r->response["message"].get<std::string>().find("line 1: token-merge") != std::string::npos);
+  }
+}
+
 TEST_CASE("the llm refinery without an endpoint says what to configure") {
   auto ref = ref_to(bin_dir() / "fab-plugin-llm.so", PluginKind::refinery);
   json req = {{"path", "a.txt"}, {"base", "a\n"}, {"ours", "b\n"}, {"theirs", "c\n"}};
