@@ -93,8 +93,8 @@ class Merger {
     r.syntax = &m_syntax;
     Narrowed n = strip_common_lines(r);
     const bool narrowed = !n.prefix.empty() || !n.suffix.empty();
-    // Which side's blank lines to keep is a guess (a blank line more or less is the commonest way
-    // a settlement differs from what people committed), so no rule settles such a region.
+    // Which side's blank lines to keep is a guess (on 20 projects' merges both such settlements
+    // were wrong, BENCHMARKS.md), so no rule settles such a region.
     if (m_region_rules && differ_only_in_blank_lines(r.ours, r.theirs)) {
       m_refused.push_back(fmt::format("line {} left: the sides differ only in blank lines", first));
       emit(n.prefix);
