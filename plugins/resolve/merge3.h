@@ -30,8 +30,8 @@ struct MergeOptions {
   bool allow_newer_version = false;
   // Both sides edited different tokens of one same line: both edits, token by token. People
   // merging such a line keep one side's version often enough (BENCHMARKS.md: on 9 projects it was
-  // not tuned on, 9 of the 19 cases it settled were settled as they did) that it is only when
-  // asked for.
+  // not tuned on, 9 of the 19 cases it settled were settled as they did; 36 of 49 on 25 projects)
+  // that it is only when asked for.
   bool allow_token_merge = false;
   // Lines of merged content given as context around each unresolved hunk.
   int context_lines = 3;
