@@ -48,15 +48,14 @@ TEST_CASE("fab merge-file merges one line token by token only with --token-merge
   const std::string base = "int f(int a, int b);\n";
   write_file(dir.path() / "base", base);
   write_file(dir.path() / "theirs", "int f(int a, int c);\n");  // theirs renames b
+  write_file(dir.path() / "ours", "int f(long a, int b);\n");    // ours changes a's type
   SECTION("by default the line is left") {
-    write_file(dir.path() / "ours", "int f(long a, int b);\n");  // ours changes a's type
     auto r = run_fab(dir.path(), {"merge-file", "--path", "f.h", "ours", "base", "theirs"});
     CHECK(r.exit_code == 1);
     CHECK(read_file(dir.path() / "ours") ==
           "<<<<<<< ours\nint f(long a, int b);\n||||||| base\n" + base + "=======\nint f(int a, int c);\n>>>>>>> theirs\n");
   }
   SECTION("asked for, both edits are kept") {
-    write_file(dir.path() / "ours", "int f(long a, int b);\n");
     auto r = run_fab(dir.path(), {"merge-file", "--token-merge", "--path", "f.h", "ours", "base", "theirs"});
     CHECK(r.exit_code == 0);
     CHECK(read_file(dir.path() / "ours") == "int f(long a, int c);\n");
