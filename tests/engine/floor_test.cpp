@@ -215,6 +215,50 @@ TEST_CASE("a conflict no resolver settles goes back to the agent with the path i
   CHECK(f.workspaces() == std::vector<std::string>{"default"});
 }
 
+TEST_CASE("two items adding one line, one with a blank line before it: no rule picks the blank lines, the second is not landed",
+          "[engine][floor][conflict]") {
+  FactoryFixture f;
+  // Items 2 and 3 (both after item 1) add the same line after `alpha`; item 3 puts a blank line
+  // before it. Which side's blank lines to keep is a guess, so even with every opt-in rule on the
+  // region is left: the second to land is not settled, and trunk holds exactly the first's file.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'alpha\nomega\n' > shared.txt ;;
+  *.2) sed -i 's/^alpha$/alpha\nbeta/' shared.txt ;;
+  *) sed -i 's/^alpha$/alpha\n\nbeta/' shared.txt ;;
+esac)";
+  const std::string refine =
+      "refine:\n  - plugin: deterministic\n    with:\n      union: true\n      token_merge: true\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  int merged = 0, dropped = 0;
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    merged += item.state == ItemState::merged;
+    if (item.state == ItemState::dropped) {
+      ++dropped;
+      CHECK(item.drop_reason.find("shared.txt") != std::string::npos);
+    }
+  }
+  CHECK(merged == 2);
+  CHECK(dropped == 1);  // rework_limit 1: the refinery was its only chance
+  auto shared = f.file_on_trunk("shared.txt");
+  CHECK((shared == "alpha\nbeta\nomega\n" || shared == "alpha\n\nbeta\nomega\n"));
+  for (const auto& [path, text] : f.files_on_trunk()) {
+    INFO(path << ":\n" << text);
+    CHECK(marker_lines(text).empty());
+  }
+  std::string refine_log;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
+    if (e.path().filename().string().ends_with(".refine.txt")) refine_log += read_file(e.path());
+  }
+  INFO(refine_log);
+  CHECK(refine_log.find("the sides differ only in blank lines") != std::string::npos);
+  for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");  // nothing was settled
+  check_invariants(f, line);
+}
+
 TEST_CASE("a dependent item starts only after its dependency merged", "[engine][floor]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(3, {{2, 1}, {3, 2}}));
