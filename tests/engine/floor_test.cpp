@@ -22,6 +22,34 @@ std::size_t index_of(const std::vector<JournalRecord>& j, const JournalRecord* r
   return static_cast<std::size_t>(r - j.data());
 }
 
+struct Tally {
+  int merged = 0, dropped = 0;
+};
+
+// The line's items counted by end state; each dropped item's reason must name `dropped_for` when
+// it is given.
+Tally tally(const FactoryFixture& f, const std::string& line, const std::string& dropped_for = "") {
+  Tally t;
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    t.merged += item.state == ItemState::merged;
+    if (item.state == ItemState::dropped) {
+      ++t.dropped;
+      if (!dropped_for.empty()) CHECK(item.drop_reason.find(dropped_for) != std::string::npos);
+    }
+  }
+  return t;
+}
+
+// Every refine log of the line, one after another.
+std::string refine_log(const FactoryFixture& f, const std::string& line) {
+  std::string log;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
+    if (e.path().filename().string().ends_with(".refine.txt")) log += read_file(e.path());
+  }
+  return log;
+}
+
 }  // namespace
 
 TEST_CASE("a line of five items merges onto a straight trunk, each change once", "[engine][floor]") {
@@ -232,29 +260,18 @@ esac)";
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
   REQUIRE(run.ok());
-  int merged = 0, dropped = 0;
-  for (const auto& item : f.line(line).items) {
-    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
-    merged += item.state == ItemState::merged;
-    if (item.state == ItemState::dropped) {
-      ++dropped;
-      CHECK(item.drop_reason.find("shared.txt") != std::string::npos);
-    }
-  }
-  CHECK(merged == 2);
-  CHECK(dropped == 1);  // rework_limit 1: the refinery was its only chance
+  auto t = tally(f, line, "shared.txt");
+  CHECK(t.merged == 2);
+  CHECK(t.dropped == 1);  // rework_limit 1: the refinery was its only chance
   auto shared = f.file_on_trunk("shared.txt");
   CHECK((shared == "alpha\nbeta\nomega\n" || shared == "alpha\n\nbeta\nomega\n"));
   for (const auto& [path, text] : f.files_on_trunk()) {
     INFO(path << ":\n" << text);
     CHECK(marker_lines(text).empty());
   }
-  std::string refine_log;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
-    if (e.path().filename().string().ends_with(".refine.txt")) refine_log += read_file(e.path());
-  }
-  INFO(refine_log);
-  CHECK(refine_log.find("the sides differ only in blank lines") != std::string::npos);
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("the sides differ only in blank lines") != std::string::npos);
   for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");  // nothing was settled
   check_invariants(f, line);
 }
@@ -413,25 +430,17 @@ esac)";
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
   REQUIRE(run.ok());
-  int merged = 0, dropped = 0;
-  for (const auto& item : f.line(line).items) {
-    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
-    merged += item.state == ItemState::merged;
-    dropped += item.state == ItemState::dropped;
-  }
-  CHECK(merged == 2);
-  CHECK(dropped == 1);  // rework_limit 1: the refinery's answer was its only chance
+  auto t = tally(f, line);
+  CHECK(t.merged == 2);
+  CHECK(t.dropped == 1);  // rework_limit 1: the refinery's answer was its only chance
   for (const auto& [path, text] : f.files_on_trunk()) {
     INFO(path << ":\n" << text);
     CHECK(marker_lines(text).empty());
     CHECK(text.find("<<<<<<<<<") == std::string::npos);
   }
-  std::string refine_log;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
-    if (e.path().filename().string().ends_with(".refine.txt")) refine_log += read_file(e.path());
-  }
-  INFO(refine_log);
-  CHECK(refine_log.find("shared.txt: refinery " + std::string(FAB_TEST_PLUGIN_DIR) +
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("shared.txt: refinery " + std::string(FAB_TEST_PLUGIN_DIR) +
                         "/fab-plugin-markers.so said it settled the file, but its answer has conflict markers "
                         "(line 1); not taken") != std::string::npos);
   for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");  // nothing was written back
