@@ -441,8 +441,8 @@ esac)";
   const auto log = refine_log(f, line);
   INFO(log);
   CHECK(log.find("shared.txt: refinery " + std::string(FAB_TEST_PLUGIN_DIR) +
-                        "/fab-plugin-markers.so said it settled the file, but its answer has conflict markers "
-                        "(line 1); not taken") != std::string::npos);
+                 "/fab-plugin-markers.so said it settled the file, but its answer has conflict markers "
+                 "(line 1); not taken") != std::string::npos);
   for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");  // nothing was written back
 }
 
