@@ -115,6 +115,14 @@ class FactoryFixture {
     REQUIRE(j);
     return *j;
   }
+  // The line's refine logs, one per refining attempt that ran a refinery.
+  std::vector<std::string> refine_logs(const std::string& line_id) const {
+    std::vector<std::string> logs;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(m_root / ".factory" / "lines" / line_id)) {
+      if (e.path().filename().string().ends_with(".refine.txt")) logs.push_back(read_file(e.path()));
+    }
+    return logs;
+  }
   std::string jj(const std::vector<std::string>& args) const {
     auto r = factory().repo().run(args);
     REQUIRE(r);

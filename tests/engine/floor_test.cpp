@@ -44,9 +44,7 @@ Tally tally(const FactoryFixture& f, const std::string& line, const std::string&
 // Every refine log of the line, one after another.
 std::string refine_log(const FactoryFixture& f, const std::string& line) {
   std::string log;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
-    if (e.path().filename().string().ends_with(".refine.txt")) log += read_file(e.path());
-  }
+  for (const auto& one : f.refine_logs(line)) log += one;
   return log;
 }
 

@@ -76,10 +76,7 @@ TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm re
     if (r.kind == "resolved" && r.str("path") == "shared.txt" && r.str("resolver") == "llm") ++by_llm;
   }
   CHECK(by_llm == 1);
-  std::vector<std::string> refine_logs;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(f.root() / ".factory" / "lines" / line)) {
-    if (e.path().filename().string().ends_with(".refine.txt")) refine_logs.push_back(read_file(e.path()));
-  }
+  const auto refine_logs = f.refine_logs(line);
   REQUIRE(refine_logs.size() == 1);
   INFO(refine_logs[0]);
   CHECK(refine_logs[0].find("shared.txt: refinery deterministic: not settled: 1 left for the next resolver (line 2)") !=
