@@ -418,6 +418,44 @@ TEST_CASE("git_diffs gives each change's own diff in one call", "[substrate][cha
   CHECK(none->empty());
 }
 
+TEST_CASE("a diff that is not UTF-8 (a Latin-1 file) is read as its bytes, not refused", "[substrate][changes]") {
+  // jj's json() cannot hold such a diff (it writes `<Error: invalid utf-8 ...>` instead); every read
+  // of diffs must still give the bytes, as `jj diff --git` writes them.
+  TempDir dir;
+  auto repo = make_repo(dir);
+  const std::string latin1 = "Fran\xe7ois\n";
+  auto plain = commit_files(repo, {{"a.txt", "a\n"}}, "plain");
+  auto odd = commit_files(repo, {{"names.txt", latin1}}, "latin-1");
+  auto diffs = repo.git_diffs({plain, odd});
+  REQUIRE(diffs);
+  CHECK(diffs->at(plain.str()).find("+a\n") != std::string::npos);
+  const auto& d = diffs->at(odd.str());
+  CHECK(d.find("diff --git a/names.txt b/names.txt") != std::string::npos);
+  CHECK(d.find("+" + latin1) != std::string::npos);
+  CHECK(d.find("a.txt") == std::string::npos);
+
+  auto ids = repo.create_changes(odd.str(), {"in a workspace", "another"});
+  REQUIRE(ids);
+  auto ws = dir / "pool";
+  REQUIRE(repo.add_workspace("pool", ws, (*ids)[0]));
+  write_file(ws / "more.txt", "caf\xe9\n");
+  std::string diff;
+  auto snap = repo.snapshot_workspace(ws, &diff);
+  REQUIRE(snap);
+  CHECK(snap->change_id == (*ids)[0]);
+  CHECK(diff.find("+caf\xe9\n") != std::string::npos);
+  CHECK(diff.find("names.txt") == std::string::npos);  // its own diff, not its parent's
+
+  write_file(ws / "more.txt", "caf\xe9\nna\xefve\n");
+  auto read = repo.snapshot_and_read(ws, 0, odd.str(), true);
+  REQUIRE(read);
+  REQUIRE(read->commits.size() == 2);
+  CHECK(read->commits[0].change_id == (*ids)[0]);
+  CHECK(read->commits[0].diff.value_or("").find("+na\xefve\n") != std::string::npos);
+  CHECK_FALSE(read->commits[1].diff);  // outside the diff revset ("@")
+  CHECK(read->commits[1].change_id == odd);
+}
+
 TEST_CASE("the repo root is found from any directory inside it", "[substrate][repo]") {
   TempDir dir;
   auto repo = make_repo(dir);
