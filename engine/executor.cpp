@@ -1471,7 +1471,7 @@ Status Executor::take_refine(Flight& f) {
   std::vector<std::string> left;
   for (const auto& file : f.refine.files) {
     if (!file.resolved) {
-      left.push_back(file.path);
+      left.push_back(file.error.empty() ? file.path : fmt::format("{} ({})", file.path, file.error));
       continue;
     }
     Repo repo = repo_for(f, fmt::format("{} (resolve {} by {})", f.prestart ? "building" : "refining", file.path,

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "blueprints/text_file.h"
 #include "plugins/resolve/conflict_markers.h"
 
 namespace fab::engine {
@@ -175,6 +176,15 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
 RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector<ConflictFile> files) {
   RefineResult out;
   for (auto& file : files) {
+    // A resolver's request is JSON, which holds only UTF-8: a side with other bytes (a Latin-1 file)
+    // would reach it with them replaced by U+FFFD, and a settlement would land the replacement. Such
+    // a file is given to no resolver; it goes back to the agent as it is, saying why.
+    for (const auto& [side, text] : {std::pair{"base", &file.base}, {"ours", &file.ours}, {"theirs", &file.theirs}}) {
+      if (!file.error.empty()) break;
+      if (auto utf8 = check_utf8(*text, side); !utf8) {  // "ours:1:5: not valid UTF-8 (byte 0xe7)"
+        file.error = fmt::format("{}; the resolvers take UTF-8 text only, so none was asked", utf8.error().message);
+      }
+    }
     if (!file.error.empty()) {
       out.log += fmt::format("{}: {}\n", file.path, file.error);
       continue;

@@ -274,6 +274,35 @@ esac)";
   check_invariants(f, line);
 }
 
+TEST_CASE("a conflict in a file that is not UTF-8 is not given to the resolvers, whose JSON would replace its bytes",
+          "[engine][floor][conflict]") {
+  FactoryFixture f;
+  // Item 1 writes a Latin-1 file (0xe7 is "c with cedilla"); items 2 and 3 both append to it. With
+  // `union: true` the refinery would settle the second, but only on text whose 0xe7 had become
+  // U+FFFD on the way: it must not be asked, and the item goes back saying why.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'Fran\347ois\n' > shared.txt ;;
+  *) echo "$FAB_ITEM_ID" >> shared.txt ;;
+esac)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n    with:\n      union: true\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto t = tally(f, line, "not valid UTF-8");
+  CHECK(t.merged == 2);
+  CHECK(t.dropped == 1);
+  auto shared = f.file_on_trunk("shared.txt");
+  CHECK((shared == "Fran\xe7ois\n" + line + ".2\n" || shared == "Fran\xe7ois\n" + line + ".3\n"));
+  CHECK(shared.find("\xef\xbf\xbd") == std::string::npos);  // no U+FFFD
+  for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("shared.txt: base:1:5: not valid UTF-8 (byte 0xe7); the resolvers take UTF-8 text only") !=
+        std::string::npos);
+  check_invariants(f, line);
+}
+
 TEST_CASE("a dependent item starts only after its dependency merged", "[engine][floor]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(3, {{2, 1}, {3, 2}}));
@@ -412,6 +441,30 @@ TEST_CASE("conflict markers after a NUL byte (a file git calls binary) never lan
     REQUIRE(rework);
     CHECK(rework->str("feedback").find("blob.bin (1 marker line, first: <<<<<<< ours)") != std::string::npos);
     CHECK(f.file_on_trunk("blob.bin") == std::string("a\0b\n", 4));
+    check_invariants(f, line);
+  }
+}
+
+TEST_CASE("a file that is not UTF-8 (Latin-1) lands as its bytes, and markers in one never land", "[engine][floor][markers]") {
+  // jj cannot put such a file's diff in JSON; fab reads it as bytes. Attempt 1 writes a Latin-1 file
+  // with a conflict marker after a Latin-1 byte; attempt 2 a clean one.
+  const std::string agent = R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'caf\351\n<<<<<<< ours\n' > names.txt;
+else printf 'caf\351\nna\357ve\n' > names.txt; fi)";
+  for (const std::string inspect : {"true", ""}) {  // checked after the agent; and on the chain, before trunk moves
+    INFO("inspector: '" << inspect << "'");
+    FactoryFixture f;
+    auto line = f.stamp(blueprint_yaml(agent, inspect, 1, 3), requirement_md(1));
+    auto run = f.fab({"run", "--until-idle"});
+    INFO(run.err);
+    REQUIRE(run.ok());
+    auto item = f.line(line).items.at(0);
+    CHECK(item.state == ItemState::merged);
+    CHECK(item.attempts == 2);
+    const auto journal = f.journal(line);
+    auto rework = find_transition(journal, item.id, "rework");
+    REQUIRE(rework);
+    CHECK(rework->str("feedback").find("names.txt (1 marker line, first: <<<<<<< ours)") != std::string::npos);
+    CHECK(f.file_on_trunk("names.txt") == "caf\xe9\nna\xefve\n");
     check_invariants(f, line);
   }
 }
