@@ -422,50 +422,38 @@ TEST_CASE("an agent that writes conflict markers is sent back naming the file", 
   check_invariants(f, line);
 }
 
-TEST_CASE("conflict markers after a NUL byte (a file git calls binary) never land", "[engine][floor][markers]") {
-  // Attempt 1 writes a binary file (a NUL byte) with a conflict marker in it; attempt 2 a clean one.
-  const std::string agent =
-      R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'a\000b\n<<<<<<< ours\n' > blob.bin; else printf 'a\000b\n' > blob.bin; fi)";
-  for (const std::string inspect : {"true", ""}) {  // checked after the agent; and on the chain, before trunk moves
-    INFO("inspector: '" << inspect << "'");
-    FactoryFixture f;
-    auto line = f.stamp(blueprint_yaml(agent, inspect, 1, 3), requirement_md(1));
-    auto run = f.fab({"run", "--until-idle"});
-    INFO(run.err);
-    REQUIRE(run.ok());
-    auto item = f.line(line).items.at(0);
-    CHECK(item.state == ItemState::merged);
-    CHECK(item.attempts == 2);
-    const auto journal = f.journal(line);
-    auto rework = find_transition(journal, item.id, "rework");
-    REQUIRE(rework);
-    CHECK(rework->str("feedback").find("blob.bin (1 marker line, first: <<<<<<< ours)") != std::string::npos);
-    CHECK(f.file_on_trunk("blob.bin") == std::string("a\0b\n", 4));
-    check_invariants(f, line);
-  }
-}
-
-TEST_CASE("a file that is not UTF-8 (Latin-1) lands as its bytes, and markers in one never land", "[engine][floor][markers]") {
-  // jj cannot put such a file's diff in JSON; fab reads it as bytes. Attempt 1 writes a Latin-1 file
-  // with a conflict marker after a Latin-1 byte; attempt 2 a clean one.
-  const std::string agent = R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'caf\351\n<<<<<<< ours\n' > names.txt;
-else printf 'caf\351\nna\357ve\n' > names.txt; fi)";
-  for (const std::string inspect : {"true", ""}) {  // checked after the agent; and on the chain, before trunk moves
-    INFO("inspector: '" << inspect << "'");
-    FactoryFixture f;
-    auto line = f.stamp(blueprint_yaml(agent, inspect, 1, 3), requirement_md(1));
-    auto run = f.fab({"run", "--until-idle"});
-    INFO(run.err);
-    REQUIRE(run.ok());
-    auto item = f.line(line).items.at(0);
-    CHECK(item.state == ItemState::merged);
-    CHECK(item.attempts == 2);
-    const auto journal = f.journal(line);
-    auto rework = find_transition(journal, item.id, "rework");
-    REQUIRE(rework);
-    CHECK(rework->str("feedback").find("names.txt (1 marker line, first: <<<<<<< ours)") != std::string::npos);
-    CHECK(f.file_on_trunk("names.txt") == "caf\xe9\nna\xefve\n");
-    check_invariants(f, line);
+TEST_CASE("conflict markers after a NUL byte (binary) or a Latin-1 byte never land; the file lands as its bytes",
+          "[engine][floor][markers]") {
+  // Attempt 1 writes a file with a conflict marker after a NUL byte (git calls it binary) or a
+  // Latin-1 byte (jj cannot put its diff in JSON; fab reads it as bytes); attempt 2 a clean one.
+  struct Case {
+    std::string file, agent, landed;
+  };
+  const std::vector<Case> cases{
+      {"blob.bin",
+       R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'a\000b\n<<<<<<< ours\n' > blob.bin; else printf 'a\000b\n' > blob.bin; fi)",
+       std::string("a\0b\n", 4)},
+      {"names.txt",
+       R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf 'caf\351\n<<<<<<< ours\n' > names.txt; else printf 'caf\351\nna\357ve\n' > names.txt; fi)",
+       "caf\xe9\nna\xefve\n"}};
+  for (const auto& c : cases) {
+    for (const std::string inspect : {"true", ""}) {  // checked after the agent; and on the chain, before trunk moves
+      INFO(c.file << ", inspector: '" << inspect << "'");
+      FactoryFixture f;
+      auto line = f.stamp(blueprint_yaml(c.agent, inspect, 1, 3), requirement_md(1));
+      auto run = f.fab({"run", "--until-idle"});
+      INFO(run.err);
+      REQUIRE(run.ok());
+      auto item = f.line(line).items.at(0);
+      CHECK(item.state == ItemState::merged);
+      CHECK(item.attempts == 2);
+      const auto journal = f.journal(line);
+      auto rework = find_transition(journal, item.id, "rework");
+      REQUIRE(rework);
+      CHECK(rework->str("feedback").find(c.file + " (1 marker line, first: <<<<<<< ours)") != std::string::npos);
+      CHECK(f.file_on_trunk(c.file) == c.landed);
+      check_invariants(f, line);
+    }
   }
 }
 
