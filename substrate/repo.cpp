@@ -60,7 +60,7 @@ Result<Commit> commit_from_json(const nlohmann::json& j) {
 // One commit per line of `out`. jj cannot write a diff that is not UTF-8 (an agent wrote a Latin-1
 // file) as JSON: its json() gives `<Error: invalid utf-8 sequence ...>` instead, as the object's last
 // member. Such a commit is read with no diff and its index is put in `raw_diffs` (when given), for
-// read_raw_diffs. (`,"diff":<` cannot occur inside a JSON string: its quote would be escaped.)
+// parse_commits_with_diffs. (`,"diff":<` cannot occur inside a JSON string: its quote would be escaped.)
 Result<std::vector<Commit>> parse_commits(const std::string& out, std::vector<std::size_t>* raw_diffs = nullptr) {
   constexpr std::string_view kNotJson = R"(,"diff":<Error: )";
   std::vector<Commit> commits;
@@ -82,14 +82,17 @@ Result<std::vector<Commit>> parse_commits(const std::string& out, std::vector<st
   return commits;
 }
 
-// The diffs parse_commits could not read from jj's JSON, as bytes: `jj diff --git` writes the
-// same text as the template's `diff().git()`, unencoded. One jj call each, only for those.
-Status read_raw_diffs(const Repo& repo, std::vector<Commit>& commits, const std::vector<std::size_t>& which) {
-  for (const auto i : which) {
+// parse_commits for a template with diffs: the diffs it could not read from jj's JSON are read as
+// bytes, `jj diff --git` writing the same text as the template's `diff().git()` unencoded (one jj
+// call each, only for those).
+Result<std::vector<Commit>> parse_commits_with_diffs(const Repo& repo, const std::string& out) {
+  std::vector<std::size_t> raw;
+  FAB_TRY_ASSIGN(auto commits, parse_commits(out, &raw));
+  for (const auto i : raw) {
     FAB_TRY_ASSIGN(auto o, repo.run({"diff", "--git", "-r", commits.at(i).commit_id}));
     commits[i].diff = std::move(o.out);
   }
-  return {};
+  return commits;
 }
 
 
@@ -241,10 +244,7 @@ Result<std::vector<Commit>> Repo::query(const std::string& revset, const std::op
 
 Result<std::vector<Commit>> Repo::query_with_diffs(const std::string& revset, const std::string& diff_revset) const {
   FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", revset, "-T", commit_template_with_diffs(diff_revset)}));
-  std::vector<std::size_t> raw;
-  FAB_TRY_ASSIGN(auto commits, parse_commits(o.out, &raw));
-  FAB_TRY(read_raw_diffs(*this, commits, raw));
-  return commits;
+  return parse_commits_with_diffs(*this, o.out);
 }
 
 Result<std::optional<std::string>> Repo::file_content(const std::string& revision, const std::string& path) const {
@@ -1172,9 +1172,7 @@ Result<std::string> Repo::edit_commit_in_workspace(const fs::path& dir, const st
 Result<Commit> Repo::snapshot_workspace(const fs::path& dir, std::string* git_diff) const {
   const std::string tmpl = git_diff ? commit_template_with_diffs("@") : std::string(kCommitTemplate);
   FAB_TRY_ASSIGN(auto o, run({"log", "--no-graph", "-r", "@", "-T", tmpl}, {.repo = dir, .snapshot = true}));
-  std::vector<std::size_t> raw;
-  FAB_TRY_ASSIGN(auto commits, parse_commits(o.out, &raw));
-  FAB_TRY(read_raw_diffs(*this, commits, raw));
+  FAB_TRY_ASSIGN(auto commits, parse_commits_with_diffs(*this, o.out));
   if (commits.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
   if (git_diff) *git_diff = commits.front().diff.value_or("");
   return commits.front();
@@ -1240,12 +1238,9 @@ Result<Repo::Snapshot> Repo::snapshot_and_read(const fs::path& dir, std::uint64_
       rest += line.substr(1) + "\n";
     }
   }
-  std::vector<std::size_t> raw_wc, raw_others;
-  FAB_TRY_ASSIGN(auto wc, parse_commits(wc_line, &raw_wc));
+  FAB_TRY_ASSIGN(auto wc, parse_commits_with_diffs(*this, wc_line));
   if (wc.size() != 1) return fail_internal("snapshot: expected one working-copy commit");
-  FAB_TRY_ASSIGN(auto others, parse_commits(rest, &raw_others));
-  FAB_TRY(read_raw_diffs(*this, wc, raw_wc));
-  FAB_TRY(read_raw_diffs(*this, others, raw_others));
+  FAB_TRY_ASSIGN(auto others, parse_commits_with_diffs(*this, rest));
   snap.commits = std::move(wc);
   snap.commits.insert(snap.commits.end(), others.begin(), others.end());
   snap.refused = refused_files(o.err);
