@@ -422,7 +422,7 @@ TEST_CASE("an agent that writes conflict markers is sent back naming the file", 
   check_invariants(f, line);
 }
 
-TEST_CASE("conflict markers after a NUL byte (binary) or a Latin-1 byte never land; the file lands as its bytes",
+TEST_CASE("conflict markers after a NUL byte (binary) or a Latin-1 byte never land, and the file lands as its bytes",
           "[engine][floor][markers]") {
   // Attempt 1 writes a file with a conflict marker after a NUL byte (git calls it binary) or a
   // Latin-1 byte (jj cannot put its diff in JSON; fab reads it as bytes); attempt 2 a clean one.
