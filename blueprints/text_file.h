@@ -5,14 +5,11 @@
 #include <string_view>
 
 #include "substrate/error.h"
+#include "substrate/utf8.h"  // check_utf8, for the readers of text files
 
 namespace fab {
 
 // The file's bytes; fails with "cannot read '<path>': <reason>" if it is missing or unreadable.
 Result<std::string> read_text_file(const std::filesystem::path& path);
-
-// Fails unless `text` is valid UTF-8, naming "<source_name>:line:col" of the first invalid byte
-// (1-based; the column counts characters).
-Status check_utf8(std::string_view text, const std::string& source_name);
 
 }  // namespace fab

@@ -2,9 +2,10 @@
 
 #include <ctime>
 
+#include <fab/latin1.h>
 #include <fmt/format.h>
 
-#include "blueprints/text_file.h"
+#include "substrate/utf8.h"
 #include "plugins/resolve/conflict_markers.h"
 
 namespace fab::engine {
@@ -17,6 +18,20 @@ std::chrono::milliseconds timeout_of(const PluginUse& use) {
 }
 
 std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
+
+// The 1-based line and column (in characters) of a byte offset in UTF-8 text.
+std::pair<std::size_t, std::size_t> line_col(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return {line, column};
+}
 
 std::int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
@@ -176,24 +191,30 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
 RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector<ConflictFile> files) {
   RefineResult out;
   for (auto& file : files) {
-    // A resolver's request is JSON, which holds only UTF-8: a side with other bytes (a Latin-1 file)
-    // would reach it with them replaced by U+FFFD, and a settlement would land the replacement. Such
-    // a file is given to no resolver; it goes back to the agent as it is, saying why.
+    // A resolver's request is JSON, which holds only UTF-8 text. A file with other bytes (a Latin-1
+    // .po file, a Windows-1252 source) goes as its Latin-1 reading, one character per byte, with
+    // "encoding": "latin1" (fab/latin1.h), and the answer is turned back into bytes; an answer with a
+    // character that stands for no byte is not taken. Nothing is replaced on the way.
+    std::string encoding = "utf-8";
     for (const auto& [side, text] : {std::pair{"base", &file.base}, {"ours", &file.ours}, {"theirs", &file.theirs}}) {
-      if (!file.error.empty()) break;
       if (auto utf8 = check_utf8(*text, side); !utf8) {  // "ours:1:5: not valid UTF-8 (byte 0xe7)"
-        file.error = fmt::format("{}; the resolvers take UTF-8 text only, so none was asked", utf8.error().message);
+        out.log += fmt::format("{}: {}; sent to the resolvers as Latin-1, one character per byte\n", file.path,
+                               utf8.error().message);
+        encoding = "latin1";
+        break;
       }
     }
-    if (!file.error.empty()) {
-      out.log += fmt::format("{}: {}\n", file.path, file.error);
-      continue;
-    }
-    std::optional<std::string> content;
+    const bool latin1 = encoding == "latin1";
+    const auto carried = [latin1](const std::string& bytes) { return latin1 ? latin1_to_utf8(bytes) : bytes; };
+    std::optional<std::string> content;  // the file's bytes, as the last resolver left them
     for (const auto& resolver : resolvers) {
-      nlohmann::json request{{"path", file.path},     {"base", file.base}, {"ours", file.ours},
-                             {"theirs", file.theirs}, {"with", resolver.use.with}};
-      if (content) request["content"] = *content;
+      nlohmann::json request{{"path", file.path},
+                             {"base", carried(file.base)},
+                             {"ours", carried(file.ours)},
+                             {"theirs", carried(file.theirs)},
+                             {"with", resolver.use.with}};
+      if (latin1) request["encoding"] = encoding;
+      if (content) request["content"] = carried(*content);
       const auto started = Clock::now();
       auto r = plugins::call_plugin(resolver.ref, request, timeout_of(resolver.use), resolver.options);
       CallStep step = step_of("refine", resolver, started);
@@ -212,13 +233,34 @@ RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector
         out.steps.push_back(std::move(step));
         continue;
       }
-      content = r->response.value("content", std::string{});
+      const auto answer = r->response.value("content", std::string{});
+      std::string why_not;
+      if (latin1) {
+        Latin1Refusal refusal;
+        if (auto bytes = utf8_to_latin1(answer, &refusal)) {
+          content = std::move(*bytes);
+        } else {
+          const auto at = line_col(answer, refusal.offset);
+          why_not = refusal.codepoint != 0
+                        ? fmt::format("answered with U+{:04X} (line {}, column {}), which is no byte of this "
+                                      "Latin-1 file; not taken",
+                                      refusal.codepoint, at.first, at.second)
+                        : fmt::format("answered with bytes that are not UTF-8 (line {}, column {}); not taken",
+                                      at.first, at.second);
+        }
+      } else {
+        content = answer;
+      }
       // A resolver is trusted no more than an agent: an answer that still has markers is no answer.
-      if (auto left = resolve::added_marker_lines(*content, {file.ours, file.theirs}); resolved && !left.empty()) {
-        const auto why = fmt::format("said it settled the file, but its answer has conflict markers (line {}); not taken",
-                                     left.front().index + 1);
-        out.log += fmt::format("{}: refinery {} {}\n", file.path, resolver.use.plugin, why);
-        step.summary = why;
+      if (why_not.empty() && content) {
+        if (auto left = resolve::added_marker_lines(*content, {file.ours, file.theirs}); resolved && !left.empty()) {
+          why_not = fmt::format("said it settled the file, but its answer has conflict markers (line {}); not taken",
+                                left.front().index + 1);
+        }
+      }
+      if (!why_not.empty()) {
+        out.log += fmt::format("{}: refinery {} {}\n", file.path, resolver.use.plugin, why_not);
+        step.summary = why_not;
         resolved = false;
         content.reset();
       }

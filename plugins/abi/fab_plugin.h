@@ -34,7 +34,10 @@
  * refinery (settles a merge conflict in one file):
  *   {"path": str, "base": str, "ours": str, "theirs": str,
  *    "content": str (optional: the current partial merge, possibly with diff3 conflict markers left
- *                    by an earlier resolver), "with": {...}}
+ *                    by an earlier resolver), "with": {...},
+ *    "encoding": "latin1" (optional: the file is not UTF-8, so base, ours, theirs and content are
+ *                its Latin-1 reading, one character U+0000..U+00FF per byte; the result's content
+ *                must be written the same way, and one with another character is not taken)}
  *   result: {"ok": bool, "content": str (the full file, resolved or partially resolved),
  *            "resolved": bool, "unresolved": int (conflict hunks left), "message": str}
  *

@@ -6,6 +6,7 @@
 //          timeout_s: 60, max_attempts: 3, union: false}
 #include <fab/plugin.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -27,24 +28,40 @@ class LlmRefinery : public fab::RefineryPlugin {
     if (config.endpoint.empty() || config.model.empty()) {
       throw std::runtime_error("the llm refinery needs `with: {endpoint: ..., model: ...}` in the blueprint");
     }
+    // A file that is not UTF-8 (request.encoding "latin1": the strings are its bytes) is shown to
+    // the model as its Latin-1 reading, one character per byte, and the answer is read back the
+    // same way; an answer with a character that is no byte of the file is not taken.
+    const bool latin1 = request.encoding == "latin1";
+    config.latin1 = latin1;
+    const auto shown = [latin1](const std::string& bytes) { return latin1 ? fab::latin1_to_utf8(bytes) : bytes; };
+    const std::string base = shown(request.base), ours = shown(request.ours), theirs = shown(request.theirs);
     fab::resolve::MergeOutcome partial;
     if (request.content) {
-      partial = fab::builtin::outcome_from_markers(*request.content);
+      partial = fab::builtin::outcome_from_markers(shown(*request.content));
     } else {
       fab::resolve::MergeOptions options;
       options.allow_union = request.with.value("union", false);
       options.allow_newer_version = request.with.value("newer_version", true);
       options.allow_token_merge = request.with.value("token_merge", false);
       options.path = request.path;
-      partial = fab::resolve::merge3(request.base, request.ours, request.theirs, options);
+      partial = fab::resolve::merge3(base, ours, theirs, options);
     }
     const int left = static_cast<int>(partial.unresolved.size());
-    if (partial.clean()) return {true, partial.content, true, 0, "nothing left to resolve"};
-    auto settled = fab::resolve::llm_resolve(config, request.path, partial, request.base, request.ours, request.theirs);
-    if (!settled) return {false, partial.content, false, left, settled.error().render()};
-    return {true, settled->content, true, 0,
-            "model " + config.model + " settled " + std::to_string(left) + " hunk(s) in " +
-                std::to_string(settled->attempts) + " request(s)"};
+    // The result, with its content turned back into the file's bytes.
+    const auto result = [&](bool ok, const std::string& text, bool resolved, int unresolved, std::string message) {
+      auto content = latin1 ? fab::utf8_to_latin1(text) : std::optional<std::string>(text);
+      if (!content) {
+        return fab::RefineryResult{false, "", false, left,
+                                   "the answer has a character that is no byte of this Latin-1 file; not taken"};
+      }
+      return fab::RefineryResult{ok, std::move(*content), resolved, unresolved, std::move(message)};
+    };
+    if (partial.clean()) return result(true, partial.content, true, 0, "nothing left to resolve");
+    auto settled = fab::resolve::llm_resolve(config, request.path, partial, base, ours, theirs);
+    if (!settled) return result(false, partial.content, false, left, settled.error().render());
+    return result(true, settled->content, true, 0,
+                  "model " + config.model + " settled " + std::to_string(left) + " hunk(s) in " +
+                      std::to_string(settled->attempts) + " request(s)");
   }
   static std::vector<fab::Setting> settings() {
     using T = fab::SettingType;

@@ -17,6 +17,7 @@
 #include "plugins/resolve/line_diff.h"
 #include "plugins/resolve/syntax.h"
 #include "substrate/http.h"
+#include "substrate/utf8.h"
 
 namespace fab::resolve {
 
@@ -122,9 +123,14 @@ void add_block(std::string& out, std::string_view title, std::string_view text) 
   out += fence + "\n";
 }
 
-std::string user_prompt(const std::string& path, const MergeOutcome& partial, std::string_view base,
-                        std::string_view ours, std::string_view theirs) {
+std::string user_prompt(const LlmConfig& config, const std::string& path, const MergeOutcome& partial,
+                        std::string_view base, std::string_view ours, std::string_view theirs) {
   std::string out = "File: " + path + "\n\n";
+  if (config.latin1) {
+    out += "This file is not UTF-8. It is shown as Latin-1 (ISO-8859-1), one character per byte, so some "
+           "characters may look wrong: copy every character exactly as shown, and write only characters "
+           "from U+0000 to U+00FF.\n\n";
+  }
   constexpr std::size_t k_full_files_limit = 48 * 1024;
   if (base.size() + ours.size() + theirs.size() <= k_full_files_limit) {
     out += "The whole file, for reference.\n";
@@ -153,8 +159,7 @@ std::string request_body(const LlmConfig& config, const std::string& prompt) {
       {"messages",
        json::array({{{"role", "system"}, {"content", k_system_prompt}}, {{"role", "user"}, {"content", prompt}}})},
   };
-  // File texts need not be valid UTF-8; such bytes are sent as U+FFFD rather than failing.
-  return request.dump(-1, ' ', false, json::error_handler_t::replace);
+  return request.dump();  // the texts were checked to be UTF-8 (llm_resolve); the rest is ours
 }
 
 // The assistant's text from a chat-completions reply.
@@ -376,6 +381,15 @@ Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& pa
   if (partial.clean()) {
     return LlmResolution{partial.content, 0};
   }
+  // A JSON request holds only UTF-8; other bytes would reach the model replaced, and its answer
+  // would land the replacement. The llm refinery sends such a file as its Latin-1 reading.
+  for (const auto& [side, text] : {std::pair{"base", base}, {"ours", ours}, {"theirs", theirs},
+                                   {"the partial merge", std::string_view(partial.content)}}) {
+    if (auto utf8 = check_utf8(text, side); !utf8) {
+      return fail("cannot resolve " + path + " with the LLM: " + utf8.error().message,
+                  "send the file's Latin-1 reading (LlmConfig::latin1, fab/latin1.h)");
+    }
+  }
   std::string key;
   if (!config.api_key_env.empty()) {
     const char* value = std::getenv(config.api_key_env.c_str());
@@ -395,7 +409,7 @@ Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& pa
     url.pop_back();
   }
   url += "/chat/completions";
-  const std::string body = request_body(config, user_prompt(path, partial, base, ours, theirs));
+  const std::string body = request_body(config, user_prompt(config, path, partial, base, ours, theirs));
 
   const SyntaxCheck syntax(language_for_path(path), ours, theirs);
   const int max_attempts = std::max(1, config.max_attempts);

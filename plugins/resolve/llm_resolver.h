@@ -22,6 +22,7 @@ struct LlmConfig {
   int max_attempts = 3;
   int backoff_ms = 500;     // doubled after each failed attempt
   int max_retry_after_s = 60;  // a provider's Retry-After is honoured up to this
+  bool latin1 = false;      // the texts are a file's Latin-1 reading (fab/latin1.h); the prompt says so
 };
 
 struct LlmResolution {
@@ -30,7 +31,8 @@ struct LlmResolution {
 };
 
 // Settles partial.unresolved for the file at `path` (used in the prompt and in errors). `base`,
-// `ours` and `theirs` are the full texts merge3 was given.
+// `ours` and `theirs` are the full texts merge3 was given, and must be UTF-8 (a JSON request holds
+// nothing else): other bytes fail before anything is sent; see LlmConfig::latin1.
 Result<LlmResolution> llm_resolve(const LlmConfig& config, const std::string& path, const MergeOutcome& partial,
                                   std::string_view base, std::string_view ours, std::string_view theirs);
 

@@ -274,12 +274,12 @@ esac)";
   check_invariants(f, line);
 }
 
-TEST_CASE("a conflict in a file that is not UTF-8 is not given to the resolvers, whose JSON would replace its bytes",
+TEST_CASE("a conflict in a file that is not UTF-8 is settled on its bytes: none is replaced on the way",
           "[engine][floor][conflict]") {
   FactoryFixture f;
-  // Item 1 writes a Latin-1 file (0xe7 is "c with cedilla"); items 2 and 3 both append to it. With
-  // `union: true` the refinery would settle the second, but only on text whose 0xe7 had become
-  // U+FFFD on the way: it must not be asked, and the item goes back saying why.
+  // Item 1 writes a Latin-1 file (0xe7 is "c with cedilla"); items 2 and 3 both append to it, so
+  // the second to land conflicts and `union: true` settles it. The resolvers' requests are JSON:
+  // the file goes as its Latin-1 reading and comes back as the same bytes, never as U+FFFD.
   const std::string agent = R"(case "$FAB_ITEM_ID" in
   *.1) printf 'Fran\347ois\n' > shared.txt ;;
   *) echo "$FAB_ITEM_ID" >> shared.txt ;;
@@ -289,17 +289,49 @@ esac)";
   auto run = f.fab({"run", "--until-idle"});
   INFO(run.err);
   REQUIRE(run.ok());
-  auto t = tally(f, line, "not valid UTF-8");
+  auto t = tally(f, line);
+  CHECK(t.merged == 3);
+  CHECK(t.dropped == 0);
+  auto shared = f.file_on_trunk("shared.txt");
+  CHECK((shared == "Fran\xe7ois\n" + line + ".2\n" + line + ".3\n" ||
+         shared == "Fran\xe7ois\n" + line + ".3\n" + line + ".2\n"));
+  int resolved = 0;
+  for (const auto& r : f.journal(line)) resolved += r.kind == "resolved";
+  CHECK(resolved == 1);
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("shared.txt: base:1:5: not valid UTF-8 (byte 0xe7); sent to the resolvers as Latin-1") !=
+        std::string::npos);
+  check_invariants(f, line);
+}
+
+TEST_CASE("a resolver's answer with a character that is no byte of a Latin-1 file is not taken, and says so",
+          "[engine][floor][conflict]") {
+  FactoryFixture f;
+  // The refinery (on the bare C ABI, answering whatever its `with.result` says) settles the Latin-1
+  // file with an em dash, U+2014: no byte of a Latin-1 reading stands for it, so the answer cannot
+  // be turned back into the file's bytes and must not land in any form.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'Fran\347ois\n' > shared.txt ;;
+  *) echo "$FAB_ITEM_ID" >> shared.txt ;;
+esac)";
+  const std::string refine = std::string("refine:\n  - plugin: ") + FAB_TEST_PLUGIN_DIR +
+                             "/fab-plugin-echo-refinery.so\n    with:\n      result: {ok: true, resolved: true, "
+                             "unresolved: 0, message: settled, content: \"Fran\xc3\xa7ois \xe2\x80\x94 both\\n\"}\n";
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  auto t = tally(f, line, "shared.txt");
   CHECK(t.merged == 2);
   CHECK(t.dropped == 1);
   auto shared = f.file_on_trunk("shared.txt");
   CHECK((shared == "Fran\xe7ois\n" + line + ".2\n" || shared == "Fran\xe7ois\n" + line + ".3\n"));
-  CHECK(shared.find("\xef\xbf\xbd") == std::string::npos);  // no U+FFFD
   for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");
   const auto log = refine_log(f, line);
   INFO(log);
-  CHECK(log.find("shared.txt: base:1:5: not valid UTF-8 (byte 0xe7); the resolvers take UTF-8 text only") !=
-        std::string::npos);
+  CHECK(log.find("/fab-plugin-echo-refinery.so answered with U+2014 (line 1, column 10), which is no byte of this "
+                 "Latin-1 file; not taken") != std::string::npos);
   check_invariants(f, line);
 }
 

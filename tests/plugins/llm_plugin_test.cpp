@@ -9,6 +9,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fab/latin1.h>
+
 #include "plugins/host/plugin_call.h"
 #include "plugins/host/plugin_search.h"
 #include "tests/support/fake_llm_provider.h"
@@ -200,4 +202,41 @@ TEST_CASE("the llm plugin never repeats the API key, even when the provider echo
   CHECK(message_of(r).find("[redacted]") != std::string::npos);
   CHECK(message_of(r).find(kKeyEnv) != std::string::npos);  // the hint names the variable, not its value
   CHECK(p.requests() == 1);                                   // a 401 is not retried
+}
+
+TEST_CASE("the llm plugin settles a file that is not UTF-8 on its bytes, read as Latin-1", "[llm][plugins]") {
+  KeyInEnv key;
+  // The sides are Latin-1 bytes (0xe7 is "c with cedilla"); fab sends them as their Latin-1
+  // reading with "encoding": "latin1" and reads the answer back the same way.
+  const std::string base = "Fran\xe7ois\nx = 1;\nend\n", ours = "Fran\xe7ois\nx = 2;\nend\n",
+                    theirs = "Fran\xe7ois\nx = 3;\nend\n";
+  std::string hunk;
+  FakeProvider p([&hunk](const httplib::Request&, httplib::Response& res, int) {
+    reply_ok(res, hunks_answer({{1, hunk}}));
+  });
+  json req = request_for(p, 1);
+  req["path"] = "po/fr.txt";
+  req["encoding"] = "latin1";
+  req["base"] = fab::latin1_to_utf8(base);
+  req["ours"] = fab::latin1_to_utf8(ours);
+  req["theirs"] = fab::latin1_to_utf8(theirs);
+  SECTION("an answer in the file's characters is its bytes") {
+    hunk = "x = 5; /* \xc3\xa7 */\n";  // U+00E7 in the model's UTF-8
+    auto r = call_llm(req);
+    CHECK(r.ok);
+    CHECK(r.response["resolved"] == true);
+    const auto content = fab::utf8_to_latin1(r.response["content"].get<std::string>());
+    REQUIRE(content);
+    CHECK(*content == "Fran\xe7ois\nx = 5; /* \xe7 */\nend\n");
+    const auto prompt = json::parse(p.request(1).body)["messages"][1]["content"].get<std::string>();
+    CHECK(prompt.find("This file is not UTF-8. It is shown as Latin-1") != std::string::npos);
+    CHECK(prompt.find("Fran\xc3\xa7ois") != std::string::npos);
+  }
+  SECTION("an answer with a character no byte stands for is not taken") {
+    hunk = "x = 5; /* \xe2\x80\x94 */\n";  // U+2014
+    auto r = call_llm(req);
+    CHECK_FALSE(r.ok);
+    CHECK(r.response["resolved"] == false);
+    CHECK(message_of(r).find("no byte of this Latin-1 file; not taken") != std::string::npos);
+  }
 }

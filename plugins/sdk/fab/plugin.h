@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -35,6 +36,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fab_plugin.h>
+
+#include <fab/latin1.h>
 
 namespace fab {
 
@@ -93,6 +96,9 @@ struct RefineryRequest {
   std::string path;
   std::string base, ours, theirs;      // ours: trunk's side; theirs: the item's side
   std::optional<std::string> content;  // the partial merge so far (may hold diff3 markers)
+  // "utf-8", or "latin1" when a side is not UTF-8. Either way the strings above are the file's
+  // bytes (the SDK undoes the Latin-1 transport, see fab/latin1.h) and so is the answer's content.
+  std::string encoding = "utf-8";
   nlohmann::json with = nlohmann::json::object();
   nlohmann::json raw;
 };
@@ -166,13 +172,32 @@ inline WorkRequest work_request(const json& j) {
   return r;
 }
 
+// A side sent as Latin-1 text (fab/latin1.h), as the bytes it stands for.
+inline std::string latin1_field(const json& j, const char* key) {
+  Latin1Refusal why;
+  auto bytes = utf8_to_latin1(str(j, key), &why);
+  if (!bytes) {
+    throw std::runtime_error(std::string("the request's \"") + key + "\" is not a Latin-1 reading of bytes (byte " +
+                             std::to_string(why.offset) + ")");
+  }
+  return std::move(*bytes);
+}
+
 inline RefineryRequest refinery_request(const json& j) {
   RefineryRequest r;
   r.path = str(j, "path");
-  r.base = str(j, "base");
-  r.ours = str(j, "ours");
-  r.theirs = str(j, "theirs");
-  if (auto it = j.find("content"); it != j.end() && it->is_string()) r.content = it->get<std::string>();
+  if (str(j, "encoding") == "latin1") {
+    r.encoding = "latin1";
+    r.base = latin1_field(j, "base");
+    r.ours = latin1_field(j, "ours");
+    r.theirs = latin1_field(j, "theirs");
+    if (auto it = j.find("content"); it != j.end() && it->is_string()) r.content = latin1_field(j, "content");
+  } else {
+    r.base = str(j, "base");
+    r.ours = str(j, "ours");
+    r.theirs = str(j, "theirs");
+    if (auto it = j.find("content"); it != j.end() && it->is_string()) r.content = it->get<std::string>();
+  }
   r.with = with_of(j);
   r.raw = j;
   return r;
@@ -215,7 +240,9 @@ json dispatch(const json& request) {
     if (!r.retry) out["retry"] = false;
     return out;
   } else {
-    RefineryResult r = plugin.resolve(refinery_request(request));
+    const RefineryRequest req = refinery_request(request);
+    RefineryResult r = plugin.resolve(req);
+    if (req.encoding == "latin1") r.content = latin1_to_utf8(r.content);
     return {{"ok", r.ok}, {"content", r.content}, {"resolved", r.resolved}, {"unresolved", r.unresolved},
             {"message", r.message}};
   }
