@@ -34,7 +34,6 @@ std::size_t run_length(std::string_view line) {
   return line[n] == ' ' || line[n] == '\t' ? n : 0;
 }
 
-bool is_blank_line(std::string_view line) { return without_eol(line).find_first_not_of(" \t") == std::string_view::npos; }
 
 }  // namespace
 
@@ -52,8 +51,8 @@ std::vector<MarkerLine> find_marker_lines(const std::vector<std::string_view>& l
   std::size_t open = 0;  // the length of the block we are in; 0 outside one
   // A heading's underline follows a line of text; an overline has a title and another run after it.
   auto heading_rule = [&](std::size_t i) {
-    const bool underline = i > 0 && !is_blank_line(lines[i - 1]) && !marker_shape(lines[i - 1]);
-    const bool overline = i + 2 < lines.size() && !is_blank_line(lines[i + 1]) && run_length(lines[i + 2]) > 0 &&
+    const bool underline = i > 0 && !only_blanks(lines[i - 1]) && !marker_shape(lines[i - 1]);
+    const bool overline = i + 2 < lines.size() && !only_blanks(lines[i + 1]) && run_length(lines[i + 2]) > 0 &&
                           lines[i + 2][0] == lines[i][0];
     return underline || overline;
   };

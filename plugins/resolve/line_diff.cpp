@@ -14,6 +14,8 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+bool only_blanks(std::string_view text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos; }
+
 std::string_view without_eol(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

@@ -12,6 +12,9 @@ namespace fab::resolve {
 // The lines of `text`, each including its "\n" (or "\r\n"); the last one may have no terminator.
 std::vector<std::string_view> split_lines(std::string_view text);
 
+// Whether `text` (a line, or several) holds nothing but blanks: spaces, tabs, \r, \n, \f, \v.
+bool only_blanks(std::string_view text);
+
 // `line` without its "\n" or "\r\n".
 std::string_view without_eol(std::string_view line);
 

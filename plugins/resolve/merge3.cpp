@@ -45,19 +45,15 @@ const char* chunk_rule(Chunk::Kind kind) {
   return "";
 }
 
-bool is_blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
-}
-
 // The two texts have the same lines but for lines of blanks (and are not equal).
 bool differ_only_in_blank_lines(std::string_view a, std::string_view b) {
   if (a == b) return false;
   Lines x, y;
   for (auto l : split_lines(a)) {
-    if (!is_blank(l)) x.push_back(l);
+    if (!only_blanks(l)) x.push_back(l);
   }
   for (auto l : split_lines(b)) {
-    if (!is_blank(l)) y.push_back(l);
+    if (!only_blanks(l)) y.push_back(l);
   }
   return x == y;
 }

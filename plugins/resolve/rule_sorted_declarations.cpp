@@ -26,7 +26,6 @@ std::string sort_key(std::string_view name) {
   return key;
 }
 
-bool only_blanks(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 // An entry's whole lines in `text`: from its first line's start to its last line's end.
 struct EntryLines {
