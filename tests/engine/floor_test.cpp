@@ -48,6 +48,23 @@ std::string refine_log(const FactoryFixture& f, const std::string& line) {
   return log;
 }
 
+// Stamps three items, 2 and 3 both after 1 (so the second of them to land conflicts wherever both
+// edit one place), with `refine` and rework_limit 1 (the refinery is their only chance), and runs
+// the line until idle.
+std::string run_two_after_one(FactoryFixture& f, const std::string& agent, const std::string& refine) {
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  return line;
+}
+
+// Item 1 writes a Latin-1 file (0xe7 is "c with cedilla"); the others append their id to it.
+const std::string kLatin1Agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'Fran\347ois\n' > shared.txt ;;
+  *) echo "$FAB_ITEM_ID" >> shared.txt ;;
+esac)";
+
 }  // namespace
 
 TEST_CASE("a line of five items merges onto a straight trunk, each change once", "[engine][floor]") {
@@ -254,10 +271,7 @@ TEST_CASE("two items adding one line, one with a blank line before it: no rule p
 esac)";
   const std::string refine =
       "refine:\n  - plugin: deterministic\n    with:\n      union: true\n      token_merge: true\n";
-  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  const auto line = run_two_after_one(f, agent, refine);
   auto t = tally(f, line, "shared.txt");
   CHECK(t.merged == 2);
   CHECK(t.dropped == 1);  // rework_limit 1: the refinery was its only chance
@@ -277,18 +291,11 @@ esac)";
 TEST_CASE("a conflict in a file that is not UTF-8 is settled on its bytes: none is replaced on the way",
           "[engine][floor][conflict]") {
   FactoryFixture f;
-  // Item 1 writes a Latin-1 file (0xe7 is "c with cedilla"); items 2 and 3 both append to it, so
-  // the second to land conflicts and `union: true` settles it. The resolvers' requests are JSON:
-  // the file goes as its Latin-1 reading and comes back as the same bytes, never as U+FFFD.
-  const std::string agent = R"(case "$FAB_ITEM_ID" in
-  *.1) printf 'Fran\347ois\n' > shared.txt ;;
-  *) echo "$FAB_ITEM_ID" >> shared.txt ;;
-esac)";
+  // Items 2 and 3 both append to item 1's Latin-1 file, so the second to land conflicts and
+  // `union: true` settles it. The resolvers' requests are JSON: the file goes as its Latin-1
+  // reading and comes back as the same bytes, never as U+FFFD.
   const std::string refine = "refine:\n  - plugin: deterministic\n    with:\n      union: true\n";
-  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  const auto line = run_two_after_one(f, kLatin1Agent, refine);
   auto t = tally(f, line);
   CHECK(t.merged == 3);
   CHECK(t.dropped == 0);
@@ -311,17 +318,10 @@ TEST_CASE("a resolver's answer with a character that is no byte of a Latin-1 fil
   // The refinery (on the bare C ABI, answering whatever its `with.result` says) settles the Latin-1
   // file with an em dash, U+2014: no byte of a Latin-1 reading stands for it, so the answer cannot
   // be turned back into the file's bytes and must not land in any form.
-  const std::string agent = R"(case "$FAB_ITEM_ID" in
-  *.1) printf 'Fran\347ois\n' > shared.txt ;;
-  *) echo "$FAB_ITEM_ID" >> shared.txt ;;
-esac)";
   const std::string refine = std::string("refine:\n  - plugin: ") + FAB_TEST_PLUGIN_DIR +
                              "/fab-plugin-echo-refinery.so\n    with:\n      result: {ok: true, resolved: true, "
                              "unresolved: 0, message: settled, content: \"Fran\xc3\xa7ois \xe2\x80\x94 both\\n\"}\n";
-  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  const auto line = run_two_after_one(f, kLatin1Agent, refine);
   auto t = tally(f, line, "shared.txt");
   CHECK(t.merged == 2);
   CHECK(t.dropped == 1);
@@ -497,10 +497,7 @@ TEST_CASE("a refinery that answers with conflict markers is not taken, and says 
   *) sed -i "s/^beta\$/beta from $FAB_ITEM_ID/" shared.txt ;;
 esac)";
   const std::string refine = std::string("refine:\n  - plugin: ") + FAB_TEST_PLUGIN_DIR + "/fab-plugin-markers.so\n";
-  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  const auto line = run_two_after_one(f, agent, refine);
   auto t = tally(f, line);
   CHECK(t.merged == 2);
   CHECK(t.dropped == 1);  // rework_limit 1: the refinery's answer was its only chance
