@@ -5,8 +5,8 @@
 #include <fab/latin1.h>
 #include <fmt/format.h>
 
-#include "substrate/utf8.h"
 #include "plugins/resolve/conflict_markers.h"
+#include "substrate/utf8.h"
 
 namespace fab::engine {
 namespace {
@@ -191,6 +191,10 @@ JobResult run_inspectors(const std::vector<PluginStep>& inspectors, nlohmann::js
 RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector<ConflictFile> files) {
   RefineResult out;
   for (auto& file : files) {
+    if (!file.error.empty()) {  // its sides could not be read: no resolver sees it
+      out.log += fmt::format("{}: {}\n", file.path, file.error);
+      continue;
+    }
     // A resolver's request is JSON, which holds only UTF-8 text. A file with other bytes (a Latin-1
     // .po file, a Windows-1252 source) goes as its Latin-1 reading, one character per byte, with
     // "encoding": "latin1" (fab/latin1.h), and the answer is turned back into bytes; an answer with a

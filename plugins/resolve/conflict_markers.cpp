@@ -34,7 +34,6 @@ std::size_t run_length(std::string_view line) {
   return line[n] == ' ' || line[n] == '\t' ? n : 0;
 }
 
-
 }  // namespace
 
 std::optional<MarkerShape> marker_shape(std::string_view line) {

@@ -26,7 +26,6 @@ std::string sort_key(std::string_view name) {
   return key;
 }
 
-
 // An entry's whole lines in `text`: from its first line's start to its last line's end.
 struct EntryLines {
   std::size_t begin, end;

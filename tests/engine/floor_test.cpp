@@ -335,6 +335,38 @@ TEST_CASE("a resolver's answer with a character that is no byte of a Latin-1 fil
   check_invariants(f, line);
 }
 
+TEST_CASE("a conflict between a deleted file and a rewritten one is settled by no rule and loses neither",
+          "[engine][floor][conflict]") {
+  FactoryFixture f;
+  // Item 2 deletes item 1's file, item 3 rewrites it: whichever lands second has a modify/delete
+  // conflict. Even with `union: true` no rule settles it (which one people keep is a coin flip):
+  // the item goes back naming the file, and trunk keeps exactly what the first one to land left.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'alpha\nbeta\n' > shared.txt ;;
+  *.2) rm shared.txt ;;
+  *) printf 'alpha\nbeta from 3\n' > shared.txt ;;
+esac)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n    with:\n      union: true\n";
+  const auto line = run_two_after_one(f, agent, refine);
+  auto t = tally(f, line, "shared.txt");
+  CHECK(t.merged == 2);
+  CHECK(t.dropped == 1);
+  bool two_landed = false;
+  for (const auto& item : f.line(line).items) two_landed |= item.id == line + ".2" && item.state == ItemState::merged;
+  const auto files = f.files_on_trunk();
+  if (two_landed) {
+    CHECK(files.count("shared.txt") == 0);
+  } else {
+    REQUIRE(files.count("shared.txt") == 1);
+    CHECK(files.at("shared.txt") == "alpha\nbeta from 3\n");
+  }
+  for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("shared.txt: refinery deterministic: not settled") != std::string::npos);
+  check_invariants(f, line);
+}
+
 TEST_CASE("a dependent item starts only after its dependency merged", "[engine][floor]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(3, {{2, 1}, {3, 2}}));
