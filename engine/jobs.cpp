@@ -262,6 +262,13 @@ RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector
                                 left.front().index + 1);
         }
       }
+      // One side deleted the file (jj hands it out empty): an empty answer would land as an empty
+      // file, not as the deletion it stands for. That choice is the agent's.
+      if (why_not.empty() && resolved && content && content->empty() && !file.base.empty() &&
+          (file.ours.empty() || file.theirs.empty())) {
+        why_not = "settled a file one side deleted by emptying it, which would land an empty file, not the "
+                  "deletion; not taken";
+      }
       if (!why_not.empty()) {
         out.log += fmt::format("{}: refinery {} {}\n", file.path, resolver.use.plugin, why_not);
         step.summary = why_not;
