@@ -94,3 +94,31 @@ TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm re
     }
   }
 }
+
+TEST_CASE("a Latin-1 file's conflict is settled by the llm refinery and lands as Latin-1 bytes",
+          "[engine][floor][conflict][llm]") {
+  KeyInEnv key;
+  // The model writes "ç" as U+00E7 in its UTF-8 answer; on trunk it is the file's byte 0xe7.
+  FakeProvider provider([](const httplib::Request&, httplib::Response& res, int) {
+    reply_ok(res, hunks_answer({{1, "Fran\xc3\xa7ois from both items\n"}}));
+  });
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf 'alpha\nFran\347ois\ngamma\n' > shared.txt ;;
+  *) sed -i "s/ois\$/ois from $FAB_ITEM_ID/" shared.txt ;;
+esac)";
+  FactoryFixture f;
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine_yaml(provider)), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    CHECK(item.state == ItemState::merged);
+  }
+  CHECK(f.file_on_trunk("shared.txt") == "alpha\nFran\xe7ois from both items\ngamma\n");
+  REQUIRE(provider.requests() == 1);
+  const auto prompt = nlohmann::json::parse(provider.request(1).body)["messages"][1]["content"].get<std::string>();
+  CHECK(prompt.find("This file is not UTF-8") != std::string::npos);
+  CHECK(prompt.find("Fran\xc3\xa7ois from " + line + ".2") != std::string::npos);
+  check_invariants(f, line);
+}
