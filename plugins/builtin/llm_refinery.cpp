@@ -13,8 +13,20 @@
 #include "plugins/builtin/conflict_markers.h"
 #include "plugins/resolve/llm_resolver.h"
 #include "plugins/resolve/merge3.h"
+#include "substrate/utf8.h"
 
 namespace {
+
+// Whether `bytes` hold a valid multi-byte UTF-8 sequence (a Latin-1 text almost never does).
+bool has_utf8_sequence(const std::string& bytes) {
+  for (std::size_t i = 0; i + 1 < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    const int length = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (length == 0 || i + length > bytes.size()) continue;
+    if (fab::check_utf8(std::string_view(bytes).substr(i, length), "")) return true;
+  }
+  return false;
+}
 
 class LlmRefinery : public fab::RefineryPlugin {
  public:
@@ -33,6 +45,17 @@ class LlmRefinery : public fab::RefineryPlugin {
     // same way; an answer with a character that is no byte of the file is not taken.
     const bool latin1 = request.encoding == "latin1";
     config.latin1 = latin1;
+    if (latin1) {
+      // A file that mixes UTF-8 with other bytes would show the model its UTF-8 characters as
+      // mojibake ("Ã©"), which it may "fix" into other bytes inside a hunk: it is left, unasked.
+      for (const auto* side : {&request.base, &request.ours, &request.theirs}) {
+        if (has_utf8_sequence(*side)) {
+          return {false, request.content.value_or(""), false, 0,
+                  "the file mixes UTF-8 text with bytes that are not UTF-8; the model would see its UTF-8 "
+                  "characters garbled, so it was not asked"};
+        }
+      }
+    }
     const auto shown = [latin1](const std::string& bytes) { return latin1 ? fab::latin1_to_utf8(bytes) : bytes; };
     const std::string base = shown(request.base), ours = shown(request.ours), theirs = shown(request.theirs);
     fab::resolve::MergeOutcome partial;

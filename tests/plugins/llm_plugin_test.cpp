@@ -232,6 +232,15 @@ TEST_CASE("the llm plugin settles a file that is not UTF-8 on its bytes, read as
     CHECK(prompt.find("This file is not UTF-8. It is shown as Latin-1") != std::string::npos);
     CHECK(prompt.find("Fran\xc3\xa7ois") != std::string::npos);
   }
+  SECTION("a file that mixes UTF-8 with other bytes is not shown to the model") {
+    // Its Latin-1 reading would show "caf\xc3\xa9" as mojibake, which a model may "fix" into other bytes.
+    req["ours"] = fab::latin1_to_utf8("caf\xc3\xa9 Fran\xe7ois\nx = 2;\nend\n");
+    hunk = "x = 5;\n";
+    auto r = call_llm(req);
+    CHECK_FALSE(r.ok);
+    CHECK(message_of(r).find("mixes UTF-8 text with bytes that are not UTF-8") != std::string::npos);
+    CHECK(p.requests() == 0);
+  }
   SECTION("an answer with a character no byte stands for is not taken") {
     hunk = "x = 5; /* \xe2\x80\x94 */\n";  // U+2014
     auto r = call_llm(req);
