@@ -32,6 +32,23 @@ struct KeyInEnv {
   ~KeyInEnv() { ::unsetenv(kKeyEnv); }
 };
 
+// Runs three items (2 and 3 both after 1) with the deterministic then the llm refinery and
+// rework_limit 1 (had the llm not settled the conflict, the item would be dropped, not quietly
+// retried); every item must merge on its first attempt. Returns the line and what `fab run` printed.
+std::pair<std::string, ProcessResult> run_all_merged(FactoryFixture& f, const std::string& agent,
+                                                     const FakeProvider& provider) {
+  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine_yaml(provider)), requirement_md(3, {{2, 1}, {3, 1}}));
+  auto run = f.fab({"run", "--until-idle"});
+  INFO(run.err);
+  REQUIRE(run.ok());
+  for (const auto& item : f.line(line).items) {
+    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
+    CHECK(item.state == ItemState::merged);
+    CHECK(item.attempts == 1);
+  }
+  return {line, run};
+}
+
 }  // namespace
 
 TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm refinery and lands",
@@ -41,17 +58,7 @@ TEST_CASE("a conflict the deterministic refinery leaves is settled by the llm re
     reply_ok(res, hunks_answer({{1, "beta from both items\n"}}));
   });
   FactoryFixture f;
-  // rework_limit 1: had the llm not settled it, the item would be dropped, not quietly retried.
-  auto line = f.stamp(blueprint_yaml(kAgent, "", 2, 1, refine_yaml(provider)), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
-
-  for (const auto& item : f.line(line).items) {
-    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
-    CHECK(item.state == ItemState::merged);
-    CHECK(item.attempts == 1);
-  }
+  const auto [line, run] = run_all_merged(f, kAgent, provider);
   CHECK(f.file_on_trunk("shared.txt") == "alpha\nbeta from both items\ngamma\n");
   for (const auto& [path, text] : f.files_on_trunk()) {
     INFO(path << ":\n" << text);
@@ -107,14 +114,7 @@ TEST_CASE("a Latin-1 file's conflict is settled by the llm refinery and lands as
   *) sed -i "s/ois\$/ois from $FAB_ITEM_ID/" shared.txt ;;
 esac)";
   FactoryFixture f;
-  auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine_yaml(provider)), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
-  for (const auto& item : f.line(line).items) {
-    INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
-    CHECK(item.state == ItemState::merged);
-  }
+  const auto line = run_all_merged(f, agent, provider).first;
   CHECK(f.file_on_trunk("shared.txt") == "alpha\nFran\xe7ois from both items\ngamma\n");
   REQUIRE(provider.requests() == 1);
   const auto prompt = nlohmann::json::parse(provider.request(1).body)["messages"][1]["content"].get<std::string>();
