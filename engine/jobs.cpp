@@ -33,6 +33,17 @@ std::pair<std::size_t, std::size_t> line_col(std::string_view text, std::size_t 
   return {line, column};
 }
 
+// "binary: ours has a NUL byte at offset 12" when a side looks binary to git (a NUL byte in its
+// first 8000), else "".
+std::string binary_side(const ConflictFile& file) {
+  for (const auto& [side, text] : {std::pair{"base", &file.base}, {"ours", &file.ours}, {"theirs", &file.theirs}}) {
+    if (const auto at = std::string_view(*text).substr(0, 8000).find('\0'); at != std::string_view::npos) {
+      return fmt::format("binary: {} has a NUL byte at offset {}", side, at);
+    }
+  }
+  return "";
+}
+
 std::int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -192,6 +203,13 @@ RefineResult run_resolvers(const std::vector<PluginStep>& resolvers, std::vector
   RefineResult out;
   for (auto& file : files) {
     if (!file.error.empty()) {  // its sides could not be read: no resolver sees it
+      out.log += fmt::format("{}: {}\n", file.path, file.error);
+      continue;
+    }
+    // A binary file (as git tells one: a NUL byte in its first 8000) is no text to merge: a line
+    // rule would "settle" it into bytes no program reads. It goes back to the agent, saying why.
+    if (auto nul = binary_side(file); !nul.empty()) {
+      file.error = nul + "; the resolvers merge text only, so none was asked";
       out.log += fmt::format("{}: {}\n", file.path, file.error);
       continue;
     }

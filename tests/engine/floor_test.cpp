@@ -335,6 +335,32 @@ TEST_CASE("a resolver's answer with a character that is no byte of a Latin-1 fil
   check_invariants(f, line);
 }
 
+TEST_CASE("a conflict in a binary file reaches no resolver, and trunk keeps its bytes", "[engine][floor][conflict]") {
+  FactoryFixture f;
+  // Item 1 writes a binary file (a NUL byte, as git tells one); items 2 and 3 append their id to
+  // it. A line rule (`union: true` here) would "settle" it into bytes no program reads: no
+  // resolver may be asked, and the item goes back naming the file and why.
+  const std::string agent = R"(case "$FAB_ITEM_ID" in
+  *.1) printf '\211PNG\r\n\032\n\000\000\000\rIHDR\n' > image.png ;;
+  *) echo "$FAB_ITEM_ID" >> image.png ;;
+esac)";
+  const std::string refine = "refine:\n  - plugin: deterministic\n    with:\n      union: true\n";
+  const auto line = run_two_after_one(f, agent, refine);
+  auto t = tally(f, line, "image.png (binary: base has a NUL byte at offset 8");
+  CHECK(t.merged == 2);
+  CHECK(t.dropped == 1);
+  const std::string header("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\n", 17);
+  const auto image = f.file_on_trunk("image.png");
+  CHECK((image == header + line + ".2\n" || image == header + line + ".3\n"));
+  for (const auto& r : f.journal(line)) CHECK_FALSE(r.kind == "resolved");
+  const auto log = refine_log(f, line);
+  INFO(log);
+  CHECK(log.find("image.png: binary: base has a NUL byte at offset 8; the resolvers merge text only") !=
+        std::string::npos);
+  CHECK(log.find("refinery deterministic") == std::string::npos);  // it was never asked
+  check_invariants(f, line);
+}
+
 TEST_CASE("a conflict between a deleted file and a rewritten one is settled by no rule and loses neither",
           "[engine][floor][conflict]") {
   FactoryFixture f;
