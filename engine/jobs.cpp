@@ -33,13 +33,10 @@ std::pair<std::size_t, std::size_t> line_col(std::string_view text, std::size_t 
   return {line, column};
 }
 
-// "binary: ours has a NUL byte at offset 12" when a side looks binary to git (a NUL byte in its
-// first 8000), else "".
+// "binary: ours has a NUL byte at offset 12" when a side is binary to git (binary_nul), else "".
 std::string binary_side(const ConflictFile& file) {
   for (const auto& [side, text] : {std::pair{"base", &file.base}, {"ours", &file.ours}, {"theirs", &file.theirs}}) {
-    if (const auto at = std::string_view(*text).substr(0, 8000).find('\0'); at != std::string_view::npos) {
-      return fmt::format("binary: {} has a NUL byte at offset {}", side, at);
-    }
+    if (const auto at = binary_nul(*text)) return fmt::format("binary: {} has a NUL byte at offset {}", side, *at);
   }
   return "";
 }

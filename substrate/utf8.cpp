@@ -56,4 +56,9 @@ Status check_utf8(std::string_view text, const std::string& source_name) {
   return {};
 }
 
+std::optional<std::size_t> binary_nul(std::string_view bytes) {
+  const auto at = bytes.substr(0, 8000).find('\0');
+  return at == std::string_view::npos ? std::nullopt : std::optional<std::size_t>(at);
+}
+
 }  // namespace fab

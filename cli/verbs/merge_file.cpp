@@ -15,6 +15,7 @@
 
 #include "cli/verbs/verbs.h"
 #include "plugins/resolve/merge3.h"
+#include "substrate/utf8.h"
 
 namespace fab::cli {
 
@@ -40,7 +41,7 @@ Result<std::string> read_input(const std::string& file) {
   std::ostringstream text;
   text << in.rdbuf();
   std::string s = std::move(text).str();
-  if (s.substr(0, 8000).find('\0') != std::string::npos) {
+  if (binary_nul(s)) {
     return fail(fmt::format("cannot merge binary file '{}'", file), "merge binary files by hand or with another tool");
   }
   return s;
