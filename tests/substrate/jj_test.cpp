@@ -418,6 +418,31 @@ TEST_CASE("git_diffs gives each change's own diff in one call", "[substrate][cha
   CHECK(none->empty());
 }
 
+namespace {
+
+// Two new changes on `parent` ("first" and "second"), the first checked out in a workspace "pool"
+// under `dir`, where `file` is written and the workspace snapshotted into it.
+struct PoolSnapshot {
+  std::vector<ChangeId> ids;
+  std::filesystem::path ws;
+  std::string diff;  // the first change's own diff, as the snapshot read it
+};
+
+PoolSnapshot snapshot_in_pool(Repo& repo, const TempDir& dir, const std::string& parent, const std::string& file,
+                              const std::string& content) {
+  auto ids = repo.create_changes(parent, {"first", "second"});
+  REQUIRE(ids);
+  PoolSnapshot out{*ids, dir / "pool", ""};
+  REQUIRE(repo.add_workspace("pool", out.ws, out.ids[0]));
+  write_file(out.ws / file, content);
+  auto snap = repo.snapshot_workspace(out.ws, &out.diff);
+  REQUIRE(snap);
+  CHECK(snap->change_id == out.ids[0]);
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("a diff that is not UTF-8 (a Latin-1 file) is read as its bytes, not refused", "[substrate][changes]") {
   // jj's json() cannot hold such a diff (it writes `<Error: invalid utf-8 ...>` instead); every read
   // of diffs must still give the bytes, as `jj diff --git` writes them.
@@ -434,23 +459,15 @@ TEST_CASE("a diff that is not UTF-8 (a Latin-1 file) is read as its bytes, not r
   CHECK(d.find("+" + latin1) != std::string::npos);
   CHECK(d.find("a.txt") == std::string::npos);
 
-  auto ids = repo.create_changes(odd.str(), {"in a workspace", "another"});
-  REQUIRE(ids);
-  auto ws = dir / "pool";
-  REQUIRE(repo.add_workspace("pool", ws, (*ids)[0]));
-  write_file(ws / "more.txt", "caf\xe9\n");
-  std::string diff;
-  auto snap = repo.snapshot_workspace(ws, &diff);
-  REQUIRE(snap);
-  CHECK(snap->change_id == (*ids)[0]);
-  CHECK(diff.find("+caf\xe9\n") != std::string::npos);
-  CHECK(diff.find("names.txt") == std::string::npos);  // its own diff, not its parent's
+  const auto pool = snapshot_in_pool(repo, dir, odd.str(), "more.txt", "caf\xe9\n");
+  CHECK(pool.diff.find("+caf\xe9\n") != std::string::npos);
+  CHECK(pool.diff.find("names.txt") == std::string::npos);  // its own diff, not its parent's
 
-  write_file(ws / "more.txt", "caf\xe9\nna\xefve\n");
-  auto read = repo.snapshot_and_read(ws, 0, odd.str(), true);
+  write_file(pool.ws / "more.txt", "caf\xe9\nna\xefve\n");
+  auto read = repo.snapshot_and_read(pool.ws, 0, odd.str(), true);
   REQUIRE(read);
   REQUIRE(read->commits.size() == 2);
-  CHECK(read->commits[0].change_id == (*ids)[0]);
+  CHECK(read->commits[0].change_id == pool.ids[0]);
   CHECK(read->commits[0].diff.value_or("").find("+na\xefve\n") != std::string::npos);
   CHECK_FALSE(read->commits[1].diff);  // outside the diff revset ("@")
   CHECK(read->commits[1].change_id == odd);
@@ -488,29 +505,23 @@ TEST_CASE("a workspace is reused for another change, even when stale, without to
   auto repo = make_repo(dir);
   auto base = commit_files(repo, {{"a.txt", "a\n"}}, "base");
   auto other = commit_files(repo, {{"b.txt", "b\n"}}, "other");
-  auto ids = repo.create_changes(base.str(), {"first", "second"});
-  REQUIRE(ids);
-  auto ws = dir / "pool";
-  REQUIRE(repo.add_workspace("pool", ws, (*ids)[0]));
-  write_file(ws / "one.txt", "one\n");
-  std::string diff;
-  auto snap = repo.snapshot_workspace(ws, &diff);
-  REQUIRE(snap);
-  CHECK(snap->change_id == (*ids)[0]);
-  CHECK(diff.find("diff --git a/one.txt b/one.txt") != std::string::npos);
-  CHECK(diff.find("+one\n") != std::string::npos);
-  REQUIRE(repo.rebase({(*ids)[0]}, other.str()));  // the workspace is stale now
-  REQUIRE(repo.edit_in_workspace(ws, (*ids)[1]));
+  const auto pool = snapshot_in_pool(repo, dir, base.str(), "one.txt", "one\n");
+  const auto& ids = pool.ids;
+  const auto& ws = pool.ws;
+  CHECK(pool.diff.find("diff --git a/one.txt b/one.txt") != std::string::npos);
+  CHECK(pool.diff.find("+one\n") != std::string::npos);
+  REQUIRE(repo.rebase({ids[0]}, other.str()));  // the workspace is stale now
+  REQUIRE(repo.edit_in_workspace(ws, ids[1]));
   CHECK_FALSE(std::filesystem::exists(ws / "one.txt"));
   write_file(ws / "two.txt", "two\n");
   auto second = repo.snapshot_workspace(ws);
   REQUIRE(second);
-  CHECK(second->change_id == (*ids)[1]);
+  CHECK(second->change_id == ids[1]);
   // The first change (described) was not abandoned and kept its content.
-  auto first = repo.commit((*ids)[0]);
+  auto first = repo.commit(ids[0]);
   REQUIRE(first);
   CHECK(first->description == "first\n");
-  auto files = repo.run({"file", "list", "-r", (*ids)[0].str()});
+  auto files = repo.run({"file", "list", "-r", ids[0].str()});
   REQUIRE(files);
   CHECK(files->out == "a.txt\nb.txt\none.txt\n");
 }
