@@ -47,9 +47,7 @@ json get_json(httplib::Client& client, const std::string& path, int status = 200
 TEST_CASE("the console's JSON API answers from a real factory after a run", "[engine][console]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAgent, "", 2, 1), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto console = serve(f);
   CHECK(console->url() == "http://127.0.0.1:" + std::to_string(console->port()) + "/");
   CHECK(console->token().empty());

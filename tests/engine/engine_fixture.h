@@ -89,6 +89,14 @@ class FactoryFixture {
     return *r;
   }
 
+  // `fab run --until-idle`, which must succeed (its stderr is shown if not); what it printed.
+  ProcessResult run_until_idle() const {
+    auto run = fab({"run", "--until-idle"});
+    INFO(run.err);
+    REQUIRE(run.ok());
+    return run;
+  }
+
   // Stamps a line and returns its id (--again: tests stamp the same texts more than once).
   std::string stamp(const std::string& blueprint, const std::string& requirement) {
     write_file(m_root / "bp.yaml", blueprint);

@@ -53,9 +53,7 @@ std::string refine_log(const FactoryFixture& f, const std::string& line) {
 // the line until idle.
 std::string run_two_after_one(FactoryFixture& f, const std::string& agent, const std::string& refine) {
   auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   return line;
 }
 
@@ -84,9 +82,7 @@ TEST_CASE("a line of five items merges onto a straight trunk, each change once",
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, R"(test -s "items/$FAB_ITEM_ID.txt")", 2), requirement_md(5));
   auto before = f.trunk_changes();
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   CHECK(run.err.find("building -> inspecting") != std::string::npos);
 
   auto rec = f.line(line);
@@ -184,9 +180,7 @@ TEST_CASE("an item whose inspector always fails is dropped after rework_limit at
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "echo 'tests are red'; exit 1", 2, 2), requirement_md(1));
   auto before = f.trunk_changes();
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto item = f.line(line).items.at(0);
   CHECK(item.state == ItemState::dropped);
   CHECK(item.attempts == 2);
@@ -204,9 +198,7 @@ TEST_CASE("a crashing agent sends its item to rework and the factory carries on"
   // Attempt 1 kills the plugin child with SIGSEGV; attempt 2 works.
   auto agent = std::string(R"(if [ "$FAB_ATTEMPT" = 1 ]; then kill -SEGV $PPID; sleep 5; fi; )") + kAppendOwnFile;
   auto line = f.stamp(blueprint_yaml(agent), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   for (const auto& item : f.line(line).items) {
     CHECK(item.state == ItemState::merged);
     CHECK(item.attempts == 2);
@@ -222,9 +214,7 @@ TEST_CASE("two items adding to the end of one file: the refinery settles it with
   FactoryFixture f;
   const std::string agent = R"(echo "$FAB_ITEM_ID" >> shared.txt)";
   auto line = f.stamp(blueprint_yaml(agent, "", 2, 3, kUnionRefine), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
   auto shared = f.file_on_trunk("shared.txt");
   CHECK(shared.find(line + ".1\n") != std::string::npos);
@@ -238,9 +228,7 @@ TEST_CASE("a conflict no resolver settles goes back to the agent with the path i
   const std::string agent = R"(echo "$FAB_ITEM_ID" >> shared.txt)";
   const std::string refine = "refine:\n  - plugin: deterministic\n";
   auto line = f.stamp(blueprint_yaml(agent, "", 2, 2, refine), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   // One of the two lands first; the other conflicts, no resolver settles it, and it is sent back.
   auto j0 = f.journal(line);
   const Item* loser = nullptr;
@@ -393,9 +381,7 @@ esac)";
 TEST_CASE("a dependent item starts only after its dependency merged", "[engine][floor]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(3, {{2, 1}, {3, 2}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto j = f.journal(line);
   for (const auto& [dependent, dependency] : std::vector<std::pair<int, int>>{{2, 1}, {3, 2}}) {
     auto started = find_transition(j, line + "." + std::to_string(dependent), "building");
@@ -488,9 +474,7 @@ TEST_CASE("an agent that writes conflict markers is sent back naming the file", 
       R"(if [ "$FAB_ATTEMPT" = 1 ]; then printf '<<<<<<< Conflict 1 of 1\n%%%%%%%%%%%%%%%% Changes from base to side #1\n-a\n+b\n+++++++ Contents of side #2\nc\n>>>>>>> Conflict 1 of 1 ends\n' > notes.txt; )"
       R"(else echo resolved > notes.txt; fi)";
   auto line = f.stamp(blueprint_yaml(agent, "true", 1, 3), requirement_md(1));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto item = f.line(line).items.at(0);
   CHECK(item.state == ItemState::merged);
   CHECK(item.attempts == 2);
@@ -528,9 +512,7 @@ TEST_CASE("conflict markers after a NUL byte (binary) or a Latin-1 byte never la
       INFO(c.file << ", inspector: '" << inspect << "'");
       FactoryFixture f;
       auto line = f.stamp(blueprint_yaml(c.agent, inspect, 1, 3), requirement_md(1));
-      auto run = f.fab({"run", "--until-idle"});
-      INFO(run.err);
-      REQUIRE(run.ok());
+      auto run = f.run_until_idle();
       auto item = f.line(line).items.at(0);
       CHECK(item.state == ItemState::merged);
       CHECK(item.attempts == 2);
@@ -575,9 +557,7 @@ TEST_CASE("an agent that half-resolves a conflict (jj no longer sees it) never l
       R"(if [ -f shared.txt ]; then sed -i '/^<<<<<<< /d' shared.txt; fi; echo "$FAB_ITEM_ID" >> shared.txt)";
   const std::string refine = "refine:\n  - plugin: deterministic\n";
   auto line = f.stamp(blueprint_yaml(agent, "", 2, 2, refine), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   int merged = 0;
   for (const auto& item : f.line(line).items) {
     INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);

@@ -137,9 +137,7 @@ TEST_CASE("fab gc trims the op log to the newest operations, collects garbage, a
   all_merged_on_trunk(f, line);
   // The factory goes on, and a second gc with nothing more to trim is harmless.
   auto more = f.stamp(blueprint_yaml(kOwnFile), requirement_md(2));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   all_merged_on_trunk(f, more);
   auto text = f.fab({"gc"});
   INFO(text.err);
@@ -197,9 +195,7 @@ TEST_CASE("fab gc trims a line whose items wait, and keeps what an item in fligh
     CHECK(head(op_ids(f, "self.time().start() ++ \" \" ++ description"), since + 1) == head(stamped, since + 1));
   }
   // The next run recovers the item and lands every line.
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   all_merged_on_trunk(f, done);
   all_merged_on_trunk(f, waiting);
   all_merged_on_trunk(f, other);

@@ -38,9 +38,7 @@ struct KeyInEnv {
 std::pair<std::string, ProcessResult> run_all_merged(FactoryFixture& f, const std::string& agent,
                                                      const FakeProvider& provider) {
   auto line = f.stamp(blueprint_yaml(agent, "", 2, 1, refine_yaml(provider)), requirement_md(3, {{2, 1}, {3, 1}}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   for (const auto& item : f.line(line).items) {
     INFO(item.id << " " << to_string(item.state) << " " << item.drop_reason);
     CHECK(item.state == ItemState::merged);

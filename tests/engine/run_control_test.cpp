@@ -149,9 +149,7 @@ TEST_CASE("inspectors' leftovers in a workspace never land in an item's change",
   const std::string inspect = R"(echo built > "build-$FAB_ITEM_ID.o"; test -s "items/$FAB_ITEM_ID.txt")";
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, inspect, 1), requirement_md(3));
   const auto before = f.files_on_trunk();
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   std::set<std::string> expected;
   for (const auto& [path, text] : before) expected.insert(path);
   for (const auto& item : f.line(line).items) {
@@ -231,9 +229,7 @@ TEST_CASE("an item whose change was abandoned behind fab's back is dropped with 
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile), requirement_md(2));
   const auto gone = f.line(line).items.at(0);
   f.jj({"abandon", gone.change->str()});
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto items = f.line(line).items;
   CHECK(items.at(0).state == ItemState::dropped);
   CHECK(items.at(0).drop_reason.find("is no longer in the repo") != std::string::npos);
@@ -295,9 +291,7 @@ TEST_CASE("a stamp's marker being set up is left alone while its process lives, 
 TEST_CASE("every merged item has exactly one merged transition in its journal", "[engine][floor]") {
   FactoryFixture f;
   auto line = f.stamp(blueprint_yaml(kAppendOwnFile, "", 4), requirement_md(8));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   auto j = f.journal(line);
   for (const auto& item : f.line(line).items) {
     INFO(item.id);
@@ -324,9 +318,7 @@ TEST_CASE("a queued item left on another item's change goes back onto trunk befo
   CHECK(r.out.find(first.id + ":") == std::string::npos);  // never started: left where stamping put it
   CHECK(f.jj({"log", "--no-graph", "-r", "parents(" + second.change->str() + ")", "-T", "commit_id"}) ==
         f.jj({"log", "--no-graph", "-r", "main", "-T", "commit_id"}));
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   for (const auto& item : f.line(line).items) CHECK(item.state == ItemState::merged);
   check_invariants(f, line);
 }
@@ -459,9 +451,7 @@ TEST_CASE("a trunk moved backwards halts landing until fab recover --accept-trun
   CHECK(after.out.find("halted") == std::string::npos);
   CHECK(f.fab({"status", "--json"}).out.find("trunk_halted") == std::string::npos);
 
-  auto run = f.fab({"run", "--until-idle"});
-  INFO(run.err);
-  REQUIRE(run.ok());
+  auto run = f.run_until_idle();
   for (const auto& line : {first, second}) {
     for (const auto& item : f.line(line).items) {
       CHECK(item.state == ItemState::merged);
